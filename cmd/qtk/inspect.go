@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/qtk-dev/qtk/model"
+	"github.com/spf13/cobra"
+)
+
+func newInspectCmd() *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "inspect MODEL",
+		Short: "Describe a checkpoint: architecture, sizes, tensors",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runInspect(args[0], jsonOut, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object")
+	return cmd
+}
+
+type tensorRow struct {
+	Name  string `json:"name"`
+	DType string `json:"dtype"`
+	Shape []int  `json:"shape"`
+	Bytes int    `json:"bytes"`
+}
+
+type inspectReport struct {
+	Dir          string      `json:"dir"`
+	ModelType    string      `json:"model_type"`
+	Parameters   int64       `json:"parameters"`
+	DType        string      `json:"dtype"`
+	Layers       int         `json:"layers"`
+	Hidden       int         `json:"hidden_size"`
+	FFN          int         `json:"intermediate_size"`
+	Heads        int         `json:"heads"`
+	KVHeads      int         `json:"kv_heads"`
+	HeadDim      int         `json:"head_dim"`
+	Vocab        int         `json:"vocab_size"`
+	Context      int         `json:"max_position_embeddings"`
+	RopeTheta    float64     `json:"rope_theta"`
+	RopeType     string      `json:"rope_type"`
+	TiedEmbedded bool        `json:"tie_word_embeddings"`
+	WeightBytes  int         `json:"weight_bytes"`
+	Tensors      []tensorRow `json:"tensors"`
+}
+
+func runInspect(dir string, jsonOut bool, stdout io.Writer) error {
+	ck, err := model.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer ck.Close()
+	cfg := ck.Config
+	rep := inspectReport{
+		Dir: dir, ModelType: cfg.ModelType, Parameters: cfg.ParamCount(), DType: cfg.DType,
+		Layers: cfg.NumLayers, Hidden: cfg.HiddenSize, FFN: cfg.IntermediateSize,
+		Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: cfg.HeadDim, Vocab: cfg.VocabSize,
+		Context: cfg.MaxPositions, RopeTheta: cfg.Rope.Theta, RopeType: cfg.Rope.Type,
+		TiedEmbedded: cfg.TieWordEmbeddings,
+	}
+	for _, spec := range cfg.Tensors() {
+		t, err := ck.Tensor(spec.Role, spec.Layer)
+		if err != nil {
+			return err
+		}
+		rep.Tensors = append(rep.Tensors, tensorRow{Name: spec.Name, DType: string(t.DType), Shape: t.Shape, Bytes: len(t.Data)})
+		rep.WeightBytes += len(t.Data)
+	}
+	if jsonOut {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	fmt.Fprintf(stdout, "%s: %s, %.2fM parameters, %s\n", dir, cfg.ModelType, float64(rep.Parameters)/1e6, cfg.DType)
+	fmt.Fprintf(stdout, "  layers %d, hidden %d, ffn %d, heads %d (kv %d, dim %d), vocab %d, context %d\n",
+		cfg.NumLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.NumHeads, cfg.NumKVHeads, cfg.HeadDim, cfg.VocabSize, cfg.MaxPositions)
+	fmt.Fprintf(stdout, "  rope %s theta %g, tied embeddings %v, weights %.1f MB\n\n", cfg.Rope.Type, cfg.Rope.Theta, cfg.TieWordEmbeddings, float64(rep.WeightBytes)/1e6)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENSOR\tDTYPE\tSHAPE\tBYTES")
+	for _, t := range rep.Tensors {
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\n", t.Name, t.DType, t.Shape, t.Bytes)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/runtime"
+	"github.com/qtk-dev/qtk/tokenizer"
+)
+
+// loadTokenizer reads the tokenizer of a model directory, or a
+// tokenizer.json given directly.
+func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.IsDir() {
+		path += "/tokenizer.json"
+	}
+	return tokenizer.Load(path)
+}
+
+// loadModel opens a checkpoint, packs its weights for the runtime and reads
+// its tokenizer, logging the time taken to stderr.
+func loadModel(dir string) (*runtime.Model, *tokenizer.Tokenizer, error) {
+	start := time.Now()
+	ck, err := model.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ck.Close()
+	tok, err := tokenizer.Load(ck.TokenizerPath())
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok.VocabSize() > ck.Config.VocabSize {
+		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocab_size is %d", ck.TokenizerPath(), tok.VocabSize(), ck.Config.VocabSize)
+	}
+	m, err := runtime.Load(ck)
+	if err != nil {
+		return nil, nil, err
+	}
+	logf("loaded %s (%s, %d layers) in %.2fs", dir, ck.Config.ModelType, ck.Config.NumLayers, time.Since(start).Seconds())
+	return m, tok, nil
+}
+
+// logf writes one progress line to stderr.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}

@@ -1,0 +1,193 @@
+package runtime
+
+import (
+	"fmt"
+
+	"github.com/qtk-dev/qtk/internal/gemm"
+	"github.com/qtk-dev/qtk/model"
+)
+
+// LayerWeights holds one decoder layer's tensors in float32, in Hugging
+// Face layouts: linear weights are [out × in]. Biases are nil when the
+// architecture has none.
+type LayerWeights struct {
+	AttnNorm            []float32
+	Q, K, V, O          []float32
+	QBias, KBias, VBias []float32
+	OBias               []float32
+	FFNNorm             []float32
+	Gate, Up, Down      []float32
+	GateBias, UpBias    []float32
+	DownBias            []float32
+}
+
+// ReadLayer widens layer l of a checkpoint to float32.
+func ReadLayer(ck *model.Checkpoint, l int) (LayerWeights, error) {
+	cfg := ck.Config
+	var w LayerWeights
+	var err error
+	read := func(dst *[]float32, role model.Role) {
+		if err == nil {
+			if *dst, err = ck.Float32(role, l); err != nil {
+				err = fmt.Errorf("%s: %w", model.HFName(role, l), err)
+			}
+		}
+	}
+	read(&w.AttnNorm, model.AttnNorm)
+	read(&w.Q, model.AttnQ)
+	read(&w.K, model.AttnK)
+	read(&w.V, model.AttnV)
+	read(&w.O, model.AttnO)
+	read(&w.FFNNorm, model.FFNNorm)
+	read(&w.Gate, model.FFNGate)
+	read(&w.Up, model.FFNUp)
+	read(&w.Down, model.FFNDown)
+	if cfg.QKVBias {
+		read(&w.QBias, model.AttnQBias)
+		read(&w.KBias, model.AttnKBias)
+		read(&w.VBias, model.AttnVBias)
+	}
+	if cfg.OBias {
+		read(&w.OBias, model.AttnOBias)
+	}
+	if cfg.MLPBias {
+		read(&w.GateBias, model.FFNGateB)
+		read(&w.UpBias, model.FFNUpB)
+		read(&w.DownBias, model.FFNDownB)
+	}
+	return w, err
+}
+
+// Layer is one decoder block, packed for the matrix kernel. Projections
+// that read the same input are fused: q, k and v into one matrix, gate and
+// up into another. A Layer is immutable and may be shared.
+type Layer struct {
+	cfg        *model.Config
+	attnNorm   []float32    // [hidden]
+	qkv        *gemm.Packed // [qDim+2·kvDim × hidden]
+	qkvBias    []float32    // [qDim+2·kvDim] or nil
+	o          *gemm.Packed // [hidden × qDim]
+	oBias      []float32    // [hidden] or nil
+	ffnNorm    []float32    // [hidden]
+	gateUp     *gemm.Packed // [2·ffn × hidden]
+	gateUpBias []float32    // [2·ffn] or nil
+	down       *gemm.Packed // [hidden × ffn]
+	downBias   []float32    // [hidden] or nil
+}
+
+// NewLayer packs a layer's weights.
+func NewLayer(cfg *model.Config, w LayerWeights) *Layer {
+	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
+	ly := &Layer{
+		cfg:      cfg,
+		attnNorm: w.AttnNorm,
+		qkv:      gemm.PackT(concat(w.Q, w.K, w.V), cfg.QDim()+2*cfg.KVDim(), h),
+		o:        gemm.PackT(w.O, h, cfg.QDim()),
+		oBias:    w.OBias,
+		ffnNorm:  w.FFNNorm,
+		gateUp:   gemm.PackT(concat(w.Gate, w.Up), 2*ffn, h),
+		down:     gemm.PackT(w.Down, h, ffn),
+		downBias: w.DownBias,
+	}
+	if w.QBias != nil {
+		ly.qkvBias = concat(w.QBias, w.KBias, w.VBias)
+	}
+	if w.GateBias != nil {
+		ly.gateUpBias = concat(w.GateBias, w.UpBias)
+	}
+	return ly
+}
+
+func concat(parts ...[]float32) []float32 {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]float32, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// Hooks observe the inputs of a layer's linear projections during a
+// forward pass; calibration uses them to collect activation statistics.
+// Each receives rows × in values that are only valid during the call.
+type Hooks struct {
+	QKVIn  func(x []float32, rows int) // input of q, k and v (after input_layernorm)
+	OIn    func(x []float32, rows int) // input of o_proj
+	MLPIn  func(x []float32, rows int) // input of gate and up (after post_attention_layernorm)
+	DownIn func(x []float32, rows int) // input of down_proj
+}
+
+// kvCache is one layer's key and value history, laid out
+// [kvHead][position][headDim] so each head's history is one contiguous
+// matrix. past tokens are already in it.
+type kvCache struct {
+	keys, values []float32
+	maxLen, past int
+}
+
+// forward runs the layer on the n rows of the residual stream x in place,
+// appending the new keys and values to kv.
+func (ly *Layer) forward(x []float32, n int, kv kvCache, rope *ropeTable, sc *scratch, hooks *Hooks) {
+	cfg := ly.cfg
+	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
+	normed := sc.normed[:n*h]
+
+	rmsNorm(normed, x, ly.attnNorm, n, cfg.RMSNormEps)
+	if hooks != nil && hooks.QKVIn != nil {
+		hooks.QKVIn(normed, n)
+	}
+	attn := sc.attn[:n*cfg.QDim()]
+	ly.attention(attn, normed, n, kv, rope, sc)
+	if hooks != nil && hooks.OIn != nil {
+		hooks.OIn(attn, n)
+	}
+	proj := sc.proj[:n*h]
+	ly.o.MatMul(proj, attn, n)
+	if ly.oBias != nil {
+		addBias(proj, ly.oBias, n)
+	}
+	addInto(x[:n*h], proj)
+
+	rmsNorm(normed, x, ly.ffnNorm, n, cfg.RMSNormEps)
+	if hooks != nil && hooks.MLPIn != nil {
+		hooks.MLPIn(normed, n)
+	}
+	act := sc.act[:n*ffn]
+	ly.mlp(act, normed, n, sc)
+	if hooks != nil && hooks.DownIn != nil {
+		hooks.DownIn(act, n)
+	}
+	ly.down.MatMul(proj, act, n)
+	if ly.downBias != nil {
+		addBias(proj, ly.downBias, n)
+	}
+	addInto(x[:n*h], proj)
+}
+
+// attention projects normed rows to q, k and v, rotates q and k, appends
+// k and v to the cache and writes the attention output [n × qDim] to out
+// (before o_proj).
+func (ly *Layer) attention(out, normed []float32, n int, kv kvCache, rope *ropeTable, sc *scratch) {
+	cfg := ly.cfg
+	qkv := sc.qkv[:n*(cfg.QDim()+2*cfg.KVDim())]
+	ly.qkv.MatMul(qkv, normed, n)
+	if ly.qkvBias != nil {
+		addBias(qkv, ly.qkvBias, n)
+	}
+	storeKV(cfg, qkv, n, kv, rope)
+	attend(cfg, qkv, out, n, kv, sc)
+}
+
+// mlp writes silu(gate)·up of the normed rows to act.
+func (ly *Layer) mlp(act, normed []float32, n int, sc *scratch) {
+	ffn := ly.cfg.IntermediateSize
+	gateUp := sc.gateUp[:n*2*ffn]
+	ly.gateUp.MatMul(gateUp, normed, n)
+	if ly.gateUpBias != nil {
+		addBias(gateUp, ly.gateUpBias, n)
+	}
+	swiGLU(act, gateUp, n, ffn)
+}

@@ -1,0 +1,81 @@
+package runtime
+
+import (
+	"math"
+
+	"github.com/qtk-dev/qtk/internal/fastmath"
+)
+
+// rmsNorm writes x / sqrt(mean(x²) + eps) · weight for each row of x.
+func rmsNorm(dst, x, weight []float32, rows int, eps float64) {
+	n := len(weight)
+	for r := 0; r < rows; r++ {
+		row := x[r*n : (r+1)*n]
+		var ss float64
+		for _, v := range row {
+			ss += float64(v) * float64(v)
+		}
+		inv := float32(1 / math.Sqrt(ss/float64(n)+eps))
+		out := dst[r*n : (r+1)*n]
+		for i, v := range row {
+			out[i] = weight[i] * (v * inv)
+		}
+	}
+}
+
+// addBias adds bias to every row of x.
+func addBias(x, bias []float32, rows int) {
+	n := len(bias)
+	for r := 0; r < rows; r++ {
+		row := x[r*n : (r+1)*n]
+		for i, b := range bias {
+			row[i] += b
+		}
+	}
+}
+
+// rotate rotates one head vector in place by the angles of its position, in
+// the rotate-half layout of Hugging Face checkpoints: dimension i pairs with
+// i + headDim/2.
+func rotate(v, cos, sin []float32) {
+	half := len(cos)
+	a, b := v[:half], v[half:2*half]
+	for i := range half {
+		x1, x2 := a[i], b[i]
+		a[i] = x1*cos[i] - x2*sin[i]
+		b[i] = x2*cos[i] + x1*sin[i]
+	}
+}
+
+// swiGLU writes silu(gate)·up for each row; gateUp rows hold gate then up.
+func swiGLU(dst, gateUp []float32, rows, ffn int) {
+	for r := 0; r < rows; r++ {
+		g := gateUp[r*2*ffn : r*2*ffn+ffn]
+		u := gateUp[r*2*ffn+ffn : (r+1)*2*ffn]
+		out := dst[r*ffn : (r+1)*ffn]
+		for i, x := range g {
+			out[i] = x / (1 + fastmath.Exp(-x)) * u[i]
+		}
+	}
+}
+
+// softmaxPrefix turns row[:n] into probabilities and zeroes row[n:].
+func softmaxPrefix(row []float32, n int) {
+	max := row[0]
+	for _, v := range row[1:n] {
+		if v > max {
+			max = v
+		}
+	}
+	var sum float32
+	for i, v := range row[:n] {
+		e := fastmath.Exp(v - max)
+		row[i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for i := range row[:n] {
+		row[i] *= inv
+	}
+	clear(row[n:])
+}
