@@ -8,14 +8,19 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/qtk-dev/qtk/formats/hf"
 	"github.com/qtk-dev/qtk/formats/safetensors"
+	"github.com/qtk-dev/qtk/quant"
 )
 
 // Checkpoint is a Hugging Face model directory: config.json, the tokenizer
 // and the safetensors weights, checked against what the architecture needs.
 type Checkpoint struct {
-	Dir     string
-	Config  *Config
+	Dir    string
+	Config *Config
+	// Quant describes how the linear layers are quantized; nil when the
+	// checkpoint is not quantized.
+	Quant   *hf.Config
 	weights *safetensors.Checkpoint
 }
 
@@ -34,15 +39,27 @@ func Open(dir string) (*Checkpoint, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("%s: not a model directory (expected config.json and *.safetensors inside)", dir)
 	}
-	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	configPath := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(configPath)
 	if err != nil {
 		return nil, err
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", configPath, err)
+	}
+	var qc *hf.Config
+	switch parsed, err := hf.ParseConfig(data); {
+	case err == nil:
+		qc = &parsed
+	case !errors.Is(err, hf.ErrNotQuantized):
+		return nil, fmt.Errorf("%s: %w", configPath, err)
 	}
 	weights, err := safetensors.OpenCheckpoint(dir)
 	if err != nil {
 		return nil, err
 	}
-	ck := &Checkpoint{Dir: dir, Config: cfg, weights: weights}
+	ck := &Checkpoint{Dir: dir, Config: cfg, Quant: qc, weights: weights}
 	if err := ck.check(); err != nil {
 		weights.Close()
 		return nil, fmt.Errorf("%s: %w", dir, err)
@@ -55,6 +72,21 @@ func Open(dir string) (*Checkpoint, error) {
 func (ck *Checkpoint) check() error {
 	needed := map[string]bool{}
 	for _, spec := range ck.Config.Tensors() {
+		if ck.quantized(spec) {
+			planned, err := hf.Plan(*ck.Quant, spec.Shape[0], spec.Shape[1])
+			if err != nil {
+				return fmt.Errorf("%s: %w", spec.Name, err)
+			}
+			module := moduleName(spec.Name)
+			for _, p := range planned {
+				name := module + "." + p.Suffix
+				needed[name] = true
+				if _, err := ck.weights.Tensor(name); err != nil {
+					return fmt.Errorf("missing tensor %s (needed by the %s quantization)", name, ck.Quant.Format)
+				}
+			}
+			continue
+		}
 		needed[spec.Name] = true
 		t, err := ck.weights.Tensor(spec.Name)
 		if err != nil {
@@ -81,6 +113,27 @@ func (ck *Checkpoint) check() error {
 	return nil
 }
 
+// quantized reports whether a tensor is stored in the checkpoint's
+// quantized layout rather than as a plain weight.
+func (ck *Checkpoint) quantized(spec TensorSpec) bool {
+	if ck.Quant == nil || !spec.Linear {
+		return false
+	}
+	if spec.Role == Output {
+		return ck.Quant.LMHead
+	}
+	module := moduleName(spec.Name)
+	for _, ignored := range ck.Quant.Ignore {
+		if ignored == module || strings.HasSuffix(module, "."+ignored) {
+			return false
+		}
+	}
+	return true
+}
+
+// moduleName strips ".weight" from a tensor name.
+func moduleName(tensor string) string { return strings.TrimSuffix(tensor, ".weight") }
+
 func isIgnored(name string) bool {
 	for _, suffix := range ignoredTensors {
 		if strings.HasSuffix(name, suffix) {
@@ -99,13 +152,56 @@ func (ck *Checkpoint) Tensor(role Role, layer int) (safetensors.Tensor, error) {
 	return ck.weights.Tensor(HFName(role, layer))
 }
 
-// Float32 returns a role's tensor widened to float32.
+// Float32 returns a role's tensor widened to float32; quantized weights are
+// dequantized.
 func (ck *Checkpoint) Float32(role Role, layer int) ([]float32, error) {
+	if q, err := ck.QuantTensor(role, layer); q != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return q.Dequantize(), nil
+	}
 	t, err := ck.Tensor(role, layer)
 	if err != nil {
 		return nil, err
 	}
 	return t.Float32()
+}
+
+// QuantTensor returns the quantized tensor of a role, or nil when the role
+// is not stored quantized.
+func (ck *Checkpoint) QuantTensor(role Role, layer int) (*quant.Tensor, error) {
+	if role == Output && ck.Config.TieWordEmbeddings {
+		return nil, nil
+	}
+	for _, spec := range ck.Config.Tensors() {
+		if spec.Role != role || spec.Layer != layer {
+			continue
+		}
+		if !ck.quantized(spec) {
+			return nil, nil
+		}
+		module := moduleName(spec.Name)
+		q, err := hf.Unpack(*ck.Quant, hf.ModuleSource(ck.weights, module), spec.Shape[0], spec.Shape[1])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", module, err)
+		}
+		return q, nil
+	}
+	return nil, fmt.Errorf("no tensor %s for layer %d", role, layer)
+}
+
+// StoredTensors lists every tensor in the checkpoint's files, sorted by name.
+func (ck *Checkpoint) StoredTensors() ([]safetensors.Tensor, error) {
+	var out []safetensors.Tensor
+	for _, name := range ck.weights.Names() {
+		t, err := ck.weights.Tensor(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // TokenizerPath is the checkpoint's tokenizer.json.

@@ -47,6 +47,7 @@ type inspectReport struct {
 	RopeTheta    float64     `json:"rope_theta"`
 	RopeType     string      `json:"rope_type"`
 	TiedEmbedded bool        `json:"tie_word_embeddings"`
+	Quantization string      `json:"quantization,omitempty"`
 	WeightBytes  int         `json:"weight_bytes"`
 	Tensors      []tensorRow `json:"tensors"`
 }
@@ -65,12 +66,15 @@ func runInspect(dir string, jsonOut bool, stdout io.Writer) error {
 		Context: cfg.MaxPositions, RopeTheta: cfg.Rope.Theta, RopeType: cfg.Rope.Type,
 		TiedEmbedded: cfg.TieWordEmbeddings,
 	}
-	for _, spec := range cfg.Tensors() {
-		t, err := ck.Tensor(spec.Role, spec.Layer)
-		if err != nil {
-			return err
-		}
-		rep.Tensors = append(rep.Tensors, tensorRow{Name: spec.Name, DType: string(t.DType), Shape: t.Shape, Bytes: len(t.Data)})
+	if ck.Quant != nil {
+		rep.Quantization = fmt.Sprintf("%s, %d-bit, group %d, symmetric %v", ck.Quant.Format, ck.Quant.Scheme.Bits, ck.Quant.Scheme.GroupSize, ck.Quant.Scheme.Symmetric)
+	}
+	stored, err := ck.StoredTensors()
+	if err != nil {
+		return err
+	}
+	for _, t := range stored {
+		rep.Tensors = append(rep.Tensors, tensorRow{Name: t.Name, DType: string(t.DType), Shape: t.Shape, Bytes: len(t.Data)})
 		rep.WeightBytes += len(t.Data)
 	}
 	if jsonOut {
@@ -79,7 +83,11 @@ func runInspect(dir string, jsonOut bool, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "%s: %s, %.2fM parameters, %s\n", dir, cfg.ModelType, float64(rep.Parameters)/1e6, cfg.DType)
 	fmt.Fprintf(stdout, "  layers %d, hidden %d, ffn %d, heads %d (kv %d, dim %d), vocab %d, context %d\n",
 		cfg.NumLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.NumHeads, cfg.NumKVHeads, cfg.HeadDim, cfg.VocabSize, cfg.MaxPositions)
-	fmt.Fprintf(stdout, "  rope %s theta %g, tied embeddings %v, weights %.1f MB\n\n", cfg.Rope.Type, cfg.Rope.Theta, cfg.TieWordEmbeddings, float64(rep.WeightBytes)/1e6)
+	fmt.Fprintf(stdout, "  rope %s theta %g, tied embeddings %v, weights %.1f MB\n", cfg.Rope.Type, cfg.Rope.Theta, cfg.TieWordEmbeddings, float64(rep.WeightBytes)/1e6)
+	if rep.Quantization != "" {
+		fmt.Fprintf(stdout, "  quantized: %s\n", rep.Quantization)
+	}
+	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENSOR\tDTYPE\tSHAPE\tBYTES")
 	for _, t := range rep.Tensors {

@@ -1,0 +1,105 @@
+package convert
+
+import (
+	"fmt"
+
+	"github.com/qtk-dev/qtk/calibrate"
+	"github.com/qtk-dev/qtk/gptq"
+	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/quant"
+	"github.com/qtk-dev/qtk/runtime"
+)
+
+// decisions are the quantized weights of one layer's linear roles.
+type decisions map[model.Role]*quant.Tensor
+
+// quantizeRTN rounds every linear of a layer to nearest.
+func quantizeRTN(cfg *model.Config, w *runtime.LayerWeights, opts *Options) (decisions, error) {
+	out := decisions{}
+	for _, role := range linearRoles {
+		rows, cols := shapeOf(cfg, role)
+		rtn := quant.RTNOptions{}
+		if opts.Clip {
+			rtn.Clip = &quant.ClipSearch{}
+		}
+		t, err := quant.RTN(*weightOf(w, role), rows, cols, opts.Scheme, rtn)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", role, err)
+		}
+		out[role] = t
+	}
+	return out, nil
+}
+
+// gptqStages groups a layer's projections by the input they read. With
+// true-sequential order each stage is calibrated on the outputs of the
+// stages before it, already quantized.
+func gptqStages(trueSequential bool) [][]model.Role {
+	if trueSequential {
+		return [][]model.Role{
+			{model.AttnK, model.AttnV, model.AttnQ},
+			{model.AttnO},
+			{model.FFNUp, model.FFNGate},
+			{model.FFNDown},
+		}
+	}
+	return [][]model.Role{linearRoles}
+}
+
+// inputOf names the hook that sees a role's input.
+func inputOf(role model.Role) string {
+	switch role {
+	case model.AttnQ, model.AttnK, model.AttnV:
+		return "qkv"
+	case model.AttnO:
+		return "o"
+	case model.FFNGate, model.FFNUp:
+		return "mlp"
+	default:
+		return "down"
+	}
+}
+
+// quantizeGPTQ runs GPTQ on every linear of a layer. Each stage's Hessians
+// come from one calibration pass of the layer in which the stages before
+// it are already quantized; w is updated to the dequantized weights.
+func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activations, opts *Options) (decisions, error) {
+	out := decisions{}
+	for _, stage := range gptqStages(opts.GPTQ.TrueSequential) {
+		hessians := map[string]*gptq.Hessian{}
+		for _, role := range stage {
+			_, in := shapeOf(cfg, role)
+			if hessians[inputOf(role)] == nil {
+				hessians[inputOf(role)] = gptq.NewHessian(in)
+			}
+		}
+		add := func(name string) func([]float32, int) {
+			h := hessians[name]
+			if h == nil {
+				return nil
+			}
+			return h.Add
+		}
+		hooks := &runtime.Hooks{QKVIn: add("qkv"), OIn: add("o"), MLPIn: add("mlp"), DownIn: add("down")}
+		if err := acts.Observe(runtime.NewLayer(cfg, *w), hooks); err != nil {
+			return nil, err
+		}
+		for _, role := range stage {
+			rows, cols := shapeOf(cfg, role)
+			res, err := gptq.Quantize(*weightOf(w, role), rows, cols, hessians[inputOf(role)], gptq.Options{
+				Scheme:       opts.Scheme,
+				Damp:         opts.GPTQ.Damp,
+				BlockSize:    opts.GPTQ.BlockSize,
+				ActOrder:     opts.GPTQ.ActOrder,
+				StaticGroups: opts.GPTQ.StaticGroups,
+				Log:          opts.Log,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", role, err)
+			}
+			out[role] = res.Tensor
+			*weightOf(w, role) = res.Tensor.Dequantize()
+		}
+	}
+	return out, nil
+}

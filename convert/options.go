@@ -1,0 +1,75 @@
+// Package convert orchestrates quantization: it walks a checkpoint layer by
+// layer with a method (RTN, GPTQ, AWQ), and writes the quantized checkpoint
+// in a Hugging Face INT4 format.
+package convert
+
+import (
+	"fmt"
+
+	"github.com/qtk-dev/qtk/calibrate"
+	"github.com/qtk-dev/qtk/formats/hf"
+	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/quant"
+)
+
+// Method is a quantization algorithm.
+type Method string
+
+const (
+	RTN  Method = "rtn"
+	GPTQ Method = "gptq"
+	AWQ  Method = "awq"
+)
+
+// Options configures Quantize.
+type Options struct {
+	Method Method
+	Format hf.Format
+	Scheme quant.Scheme
+	// Calibration windows (GPTQ, AWQ); Tokens is the tokenized calibration
+	// text the windows are drawn from.
+	Calib  calibrate.Options
+	Tokens []int
+	// Clip adds the MSE clip search to RTN (and to AWQ, where it is the
+	// reference's auto_clip).
+	Clip bool
+	GPTQ GPTQOptions
+	// Log receives progress lines.
+	Log func(format string, args ...any)
+	// Decided, when set, receives every quantized tensor as decided, before
+	// it is packed.
+	Decided func(role model.Role, layer int, t *quant.Tensor)
+}
+
+// GPTQOptions are GPTQ's settings.
+type GPTQOptions struct {
+	Damp         float64
+	BlockSize    int
+	ActOrder     bool
+	StaticGroups bool
+	// TrueSequential quantizes a layer's projections in the order their
+	// inputs are computed (k,v,q → o → up,gate → down), each stage seeing
+	// the outputs of the quantized stages before it.
+	TrueSequential bool
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+func (o *Options) validate() error {
+	switch o.Method {
+	case RTN, GPTQ, AWQ:
+	default:
+		return fmt.Errorf("unknown method %q (rtn, gptq or awq)", o.Method)
+	}
+	if o.GPTQ.ActOrder && o.Method != GPTQ {
+		return fmt.Errorf("act-order is a GPTQ option")
+	}
+	if o.GPTQ.ActOrder && o.Format == hf.AWQ {
+		return fmt.Errorf("the AWQ format has no g_idx: act-order needs --format gptq or compressed-tensors")
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package convert
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/qtk-dev/qtk/calibrate"
+	"github.com/qtk-dev/qtk/formats/hf"
+	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/runtime"
+)
+
+// Report summarizes a quantization run.
+type Report struct {
+	Method  Method    `json:"method"`
+	Format  hf.Format `json:"format"`
+	Layers  int       `json:"layers"`
+	Seconds float64   `json:"seconds"`
+	// CalibrationTokens is 0 for RTN.
+	CalibrationTokens int `json:"calibration_tokens"`
+}
+
+// Quantize quantizes the decoder layers of ck and writes the checkpoint to
+// dest (replacing an existing directory only with force). Layers are read,
+// quantized and written one at a time; with calibration, only the current
+// layer is held in float32 beside the calibration activations. A cancelled
+// ctx stops between layers, and nothing is left at dest on any error.
+func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool, opts Options) (Report, error) {
+	start := time.Now()
+	cfg := ck.Config
+	if err := opts.validate(); err != nil {
+		return Report{}, err
+	}
+	qc, err := hf.NewConfig(opts.Format, opts.Scheme)
+	if err != nil {
+		return Report{}, err
+	}
+	qc.ActOrder = opts.GPTQ.ActOrder
+	opts.Scheme = qc.Scheme // the scheme adjusted to what the format stores
+	for _, role := range linearRoles {
+		if _, in := shapeOf(cfg, role); opts.Scheme.Validate(in) != nil {
+			return Report{}, fmt.Errorf("%s (%d input channels): %w", role, in, opts.Scheme.Validate(in))
+		}
+	}
+
+	var acts *calibrate.Activations
+	if opts.Method != RTN {
+		windows, err := calibrate.Windows(opts.Tokens, opts.Calib)
+		if err != nil {
+			return Report{}, err
+		}
+		if acts, err = calibrate.Embed(ck, windows); err != nil {
+			return Report{}, err
+		}
+		opts.logf("calibration: %d windows of %d tokens", len(windows), len(windows[0]))
+	}
+
+	out, err := createOutput(dest, force)
+	if err != nil {
+		return Report{}, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			out.abort()
+		}
+	}()
+	if err := out.declare(ck, qc); err != nil {
+		return Report{}, err
+	}
+	for l := 0; l < cfg.NumLayers; l++ {
+		if err := ctx.Err(); err != nil {
+			return Report{}, err
+		}
+		layerStart := time.Now()
+		if err := quantizeLayer(ck, l, acts, out, qc, &opts); err != nil {
+			return Report{}, fmt.Errorf("layer %d: %w", l, err)
+		}
+		opts.logf("layer %d/%d quantized in %.1fs", l+1, cfg.NumLayers, time.Since(layerStart).Seconds())
+	}
+	for _, spec := range globalSpecs(cfg.Tensors()) {
+		if err := out.writeCopy(ck, spec); err != nil {
+			return Report{}, err
+		}
+	}
+	if err := out.finish(ck, qc); err != nil {
+		return Report{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Report{}, err
+	}
+	if err := out.commit(); err != nil {
+		return Report{}, err
+	}
+	committed = true
+	rep := Report{Method: opts.Method, Format: qc.Format, Layers: cfg.NumLayers, Seconds: time.Since(start).Seconds()}
+	if acts != nil {
+		rep.CalibrationTokens = acts.Tokens()
+	}
+	return rep, nil
+}
+
+// quantizeLayer quantizes layer l, writes its tensors and, with
+// calibration, advances the activations through the quantized layer.
+func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out *output, qc hf.Config, opts *Options) error {
+	cfg := ck.Config
+	w, err := runtime.ReadLayer(ck, l)
+	if err != nil {
+		return err
+	}
+	var decided decisions
+	switch opts.Method {
+	case RTN:
+		decided, err = quantizeRTN(cfg, &w, opts)
+	case GPTQ:
+		decided, err = quantizeGPTQ(cfg, &w, acts, opts)
+	default:
+		err = fmt.Errorf("method %q is not available", opts.Method)
+	}
+	if err != nil {
+		return err
+	}
+	for _, spec := range cfg.Tensors() {
+		if spec.Layer != l {
+			continue
+		}
+		if isQuantized(spec) {
+			t := decided[spec.Role]
+			if opts.Decided != nil {
+				opts.Decided(spec.Role, l, t)
+			}
+			packed, err := hf.Pack(qc, t)
+			if err != nil {
+				return fmt.Errorf("%s: %w", spec.Name, err)
+			}
+			if err := out.writePacked(spec, packed); err != nil {
+				return err
+			}
+			continue
+		}
+		if opts.Method == AWQ && (spec.Role == model.AttnNorm || spec.Role == model.FFNNorm) {
+			// AWQ folded its scales into the norms.
+			norm := w.AttnNorm
+			if spec.Role == model.FFNNorm {
+				norm = w.FFNNorm
+			}
+			if err := out.writeFloat(ck, spec, norm); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := out.writeCopy(ck, spec); err != nil {
+			return err
+		}
+	}
+	if acts == nil {
+		return nil
+	}
+	for role, t := range decided {
+		*weightOf(&w, role) = t.Dequantize()
+	}
+	return acts.Advance(runtime.NewLayer(cfg, w))
+}

@@ -1,0 +1,176 @@
+package convert
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/qtk-dev/qtk/formats/hf"
+	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/quant"
+	"github.com/qtk-dev/qtk/tokenizer"
+)
+
+var tinyLlama = filepath.Join("..", "testdata", "models", "tiny-llama")
+
+func openTiny(t *testing.T) *model.Checkpoint {
+	t.Helper()
+	ck, err := model.Open(tinyLlama)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ck.Close() })
+	return ck
+}
+
+type decidedKey struct {
+	role  model.Role
+	layer int
+}
+
+// TestWrittenWeightsAreTheDecidedOnes quantizes the bundled model into every
+// format and checks that the weights read back from the files dequantize,
+// bit for bit, to what the quantizer decided.
+func TestWrittenWeightsAreTheDecidedOnes(t *testing.T) {
+	ck := openTiny(t)
+	tests := []struct {
+		format hf.Format
+		scheme quant.Scheme
+	}{
+		{hf.GPTQ, quant.Scheme{Bits: 4, GroupSize: 128}},
+		{hf.GPTQ, quant.Scheme{Bits: 8, GroupSize: -1, Symmetric: true}},
+		{hf.AWQ, quant.Scheme{Bits: 4, GroupSize: 64}},
+		{hf.CompressedTensors, quant.Scheme{Bits: 4, GroupSize: 32}},
+		{hf.CompressedTensors, quant.Scheme{Bits: 8, GroupSize: 128, Symmetric: true}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.format), func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "out")
+			decided := map[decidedKey]*quant.Tensor{}
+			_, err := Quantize(context.Background(), ck, dest, false, Options{
+				Method:  RTN,
+				Format:  tt.format,
+				Scheme:  tt.scheme,
+				Decided: func(role model.Role, l int, q *quant.Tensor) { decided[decidedKey{role, l}] = q },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := model.Open(dest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer back.Close()
+			if back.Quant == nil || back.Quant.Format != tt.format {
+				t.Fatalf("read back as %+v", back.Quant)
+			}
+			if len(decided) != 7*ck.Config.NumLayers {
+				t.Fatalf("%d tensors decided, want %d", len(decided), 7*ck.Config.NumLayers)
+			}
+			for key, want := range decided {
+				got, err := back.Float32(key.role, key.layer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, v := range want.Dequantize() {
+					if got[i] != v {
+						t.Fatalf("%s layer %d weight %d: read %g, decided %g", key.role, key.layer, i, got[i], v)
+					}
+				}
+			}
+			// Unquantized tensors are copied unchanged.
+			for _, role := range []model.Role{model.TokenEmbedding, model.Output, model.OutputNorm} {
+				a, _ := ck.Tensor(role, -1)
+				b, err := back.Tensor(role, -1)
+				if err != nil || b.DType != a.DType || !slices.Equal(a.Data, b.Data) {
+					t.Errorf("%s changed on the way (%v)", role, err)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dest, "tokenizer.json")); err != nil {
+				t.Errorf("tokenizer not copied: %v", err)
+			}
+		})
+	}
+}
+
+func TestQuantizeRefusesAndLeavesNothing(t *testing.T) {
+	ck := openTiny(t)
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "exists")
+	os.Mkdir(existing, 0o755)
+	tests := []struct {
+		name string
+		dest string
+		opts Options
+		want string
+	}{
+		{"existing output", existing, Options{Method: RTN, Format: hf.GPTQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}}, "already exists"},
+		{"bad group", filepath.Join(dir, "a"), Options{Method: RTN, Format: hf.GPTQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 96}}, "does not divide"},
+		{"bad bits", filepath.Join(dir, "b"), Options{Method: RTN, Format: hf.GPTQ, Scheme: quant.Scheme{Bits: 3, GroupSize: 128}}, "3-bit"},
+		{"awq act-order", filepath.Join(dir, "c"), Options{Method: GPTQ, Format: hf.AWQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}, GPTQ: GPTQOptions{ActOrder: true}}, "act-order"},
+		{"short calibration", filepath.Join(dir, "d"), Options{Method: GPTQ, Format: hf.GPTQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}, Tokens: []int{1, 2, 3}}, "shorter than one window"},
+		{"unknown method", filepath.Join(dir, "e"), Options{Method: "fp8", Format: hf.GPTQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}}, "unknown method"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Quantize(context.Background(), ck, tt.dest, false, tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "exists" {
+		t.Fatalf("left behind: %v", entries)
+	}
+}
+
+func TestQuantizeCancelledLeavesNothing(t *testing.T) {
+	ck := openTiny(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Quantize(ctx, ck, filepath.Join(dir, "out"), false, Options{Method: RTN, Format: hf.GPTQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("left behind: %v", entries)
+	}
+}
+
+// TestGPTQWritesLoadableCheckpoint runs GPTQ with act-order on a small
+// calibration set and reads the result back.
+func TestGPTQWritesLoadableCheckpoint(t *testing.T) {
+	ck := openTiny(t)
+	tok, err := tokenizer.Load(ck.TokenizerPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(filepath.Join("..", "testdata", "text", "wiki.test.excerpt.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "gptq")
+	opts := Options{
+		Method: GPTQ, Format: hf.GPTQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128},
+		Tokens: tok.Encode(string(text), true),
+		GPTQ:   GPTQOptions{TrueSequential: true, ActOrder: true},
+	}
+	opts.Calib.Samples, opts.Calib.SeqLen = 4, 128
+	if _, err := Quantize(context.Background(), ck, dest, false, opts); err != nil {
+		t.Fatal(err)
+	}
+	back, err := model.Open(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	if !back.Quant.ActOrder {
+		t.Error("act-order not recorded in the written config")
+	}
+}

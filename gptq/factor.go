@@ -1,0 +1,78 @@
+package gptq
+
+import (
+	"fmt"
+	"math"
+)
+
+// invFactor is U, the upper Cholesky factor of H⁻¹ = UᵀU for the damped
+// H in processing order, stored reversed as cholesky.go explains:
+// U[p][q] = m[(n-1-p)·n + n-1-q], m holding L⁻¹ in its lower triangle.
+type invFactor struct {
+	n int
+	m []float64
+}
+
+// row sets dst[k] = U[p][q0+k] in float32, the precision of the sweep.
+func (u invFactor) row(dst []float32, p, q0 int) {
+	base := (u.n-1-p)*u.n + u.n - 1 - q0
+	src := u.m[base-len(dst)+1 : base+1]
+	for k := range dst {
+		dst[k] = float32(src[len(src)-1-k])
+	}
+}
+
+// factor damps H (in processing order perm, with diagonal diag) by
+// damp·mean(diag) for damp = o.Damp and factorizes it. While that fails
+// it raises damp tenfold, up to MaxDamp, noting each raise in o.Log.
+func factor(h *Hessian, perm []int, diag []float64, o Options) (invFactor, float64, error) {
+	n := len(perm)
+	mean := 0.0
+	for _, d := range diag {
+		mean += d
+	}
+	mean /= float64(n)
+	u := invFactor{n: n, m: make([]float64, n*n)}
+	for damp := o.Damp; ; {
+		if u.factorize(h, perm, diag, damp*mean) {
+			return u, damp, nil
+		}
+		next := damp * 10
+		if next > MaxDamp*(1+1e-9) {
+			return invFactor{}, 0, fmt.Errorf("gptq: hessian is not positive definite, even with damp %g", damp)
+		}
+		o.Log("gptq: cholesky failed with damp %g; damp raised to %g", damp, next)
+		damp = next
+	}
+}
+
+// factorize fills u.m with H in reversed processing order plus add on the
+// diagonal, factorizes it and inverts the factor. It reports false when
+// the matrix is not numerically positive definite or U does not fit
+// float32 (the sweep's precision) with a normal positive diagonal.
+func (u invFactor) factorize(h *Hessian, perm []int, diag []float64, add float64) bool {
+	n, m := u.n, u.m
+	for r := range n {
+		c := perm[n-1-r]
+		row := m[r*n : (r+1)*n]
+		for s := range r {
+			row[s] = h.at(c, perm[n-1-s])
+		}
+		row[r] = diag[c] + add
+	}
+	if !cholesky(m, n) {
+		return false
+	}
+	invertLower(m, n)
+	for r := range n {
+		for _, v := range m[r*n : r*n+r] {
+			if !(math.Abs(v) <= math.MaxFloat32) {
+				return false
+			}
+		}
+		if d := m[r*n+r]; !(d >= 0x1p-126 && d <= math.MaxFloat32) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,138 @@
+// Package gptq quantizes the weights of a linear layer with GPTQ
+// (Frantar et al., 2022, "GPTQ: Accurate Post-Training Quantization for
+// Generative Pre-trained Transformers", arXiv 2210.17323).
+//
+// A [Hessian] accumulates H = 2/n Σ x·xᵀ over the layer's calibration
+// inputs; [Quantize] then quantizes the weight columns (input channels)
+// one at a time, spreading each column's rounding error over the columns
+// not yet quantized through the inverse Hessian, so that the layer's
+// output on the calibration inputs changes as little as possible. The
+// integer grid and the group parameters are those of package quant.
+//
+// The algorithm follows the reference implementations
+// (IST-DASLab/gptq, AutoGPTQ) step by step, including their dead
+// columns, damping, act-order, static groups, lazy block updates and the
+// moment group parameters are found; the factorization differs (one
+// float64 Cholesky and a triangular inverse instead of three float32
+// factorizations) but yields the same matrix, and failing
+// factorizations are retried with more damping.
+package gptq
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/qtk-dev/qtk/quant"
+)
+
+// Result is the outcome of [Quantize].
+type Result struct {
+	// Tensor holds the quantized weights in the original channel order.
+	Tensor *quant.Tensor
+	// Loss is the sum over all weights of GPTQ's error terms
+	// ((w-ŵ)/U_jj)²/2, U the upper Cholesky factor of the damped H⁻¹
+	// (the reference's Hinv), w the weight as updated when its column
+	// came up: what the reference sums and prints as "error" (AutoGPTQ
+	// logs it divided by the number of calibration rows as "avg loss").
+	// It equals ½ Σ_rows (w-ŵ)ᵀ·H·(w-ŵ) for the damped H and the
+	// original weights (dead columns zeroed), up to float32 rounding.
+	Loss float64
+	// Damp is the damping fraction finally used: Options.Damp, or a
+	// raised value when H could not be factorized with it.
+	Damp float64
+}
+
+// Quantize quantizes the weight matrix w [out×in] (row-major, a linear
+// layer's weight) with GPTQ, using the Hessian h of the layer's inputs.
+// Neither w nor h is modified, so weights sharing one Hessian (q, k and v
+// projections) may be quantized concurrently.
+//
+// It fails on mismatched shapes, a scheme the row length does not allow
+// (see quant.Scheme.Validate), an empty or failed Hessian, non-finite
+// weights or Hessian entries, and a Hessian that is not positive definite
+// even with damping raised to MaxDamp.
+func Quantize(w []float32, out, in int, h *Hessian, opts Options) (Result, error) {
+	o, err := opts.resolved()
+	if err != nil {
+		return Result{}, fmt.Errorf("gptq: %w", err)
+	}
+	if err := checkInputs(w, out, in, h, o.Scheme); err != nil {
+		return Result{}, err
+	}
+
+	// Dead columns, inputs that were always zero, get H_cc = 1 (and zero
+	// weights below), as in the reference.
+	diag := make([]float64, in)
+	dead := make([]bool, in)
+	for c := range diag {
+		diag[c] = h.at(c, c)
+		if diag[c] == 0 {
+			diag[c], dead[c] = 1, true
+		}
+	}
+	perm := processingOrder(diag, o.ActOrder)
+	u, damp, err := factor(h, perm, diag, o)
+	if err != nil {
+		return Result{}, err
+	}
+	s := newSweep(w, out, in, perm, dead, u, o)
+	loss := s.run()
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return Result{}, fmt.Errorf("gptq: the error terms overflowed (loss %v); the Hessian is too badly scaled", loss)
+	}
+	return Result{Tensor: s.t, Loss: loss, Damp: damp}, nil
+}
+
+// checkInputs validates everything Quantize is given.
+func checkInputs(w []float32, out, in int, h *Hessian, s quant.Scheme) error {
+	switch {
+	case out <= 0 || in <= 0:
+		return fmt.Errorf("gptq: shape [%d, %d] is not positive", out, in)
+	case out > math.MaxInt/in || len(w) != out*in:
+		return fmt.Errorf("gptq: %d weights for shape [%d, %d]", len(w), out, in)
+	case h == nil:
+		return fmt.Errorf("gptq: no hessian")
+	case h.err != nil:
+		return h.err
+	case h.in != in:
+		return fmt.Errorf("gptq: hessian of %d input channels for a weight of %d", h.in, in)
+	case h.n == 0:
+		return fmt.Errorf("gptq: hessian has no calibration rows")
+	}
+	if err := s.Validate(in); err != nil {
+		return fmt.Errorf("gptq: %w", err)
+	}
+	for i, v := range w {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("gptq: row %d, column %d: weight is %v", i/in, i%in, v)
+		}
+	}
+	if !h.finite() {
+		return fmt.Errorf("gptq: hessian has non-finite entries")
+	}
+	return nil
+}
+
+// processingOrder returns perm, perm[j] being the input channel quantized
+// j-th: the identity, or with act-order the channels by decreasing
+// diagonal of H (ties in channel order; the reference's torch.argsort
+// leaves their order unspecified).
+func processingOrder(diag []float64, actOrder bool) []int {
+	perm := make([]int, len(diag))
+	for c := range perm {
+		perm[c] = c
+	}
+	if actOrder {
+		slices.SortStableFunc(perm, func(a, b int) int {
+			switch {
+			case diag[a] > diag[b]:
+				return -1
+			case diag[a] < diag[b]:
+				return 1
+			}
+			return 0
+		})
+	}
+	return perm
+}

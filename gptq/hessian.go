@@ -1,0 +1,120 @@
+package gptq
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/qtk-dev/qtk/internal/gemm"
+)
+
+// MaxChannels is the largest number of input channels a Hessian takes
+// (H alone is 8·in² bytes: 6.6 GiB at 28672, LLaMA-2-70B's down_proj).
+const MaxChannels = 1 << 16
+
+// hessianChunk is the number of rows of H computed per product in Add,
+// bounding its float32 scratch to hessianChunk×in values.
+const hessianChunk = 256
+
+// Hessian accumulates H = 2/n Σ x·xᵀ over the n calibration rows x (one
+// token's input to a linear layer, [in] each) seen so far: the Hessian of
+// the layer's squared output error with respect to one weight row, which
+// GPTQ minimizes (Frantar et al., 2022, arXiv 2210.17323, eq. 1).
+//
+// H is kept in float64. Each batch's xᵀx is computed in float32 by
+// internal/gemm (the precision of the reference, which accumulates H in
+// float32 on the GPU) and folded into the float64 running average, so
+// that the rescaling by n/(n+rows) at every batch adds no float32 drift
+// however many batches there are. Only the upper triangle is computed.
+//
+// Add must not run concurrently with other calls; Quantize only reads the
+// Hessian, so several may share one at the same time.
+type Hessian struct {
+	in int
+	n  int
+	// h is H [in×in]; only the upper triangle (column ≥ row) is current.
+	h   []float64
+	err error
+}
+
+// NewHessian returns an empty Hessian for a layer with in input channels.
+// An in outside [1, MaxChannels] gives a Hessian whose Err says so.
+func NewHessian(in int) *Hessian {
+	if in <= 0 || in > MaxChannels {
+		return &Hessian{err: fmt.Errorf("gptq: hessian of %d input channels: want 1 to %d", in, MaxChannels)}
+	}
+	return &Hessian{in: in, h: make([]float64, in*in)}
+}
+
+// Add folds rows calibration inputs x [rows×in] (row-major) into the
+// running average, as the reference's add_batch does:
+// H ← H·n/(n+rows) + 2/(n+rows)·xᵀx, n ← n+rows.
+//
+// A length that does not match rows×in is recorded as the Hessian's
+// error (see Err), after which Add does nothing and Quantize fails.
+// Non-finite inputs make H non-finite, which Quantize reports.
+func (h *Hessian) Add(x []float32, rows int) {
+	if h.err != nil || rows == 0 && len(x) == 0 {
+		return
+	}
+	if rows <= 0 || rows > math.MaxInt/h.in || len(x) != rows*h.in {
+		h.err = fmt.Errorf("gptq: hessian add: %d values for %d rows of %d channels", len(x), rows, h.in)
+		return
+	}
+	in := h.in
+	total := h.n + rows
+	keep := float64(h.n) / float64(total)
+	scale := 2 / float64(total)
+
+	// xt = xᵀ [in×rows]: gemm.MatMulT wants both operands along rows.
+	xt := make([]float32, in*rows)
+	for r := range rows {
+		for c, v := range x[r*in : (r+1)*in] {
+			xt[c*rows+r] = v
+		}
+	}
+	g := make([]float32, min(hessianChunk, in)*in)
+	for i0 := 0; i0 < in; i0 += hessianChunk {
+		i1 := min(i0+hessianChunk, in)
+		cols := in - i0
+		// g = xt[i0:i1]·xt[i0:]ᵀ = (xᵀx)[i0:i1, i0:]: the upper triangle
+		// of these rows and a little of the lower.
+		gemm.MatMulT(g, xt[i0*rows:], xt[i0*rows:], i1-i0, cols, rows)
+		for i := i0; i < i1; i++ {
+			hr := h.h[i*in+i : (i+1)*in]
+			gr := g[(i-i0)*cols+(i-i0) : (i-i0+1)*cols]
+			for j, v := range gr {
+				hr[j] = hr[j]*keep + scale*float64(v)
+			}
+		}
+	}
+	h.n = total
+}
+
+// N returns the number of calibration rows added.
+func (h *Hessian) N() int { return h.n }
+
+// In returns the number of input channels.
+func (h *Hessian) In() int { return h.in }
+
+// Err returns the first error met by NewHessian or Add, or nil.
+func (h *Hessian) Err() error { return h.err }
+
+// at returns H[i][j].
+func (h *Hessian) at(i, j int) float64 {
+	if i > j {
+		i, j = j, i
+	}
+	return h.h[i*h.in+j]
+}
+
+// finite reports whether every entry of H is finite.
+func (h *Hessian) finite() bool {
+	for i := range h.in {
+		for _, v := range h.h[i*h.in+i : (i+1)*h.in] {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,66 @@
+package gptq
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/qtk-dev/qtk/quant"
+)
+
+// Defaults of the reference implementations (IST-DASLab/gptq, AutoGPTQ).
+const (
+	// DefaultDamp is the fraction of the mean diagonal of H added to its
+	// diagonal before factorizing ("percdamp", "damp_percent").
+	DefaultDamp = 0.01
+	// DefaultBlockSize is the number of columns quantized between two lazy
+	// updates of the rest of the matrix.
+	DefaultBlockSize = 128
+	// MaxDamp bounds the damping retries: when H cannot be factorized, the
+	// damping is raised tenfold at a time while it stays at most MaxDamp.
+	MaxDamp = 1.0
+)
+
+// Options configures [Quantize].
+type Options struct {
+	// Scheme is the integer grid: bits, group size, symmetry.
+	Scheme quant.Scheme
+	// Damp is the fraction of the mean diagonal of H added to its
+	// diagonal, in (0, MaxDamp]; 0 means DefaultDamp. It is raised
+	// tenfold at a time (up to MaxDamp) while H cannot be factorized.
+	Damp float64
+	// BlockSize is the number of columns per lazy batch update; 0 means
+	// DefaultBlockSize. It changes results slightly: group parameters are
+	// found from the weights as updated by the previous blocks only.
+	BlockSize int
+	// ActOrder processes input channels by decreasing diagonal of H
+	// ("desc_act"). Without StaticGroups, groups are then formed in that
+	// order, and Tensor.GIdx records the group of every channel.
+	ActOrder bool
+	// StaticGroups finds every group's parameters from the weights before
+	// any update, in the original channel order, so that GIdx stays
+	// c / GroupSize even with ActOrder.
+	StaticGroups bool
+	// Log, when set, receives progress notes such as raised damping.
+	Log func(format string, args ...any)
+}
+
+// resolved returns the options with defaults filled in, or an error for
+// settings that make no sense.
+func (o Options) resolved() (Options, error) {
+	switch {
+	case math.IsNaN(o.Damp) || o.Damp < 0 || o.Damp > MaxDamp:
+		return o, fmt.Errorf("damp %v: want a fraction in (0, %v], or 0 for the default %v", o.Damp, MaxDamp, DefaultDamp)
+	case o.BlockSize < 0:
+		return o, fmt.Errorf("block size %d: want a positive size, or 0 for the default %d", o.BlockSize, DefaultBlockSize)
+	}
+	if o.Damp == 0 {
+		o.Damp = DefaultDamp
+	}
+	if o.BlockSize == 0 {
+		o.BlockSize = DefaultBlockSize
+	}
+	if o.Log == nil {
+		o.Log = func(string, ...any) {}
+	}
+	return o, nil
+}

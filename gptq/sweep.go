@@ -1,0 +1,211 @@
+package gptq
+
+import (
+	"github.com/qtk-dev/qtk/internal/gemm"
+	"github.com/qtk-dev/qtk/quant"
+)
+
+// Parallel chunking of the sweep.
+const (
+	// sweepRows is the number of weight rows per parallel chunk of a block.
+	sweepRows = 16
+	// updateFloats bounds the float32 scratch of one lazy-update product.
+	updateFloats = 1 << 22
+)
+
+// sweep quantizes the columns of a weight matrix in processing order
+// (Frantar et al., Algorithm 1). Weight rows are independent: every row
+// only ever reads its own weights, group parameters and errors, and U.
+type sweep struct {
+	out, in int
+	o       Options
+	groups  int
+	maxq    int
+	perm    []int // perm[j] is the input channel quantized j-th
+	// w holds the weights [out×in] in processing order, as updated by the
+	// blocks done so far: the reference's W. The block being quantized is
+	// worked on in a copy (the reference's W1), so group parameters found
+	// in its middle see w as it was when the block began, as there.
+	w []float32
+	u invFactor
+	t *quant.Tensor
+}
+
+// newSweep prepares the sweep of w [out×in] and the output tensor, with
+// the parameters that are fixed before it: one group per row, or static
+// groups.
+func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, o Options) *sweep {
+	s := &sweep{
+		out: out, in: in, o: o,
+		groups: o.Scheme.Groups(in),
+		maxq:   o.Scheme.MaxQ(),
+		perm:   perm,
+		w:      make([]float32, out*in),
+		u:      u,
+	}
+	s.t = &quant.Tensor{
+		Out: out, In: in, Scheme: o.Scheme,
+		Q:     make([]uint8, out*in),
+		Scale: make([]float32, out*s.groups),
+		Zero:  make([]uint8, out*s.groups),
+		GIdx:  s.groupIndex(),
+	}
+	gs := o.Scheme.GroupSize
+	parallelFor(out, sweepRows, func(lo, hi int) {
+		row := make([]float32, in)
+		for r := lo; r < hi; r++ {
+			src := w[r*in : (r+1)*in]
+			if gs <= 0 {
+				// As the reference, which finds per-row parameters before
+				// zeroing dead columns.
+				s.t.Scale[r], s.t.Zero[r] = o.Scheme.Params(src)
+			}
+			copy(row, src)
+			for c, d := range dead {
+				if d {
+					row[c] = 0
+				}
+			}
+			if gs > 0 && o.StaticGroups {
+				for g := range s.groups {
+					at := r*s.groups + g
+					s.t.Scale[at], s.t.Zero[at] = o.Scheme.Params(row[g*gs : (g+1)*gs])
+				}
+			}
+			dst := s.w[r*in : (r+1)*in]
+			for j, c := range perm {
+				dst[j] = row[c]
+			}
+		}
+	})
+	return s
+}
+
+// groupIndex returns the group of every input channel: the default
+// c / GroupSize, or with act-order and dynamic groups the group of the
+// channel's position in processing order.
+func (s *sweep) groupIndex() []int32 {
+	gidx := make([]int32, s.in)
+	gs := s.o.Scheme.GroupSize
+	if gs <= 0 {
+		return gidx
+	}
+	for j, c := range s.perm {
+		if s.o.ActOrder && !s.o.StaticGroups {
+			gidx[c] = int32(j / gs)
+		} else {
+			gidx[c] = int32(c / gs)
+		}
+	}
+	return gidx
+}
+
+// run quantizes every column, filling s.t, and returns the loss.
+func (s *sweep) run() float64 {
+	out, in, bs := s.out, s.in, s.o.BlockSize
+	bs = min(bs, in)
+	w1 := make([]float32, out*bs) // the block's weights, updated column by column
+	e1 := make([]float32, out*bs) // the block's scaled errors (w-ŵ)/U[j][j]
+	ud := make([]float32, bs*bs)  // U[i1:i2, i1:i2]
+	losses := make([]float64, (out+sweepRows-1)/sweepRows)
+	var ur, prod []float32 // U[i1:i2, i2:] and the lazy update's product
+	for i1 := 0; i1 < in; i1 += bs {
+		i2 := min(i1+bs, in)
+		n := i2 - i1
+		for t := range n {
+			s.u.row(ud[t*n+t:(t+1)*n], i1+t, i1+t)
+		}
+		parallelFor(out, sweepRows, func(lo, hi int) {
+			loss := 0.0
+			for r := lo; r < hi; r++ {
+				loss += s.quantizeRow(r, i1, ud[:n*n], w1[r*n:(r+1)*n], e1[r*n:(r+1)*n])
+			}
+			losses[lo/sweepRows] += loss
+		})
+		if i2 == in {
+			break
+		}
+		// W[:, i2:] -= E1·U[i1:i2, i2:], by panels of rows.
+		rest := in - i2
+		ur = grow(ur, n*rest)
+		for t := range n {
+			s.u.row(ur[t*rest:(t+1)*rest], i1+t, i2)
+		}
+		panel := max(1, min(out, updateFloats/rest))
+		prod = grow(prod, panel*rest)
+		for r0 := 0; r0 < out; r0 += panel {
+			r1 := min(r0+panel, out)
+			gemm.MatMul(prod, e1[r0*n:r1*n], ur, r1-r0, rest, n)
+			parallelFor(r1-r0, sweepRows, func(lo, hi int) {
+				for r := r0 + lo; r < r0+hi; r++ {
+					wr := s.w[r*in+i2 : (r+1)*in]
+					for q, v := range prod[(r-r0)*rest : (r-r0+1)*rest] {
+						wr[q] -= v
+					}
+				}
+			})
+		}
+	}
+	total := 0.0
+	for _, l := range losses {
+		total += l
+	}
+	return total
+}
+
+// quantizeRow quantizes row r of the block starting at column i1, whose
+// n×n factor block is ud, into s.t, leaving the scaled errors in e and
+// returning the row's loss. x is the row's scratch copy of the block.
+func (s *sweep) quantizeRow(r, i1 int, ud, x, e []float32) float64 {
+	n := len(x)
+	copy(x, s.w[r*s.in+i1:])
+	q := s.t.Q[r*s.in : (r+1)*s.in]
+	loss := 0.0
+	for t := range n {
+		j := i1 + t
+		scale, zero := s.params(r, j)
+		qi := quant.Quantize(x[t], scale, zero, s.maxq)
+		q[s.perm[j]] = qi
+		err := (x[t] - quant.Dequantize(qi, scale, zero)) / ud[t*n+t]
+		e[t] = err
+		loss += float64(err) * float64(err)
+		// The rest of the block absorbs the error: x[t+1:] -= err·U[j, j+1:i2].
+		urow := ud[t*n+t+1 : (t+1)*n]
+		rest := x[t+1:]
+		rest = rest[:len(urow)]
+		for k, v := range urow {
+			rest[k] -= err * v
+		}
+	}
+	return loss / 2
+}
+
+// params returns the scale and zero point of row r's weight at processing
+// position j. With dynamic groups it first finds them when j starts a
+// group, from the weights of w (the reference's
+// find_params(W[:, j:j+groupsize]) when (i1+i) % groupsize == 0).
+func (s *sweep) params(r, j int) (float32, uint8) {
+	gs := s.o.Scheme.GroupSize
+	g := 0
+	switch {
+	case gs <= 0:
+	case s.o.StaticGroups:
+		g = s.perm[j] / gs
+	default:
+		g = j / gs
+		if j%gs == 0 {
+			at := r*s.groups + g
+			s.t.Scale[at], s.t.Zero[at] = s.o.Scheme.Params(s.w[r*s.in+j : r*s.in+j+gs])
+		}
+	}
+	at := r*s.groups + g
+	return s.t.Scale[at], s.t.Zero[at]
+}
+
+// grow returns buf resliced to n values, reallocated if too short.
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) < n {
+		return make([]float32, n)
+	}
+	return buf[:n]
+}
