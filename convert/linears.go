@@ -45,3 +45,28 @@ func shapeOf(cfg *model.Config, role model.Role) (out, in int) {
 		return h, ffn
 	}
 }
+
+// vectorOf returns a layer's norm weight or bias of a role, or nil.
+func vectorOf(w *runtime.LayerWeights, role model.Role) []float32 {
+	switch role {
+	case model.AttnNorm:
+		return w.AttnNorm
+	case model.FFNNorm:
+		return w.FFNNorm
+	case model.AttnQBias:
+		return w.QBias
+	case model.AttnKBias:
+		return w.KBias
+	case model.AttnVBias:
+		return w.VBias
+	case model.AttnOBias:
+		return w.OBias
+	case model.FFNGateB:
+		return w.GateBias
+	case model.FFNUpB:
+		return w.UpBias
+	case model.FFNDownB:
+		return w.DownBias
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/qtk-dev/qtk/awq"
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/formats/hf"
 	"github.com/qtk-dev/qtk/model"
@@ -110,13 +111,22 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 		return err
 	}
 	var decided decisions
+	// next is the layer the calibration activations advance through: the
+	// quantized one for GPTQ (later layers calibrate on quantized
+	// outputs), the float one for AWQ (as the reference does).
+	var next *runtime.Layer
 	switch opts.Method {
 	case RTN:
 		decided, err = quantizeRTN(cfg, &w, opts)
 	case GPTQ:
 		decided, err = quantizeGPTQ(cfg, &w, acts, opts)
-	default:
-		err = fmt.Errorf("method %q is not available", opts.Method)
+	case AWQ:
+		next = runtime.NewLayer(cfg, w)
+		var res *awq.Result
+		res, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Log: opts.Log})
+		if res != nil {
+			decided = res.Tensors
+		}
 	}
 	if err != nil {
 		return err
@@ -139,13 +149,9 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 			}
 			continue
 		}
-		if opts.Method == AWQ && (spec.Role == model.AttnNorm || spec.Role == model.FFNNorm) {
-			// AWQ folded its scales into the norms.
-			norm := w.AttnNorm
-			if spec.Role == model.FFNNorm {
-				norm = w.FFNNorm
-			}
-			if err := out.writeFloat(ck, spec, norm); err != nil {
+		if opts.Method == AWQ {
+			// AWQ folded its scales into the norms (and biases).
+			if err := out.writeFloat(ck, spec, vectorOf(&w, spec.Role)); err != nil {
 				return err
 			}
 			continue
@@ -157,8 +163,11 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 	if acts == nil {
 		return nil
 	}
-	for role, t := range decided {
-		*weightOf(&w, role) = t.Dequantize()
+	if next == nil {
+		for role, t := range decided {
+			*weightOf(&w, role) = t.Dequantize()
+		}
+		next = runtime.NewLayer(cfg, w)
 	}
-	return acts.Advance(runtime.NewLayer(cfg, w))
+	return acts.Advance(next)
 }

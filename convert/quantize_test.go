@@ -174,3 +174,33 @@ func TestGPTQWritesLoadableCheckpoint(t *testing.T) {
 		t.Error("act-order not recorded in the written config")
 	}
 }
+
+// TestAWQFoldsScalesIntoNorms runs AWQ on a small calibration set: the
+// written norms carry the scales, and the checkpoint loads.
+func TestAWQFoldsScalesIntoNorms(t *testing.T) {
+	ck := openTiny(t)
+	tok, err := tokenizer.Load(ck.TokenizerPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(filepath.Join("..", "testdata", "text", "wiki.test.excerpt.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "awq")
+	opts := Options{Method: AWQ, Format: hf.AWQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}, Tokens: tok.Encode(string(text), true), Clip: true}
+	opts.Calib.Samples, opts.Calib.SeqLen = 2, 64
+	if _, err := Quantize(context.Background(), ck, dest, false, opts); err != nil {
+		t.Fatal(err)
+	}
+	back, err := model.Open(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	a, _ := ck.Tensor(model.AttnNorm, 0)
+	b, err := back.Tensor(model.AttnNorm, 0)
+	if err != nil || b.DType != a.DType || slices.Equal(a.Data, b.Data) {
+		t.Fatalf("input_layernorm of layer 0 was not rescaled (err %v)", err)
+	}
+}

@@ -1,0 +1,56 @@
+package awq
+
+import (
+	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/runtime"
+)
+
+// fold folds the scales of group g into w in place, leaving the layer's
+// function unchanged: the producer of the group's input is divided by s
+// (a norm's weight, or the output rows and bias of a linear) and the
+// group's linears are multiplied by s per input channel (llm-awq's
+// scale_ln_fcs and scale_fc_fc).
+func fold(cfg *model.Config, w *runtime.LayerWeights, prev model.Role, linears []model.Role, s []float32) {
+	switch prev {
+	case model.AttnNorm, model.FFNNorm:
+		norm := tensor(w, prev)
+		for c := range norm {
+			norm[c] /= s[c]
+		}
+	default:
+		_, in := shape(cfg, prev)
+		rows := tensor(w, prev)
+		for c, sc := range s {
+			row := rows[c*in : (c+1)*in]
+			for j := range row {
+				row[j] /= sc
+			}
+		}
+		if bias := tensor(w, biasOf[prev]); bias != nil {
+			for c, sc := range s {
+				bias[c] /= sc
+			}
+		}
+	}
+	for _, r := range linears {
+		out, in := shape(cfg, r)
+		m := tensor(w, r)
+		for o := range out {
+			row := m[o*in : (o+1)*in]
+			for c, sc := range s {
+				row[c] *= sc
+			}
+		}
+	}
+}
+
+// divideColumns divides every row of x by s, channel by channel: the
+// inputs of a scaled linear.
+func divideColumns(x, s []float32) {
+	for r := 0; r < len(x); r += len(s) {
+		row := x[r : r+len(s)]
+		for c, sc := range s {
+			row[c] /= sc
+		}
+	}
+}

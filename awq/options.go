@@ -1,0 +1,63 @@
+package awq
+
+import (
+	"fmt"
+
+	"github.com/qtk-dev/qtk/quant"
+)
+
+// Defaults of the reference implementation (llm-awq).
+const (
+	// DefaultGrid is the number of scale exponents tried per group:
+	// ratios 0, 1/20, ..., 19/20 (llm-awq's n_grid).
+	DefaultGrid = 20
+	// DefaultClipTokens is the number of calibration tokens the clip
+	// search aims to sample (llm-awq's n_sample_token).
+	DefaultClipTokens = 512
+)
+
+// Options configures [Layer].
+type Options struct {
+	// Scheme is the integer grid every linear is quantized to.
+	Scheme quant.Scheme
+	// Grid is the number of scale exponents tried per group, ratios
+	// i/Grid for i = 0..Grid-1; 0 means DefaultGrid. Ratio 0 is plain
+	// RTN, so the search never does worse than RTN on its own loss.
+	Grid int
+	// Clip runs the clip search after scaling, on every linear but q
+	// and k.
+	Clip bool
+	// ClipTokens sets how many calibration tokens the clip search uses;
+	// 0 means DefaultClipTokens. As in llm-awq, tokens are taken at a
+	// fixed stride, every ⌊tokens/ClipTokens⌋-th token of all windows
+	// laid end to end starting with the first, so between ClipTokens and
+	// 2·ClipTokens-1 tokens are used (all of them when there are fewer
+	// than ClipTokens). With the reference's 128 windows of 512 tokens
+	// that is exactly 512 tokens: positions 0, 128, 256 and 384 of every
+	// window.
+	ClipTokens int
+	// Log, when set, receives one line per scale group and clipped
+	// linear.
+	Log func(format string, args ...any)
+}
+
+// resolved returns the options with defaults filled in, or an error for
+// settings that make no sense.
+func (o Options) resolved() (Options, error) {
+	switch {
+	case o.Grid < 0:
+		return o, fmt.Errorf("grid of %d ratios: want a positive count, or 0 for the default %d", o.Grid, DefaultGrid)
+	case o.ClipTokens < 0:
+		return o, fmt.Errorf("%d clip tokens: want a positive count, or 0 for the default %d", o.ClipTokens, DefaultClipTokens)
+	}
+	if o.Grid == 0 {
+		o.Grid = DefaultGrid
+	}
+	if o.ClipTokens == 0 {
+		o.ClipTokens = DefaultClipTokens
+	}
+	if o.Log == nil {
+		o.Log = func(string, ...any) {}
+	}
+	return o, nil
+}
