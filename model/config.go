@@ -70,6 +70,10 @@ func SupportedTypes() []string {
 	return names
 }
 
+// maxDim bounds every size read from a config, far above any real model,
+// so that a corrupt file cannot ask for absurd allocations.
+const maxDim = 1 << 24
+
 // ErrConfig is wrapped by every error about a config's content.
 var ErrConfig = errors.New("invalid config")
 
@@ -177,8 +181,8 @@ func ParseConfig(data []byte) (*Config, error) {
 		{"num_attention_heads", cfg.NumHeads},
 		{"vocab_size", cfg.VocabSize},
 	} {
-		if f.v <= 0 {
-			return nil, fmt.Errorf("%w: %s must be positive, got %d", ErrConfig, f.name, f.v)
+		if f.v <= 0 || f.v > maxDim {
+			return nil, fmt.Errorf("%w: %s must be in 1..%d, got %d", ErrConfig, f.name, maxDim, f.v)
 		}
 	}
 	cfg.NumKVHeads = cfg.NumHeads
@@ -196,7 +200,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 		cfg.HeadDim = cfg.HiddenSize / cfg.NumHeads
 	}
-	if cfg.HeadDim <= 0 || cfg.HeadDim%2 != 0 {
+	if cfg.HeadDim <= 0 || cfg.HeadDim%2 != 0 || cfg.HeadDim > maxDim {
 		return nil, fmt.Errorf("%w: head_dim must be positive and even, got %d", ErrConfig, cfg.HeadDim)
 	}
 	if cfg.MaxPositions <= 0 {

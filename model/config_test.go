@@ -110,7 +110,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"not json", `{`, "invalid config"},
 		{"unknown type", `{"model_type":"gpt2",` + base + `}`, `unsupported model_type "gpt2" (supported: llama, mistral, qwen2)`},
 		{"no type", `{` + base + `}`, "no model_type"},
-		{"zero layers", `{"model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":0,"num_attention_heads":4,"vocab_size":10}`, "num_hidden_layers must be positive"},
+		{"zero layers", `{"model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":0,"num_attention_heads":4,"vocab_size":10}`, "num_hidden_layers must be in 1.."},
 		{"bad gqa", `{"model_type":"llama",` + base + `,"num_key_value_heads":3}`, "does not divide"},
 		{"odd head dim", `{"model_type":"llama",` + base + `,"head_dim":5}`, "head_dim"},
 		{"unknown rope", `{"model_type":"llama",` + base + `,"rope_scaling":{"rope_type":"yarn","factor":2}}`, `unsupported rope type "yarn"`},
