@@ -3,6 +3,7 @@ package convert
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/qtk-dev/qtk/awq"
@@ -76,7 +77,7 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 		}
 		layerStart := time.Now()
 		if err := quantizeLayer(ck, l, acts, out, qc, &opts); err != nil {
-			return Report{}, fmt.Errorf("layer %d: %w", l, err)
+			return Report{}, err
 		}
 		opts.logf("layer %d/%d quantized in %.1fs", l+1, cfg.NumLayers, time.Since(layerStart).Seconds())
 	}
@@ -110,6 +111,12 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 	if err != nil {
 		return err
 	}
+	for _, role := range linearRoles {
+		rows, cols := shapeOf(cfg, role)
+		if err := checkFinite(*weightOf(&w, role), cols); err != nil {
+			return fmt.Errorf("%s [%d×%d]: %w", model.HFName(role, l), rows, cols, err)
+		}
+	}
 	var decided decisions
 	// next is the layer the calibration activations advance through: the
 	// quantized one for GPTQ (later layers calibrate on quantized
@@ -129,7 +136,7 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 		}
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("layer %d: %w", l, err)
 	}
 	for _, spec := range cfg.Tensors() {
 		if spec.Layer != l {
@@ -170,4 +177,15 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 		next = runtime.NewLayer(cfg, w)
 	}
 	return acts.Advance(next)
+}
+
+// checkFinite reports the first NaN or infinite weight of a [rows × cols]
+// matrix.
+func checkFinite(w []float32, cols int) error {
+	for i, v := range w {
+		if v != v || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("weight at row %d, column %d is %v", i/cols, i%cols, v)
+		}
+	}
+	return nil
 }
