@@ -18,11 +18,7 @@ func quantizeRTN(cfg *model.Config, w *runtime.LayerWeights, opts *Options) (dec
 	out := decisions{}
 	for _, role := range linearRoles {
 		rows, cols := shapeOf(cfg, role)
-		rtn := quant.RTNOptions{}
-		if opts.Clip {
-			rtn.Clip = &quant.ClipSearch{}
-		}
-		t, err := quant.RTN(*weightOf(w, role), rows, cols, opts.Scheme, rtn)
+		t, err := quant.RTN(*weightOf(w, role), rows, cols, opts.Scheme, quant.RTNOptions{Clip: clipSearch(opts.Clip)})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", role, err)
 		}
@@ -92,6 +88,7 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 				BlockSize:    opts.GPTQ.BlockSize,
 				ActOrder:     opts.GPTQ.ActOrder,
 				StaticGroups: opts.GPTQ.StaticGroups,
+				Clip:         clipSearch(opts.Clip),
 				Log:          opts.Log,
 			})
 			if err != nil {
@@ -102,4 +99,12 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 		}
 	}
 	return out, nil
+}
+
+// clipSearch returns the default MSE clip search when on, else nil.
+func clipSearch(on bool) *quant.ClipSearch {
+	if !on {
+		return nil
+	}
+	return &quant.ClipSearch{}
 }

@@ -30,10 +30,13 @@ type Options struct {
 	// text the windows are drawn from.
 	Calib  calibrate.Options
 	Tokens []int
-	// Clip adds the MSE clip search to RTN (and to AWQ, where it is the
-	// reference's auto_clip).
+	// Clip adds the MSE clip search: to RTN's and GPTQ's group parameters
+	// (weighted by activation statistics for GPTQ), and to AWQ, where it is
+	// the reference's auto_clip.
 	Clip bool
 	GPTQ GPTQOptions
+	// AWQThenGPTQ rounds the AWQ-scaled weights with GPTQ instead of RTN.
+	AWQThenGPTQ bool
 	// Log receives progress lines.
 	Log func(format string, args ...any)
 	// Decided, when set, receives every quantized tensor as decided, before
@@ -67,6 +70,9 @@ func (o *Options) validate() error {
 	}
 	if o.GPTQ.ActOrder && o.Method != GPTQ {
 		return fmt.Errorf("act-order is a GPTQ option")
+	}
+	if o.AWQThenGPTQ && o.Method != AWQ {
+		return fmt.Errorf("GPTQ rounding after scaling is an AWQ option")
 	}
 	if o.GPTQ.ActOrder && o.Format == hf.AWQ {
 		return fmt.Errorf("the AWQ format has no g_idx: act-order needs --format gptq or compressed-tensors")

@@ -128,11 +128,17 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 	case GPTQ:
 		decided, err = quantizeGPTQ(cfg, &w, acts, opts)
 	case AWQ:
-		next = runtime.NewLayer(cfg, w)
+		fp := runtime.NewLayer(cfg, w)
 		var res *awq.Result
 		res, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Log: opts.Log})
-		if res != nil {
-			decided = res.Tensors
+		switch {
+		case err != nil:
+		case opts.AWQThenGPTQ:
+			// GPTQ rounds the scaled (and clipped) weights, calibrated on
+			// the scaled layer; later layers see its quantized outputs.
+			decided, err = quantizeGPTQ(cfg, &w, acts, opts)
+		default:
+			decided, next = res.Tensors, fp
 		}
 	}
 	if err != nil {

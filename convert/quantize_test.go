@@ -187,20 +187,23 @@ func TestAWQFoldsScalesIntoNorms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dest := filepath.Join(t.TempDir(), "awq")
-	opts := Options{Method: AWQ, Format: hf.AWQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}, Tokens: tok.Encode(string(text), true), Clip: true}
-	opts.Calib.Samples, opts.Calib.SeqLen = 2, 64
-	if _, err := Quantize(context.Background(), ck, dest, false, opts); err != nil {
-		t.Fatal(err)
-	}
-	back, err := model.Open(dest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer back.Close()
-	a, _ := ck.Tensor(model.AttnNorm, 0)
-	b, err := back.Tensor(model.AttnNorm, 0)
-	if err != nil || b.DType != a.DType || slices.Equal(a.Data, b.Data) {
-		t.Fatalf("input_layernorm of layer 0 was not rescaled (err %v)", err)
+	for _, thenGPTQ := range []bool{false, true} {
+		dest := filepath.Join(t.TempDir(), "awq")
+		opts := Options{Method: AWQ, Format: hf.AWQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}, Tokens: tok.Encode(string(text), true), Clip: true, AWQThenGPTQ: thenGPTQ}
+		opts.GPTQ.TrueSequential = true
+		opts.Calib.Samples, opts.Calib.SeqLen = 2, 64
+		if _, err := Quantize(context.Background(), ck, dest, false, opts); err != nil {
+			t.Fatal(err)
+		}
+		back, err := model.Open(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := ck.Tensor(model.AttnNorm, 0)
+		b, err := back.Tensor(model.AttnNorm, 0)
+		if err != nil || b.DType != a.DType || slices.Equal(a.Data, b.Data) {
+			t.Fatalf("GPTQ rounding %v: input_layernorm of layer 0 was not rescaled (err %v)", thenGPTQ, err)
+		}
+		back.Close()
 	}
 }

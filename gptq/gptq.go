@@ -76,7 +76,14 @@ func Quantize(w []float32, out, in int, h *Hessian, opts Options) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
-	s := newSweep(w, out, in, perm, dead, u, o)
+	var importance []float32 // diag(H) in processing order, for Clip
+	if o.Clip != nil {
+		importance = make([]float32, in)
+		for j, c := range perm {
+			importance[j] = float32(diag[c])
+		}
+	}
+	s := newSweep(w, out, in, perm, dead, u, importance, o)
 	loss := s.run()
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return Result{}, fmt.Errorf("gptq: the error terms overflowed (loss %v); the Hessian is too badly scaled", loss)

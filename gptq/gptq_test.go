@@ -445,3 +445,37 @@ func TestSmallShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestClipSearchOnOutliers: on weights with a few large outliers per
+// group, picking group parameters by the weighted clip search lowers the
+// layer's output error against plain min-max parameters.
+func TestClipSearchOnOutliers(t *testing.T) {
+	const out, in, rows = 64, 256, 2048
+	w, x, h := calibrated(7, out, in, rows)
+	rng := newRand(8)
+	for r := 0; r < out; r++ {
+		for k := 0; k < 2; k++ {
+			w[r*in+rng.IntN(in)] *= 8
+		}
+	}
+	for _, static := range []bool{false, true} {
+		base := Options{Scheme: scheme4(64), ActOrder: true, StaticGroups: static}
+		clipped := base
+		clipped.Clip = &quant.ClipSearch{}
+		plain, err := Quantize(w, out, in, h, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		withClip, err := Quantize(w, out, in, h, clipped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTensor(t, withClip.Tensor, out, in, base.Scheme)
+		ePlain := outputError(w, plain.Tensor.Dequantize(), out, in, x, rows)
+		eClip := outputError(w, withClip.Tensor.Dequantize(), out, in, x, rows)
+		t.Logf("static %v: output error %.4g min-max, %.4g clip search", static, ePlain, eClip)
+		if eClip >= ePlain {
+			t.Errorf("static %v: clip search error %.4g not below min-max %.4g", static, eClip, ePlain)
+		}
+	}
+}

@@ -40,6 +40,12 @@ type Options struct {
 	// any update, in the original channel order, so that GIdx stays
 	// c / GroupSize even with ActOrder.
 	StaticGroups bool
+	// Clip, when set, picks each group's parameters by the MSE clip search
+	// of package quant instead of plain min-max, each input channel's
+	// squared error weighted by the Hessian diagonal (the output error of
+	// the group under a diagonal approximation of H). This goes beyond the
+	// reference GPTQ, which uses min-max parameters.
+	Clip *quant.ClipSearch
 	// Log, when set, receives progress notes such as raised damping.
 	Log func(format string, args ...any)
 }

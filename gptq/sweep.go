@@ -29,14 +29,17 @@ type sweep struct {
 	w []float32
 	u invFactor
 	t *quant.Tensor
+	// importance weighs the clip search's error per column in processing
+	// order; nil without Options.Clip.
+	importance []float32
 }
 
 // newSweep prepares the sweep of w [out×in] and the output tensor, with
 // the parameters that are fixed before it: one group per row, or static
 // groups.
-func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, o Options) *sweep {
+func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, importance []float32, o Options) *sweep {
 	s := &sweep{
-		out: out, in: in, o: o,
+		out: out, in: in, o: o, importance: importance,
 		groups: o.Scheme.Groups(in),
 		maxq:   o.Scheme.MaxQ(),
 		perm:   perm,
@@ -51,6 +54,21 @@ func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, o 
 		GIdx:  s.groupIndex(),
 	}
 	gs := o.Scheme.GroupSize
+	// The importance of each channel in its original order, for the
+	// parameters found before the sweep.
+	var original []float32
+	if importance != nil {
+		original = make([]float32, in)
+		for j, c := range perm {
+			original[c] = importance[j]
+		}
+	}
+	span := func(lo, hi int) []float32 {
+		if original == nil {
+			return nil
+		}
+		return original[lo:hi]
+	}
 	parallelFor(out, sweepRows, func(lo, hi int) {
 		row := make([]float32, in)
 		for r := lo; r < hi; r++ {
@@ -58,7 +76,7 @@ func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, o 
 			if gs <= 0 {
 				// As the reference, which finds per-row parameters before
 				// zeroing dead columns.
-				s.t.Scale[r], s.t.Zero[r] = o.Scheme.Params(src)
+				s.t.Scale[r], s.t.Zero[r] = s.groupParams(src, span(0, in))
 			}
 			copy(row, src)
 			for c, d := range dead {
@@ -69,7 +87,7 @@ func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, o 
 			if gs > 0 && o.StaticGroups {
 				for g := range s.groups {
 					at := r*s.groups + g
-					s.t.Scale[at], s.t.Zero[at] = o.Scheme.Params(row[g*gs : (g+1)*gs])
+					s.t.Scale[at], s.t.Zero[at] = s.groupParams(row[g*gs:(g+1)*gs], span(g*gs, (g+1)*gs))
 				}
 			}
 			dst := s.w[r*in : (r+1)*in]
@@ -195,11 +213,24 @@ func (s *sweep) params(r, j int) (float32, uint8) {
 		g = j / gs
 		if j%gs == 0 {
 			at := r*s.groups + g
-			s.t.Scale[at], s.t.Zero[at] = s.o.Scheme.Params(s.w[r*s.in+j : r*s.in+j+gs])
+			var imp []float32
+			if s.importance != nil {
+				imp = s.importance[j : j+gs]
+			}
+			s.t.Scale[at], s.t.Zero[at] = s.groupParams(s.w[r*s.in+j:r*s.in+j+gs], imp)
 		}
 	}
 	at := r*s.groups + g
 	return s.t.Scale[at], s.t.Zero[at]
+}
+
+// groupParams finds one group's parameters: min-max, or the clip search
+// weighted by importance.
+func (s *sweep) groupParams(w, importance []float32) (float32, uint8) {
+	if s.o.Clip == nil {
+		return s.o.Scheme.Params(w)
+	}
+	return s.o.Scheme.ClipParams(w, importance, *s.o.Clip)
 }
 
 // grow returns buf resliced to n values, reallocated if too short.

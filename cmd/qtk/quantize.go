@@ -46,6 +46,7 @@ type quantizeOptions struct {
 	actOrder     bool
 	staticGroups bool
 	noTrueSeq    bool
+	awqGPTQ      bool
 	evalData     string
 	maxPPLDelta  string
 	jsonOut      bool
@@ -86,7 +87,7 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	f.IntVar(&opts.bits, "bits", 4, "bits per weight: 4 or 8")
 	f.IntVar(&opts.groupSize, "group-size", 128, "input channels per scale (32, 64, 128, ...; -1: one per output channel)")
 	f.BoolVar(&opts.sym, "sym", false, "symmetric quantization (default asymmetric)")
-	f.BoolVar(&opts.clip, "clip", method == convert.AWQ, "MSE search of each group's clipping range")
+	f.BoolVar(&opts.clip, "clip", method == convert.AWQ, "search each group's clipping range (AWQ: the reference auto_clip; RTN, GPTQ: weighted MSE)")
 	f.StringVar(&opts.evalData, "eval", "", "text file: measure perplexity of the original and the quantized model")
 	f.StringVar(&opts.maxPPLDelta, "max-ppl-delta", "", "with --eval, fail (exit 3) when perplexity rises more than this (\"1%\" or \"0.01\")")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object with the results")
@@ -96,6 +97,9 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 		f.IntVar(&opts.seqLen, "seqlen", 512, "tokens per calibration window")
 		f.Uint64Var(&opts.seed, "seed", 0, "seed of the calibration window offsets")
 		cmd.MarkFlagRequired("calib")
+	}
+	if method == convert.AWQ {
+		f.BoolVar(&opts.awqGPTQ, "gptq", false, "round the AWQ-scaled weights with GPTQ instead of round-to-nearest")
 	}
 	if method == convert.GPTQ {
 		f.Float64Var(&opts.damp, "damp", 0.01, "Hessian damping as a fraction of its mean diagonal (raised automatically when needed)")
@@ -144,7 +148,8 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 			Damp: opts.damp, BlockSize: opts.blockSize, ActOrder: opts.actOrder,
 			StaticGroups: opts.staticGroups, TrueSequential: !opts.noTrueSeq,
 		},
-		Log: logf,
+		AWQThenGPTQ: opts.awqGPTQ,
+		Log:         logf,
 	}
 	if method != convert.RTN {
 		text, err := calibrate.ReadText(opts.calib)
