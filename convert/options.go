@@ -37,6 +37,9 @@ type Options struct {
 	GPTQ GPTQOptions
 	// AWQThenGPTQ rounds the AWQ-scaled weights with GPTQ instead of RTN.
 	AWQThenGPTQ bool
+	// MaxShardBytes caps the weight bytes of one output file; 0 means
+	// DefaultMaxShardBytes.
+	MaxShardBytes int64
 	// Log receives progress lines.
 	Log func(format string, args ...any)
 	// Decided, when set, receives every quantized tensor as decided, before

@@ -14,9 +14,9 @@ import (
 	"github.com/qtk-dev/qtk/model"
 )
 
-// maxShardBytes caps the weight bytes of one output file, as transformers'
-// save_pretrained default does.
-const maxShardBytes = 5_000_000_000
+// DefaultMaxShardBytes caps the weight bytes of one output file, as
+// transformers' save_pretrained default does.
+const DefaultMaxShardBytes = 5_000_000_000
 
 // sideFiles are copied unchanged from the source checkpoint when present.
 var sideFiles = []string{
@@ -34,7 +34,7 @@ type output struct {
 }
 
 // createOutput checks the destination and starts the temporary directory.
-func createOutput(dest string, force bool) (*output, error) {
+func createOutput(dest string, force bool, maxShardBytes int64) (*output, error) {
 	if info, err := os.Stat(dest); err == nil {
 		if !force {
 			return nil, fmt.Errorf("%s: already exists (use --force to replace it)", dest)

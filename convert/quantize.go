@@ -58,7 +58,11 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 		opts.logf("calibration: %d windows of %d tokens", len(windows), len(windows[0]))
 	}
 
-	out, err := createOutput(dest, force)
+	shard := opts.MaxShardBytes
+	if shard <= 0 {
+		shard = DefaultMaxShardBytes
+	}
+	out, err := createOutput(dest, force, shard)
 	if err != nil {
 		return Report{}, err
 	}

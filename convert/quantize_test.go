@@ -40,8 +40,9 @@ func TestWrittenWeightsAreTheDecidedOnes(t *testing.T) {
 	tests := []struct {
 		format hf.Format
 		scheme quant.Scheme
+		shard  int64
 	}{
-		{hf.GPTQ, quant.Scheme{Bits: 4, GroupSize: 128}},
+		{hf.GPTQ, quant.Scheme{Bits: 4, GroupSize: 128}, 2_000_000},
 		{hf.GPTQ, quant.Scheme{Bits: 8, GroupSize: -1, Symmetric: true}},
 		{hf.AWQ, quant.Scheme{Bits: 4, GroupSize: 64}},
 		{hf.CompressedTensors, quant.Scheme{Bits: 4, GroupSize: 32}},
@@ -52,10 +53,11 @@ func TestWrittenWeightsAreTheDecidedOnes(t *testing.T) {
 			dest := filepath.Join(t.TempDir(), "out")
 			decided := map[decidedKey]*quant.Tensor{}
 			_, err := Quantize(context.Background(), ck, dest, false, Options{
-				Method:  RTN,
-				Format:  tt.format,
-				Scheme:  tt.scheme,
-				Decided: func(role model.Role, l int, q *quant.Tensor) { decided[decidedKey{role, l}] = q },
+				Method:        RTN,
+				Format:        tt.format,
+				Scheme:        tt.scheme,
+				MaxShardBytes: tt.shard,
+				Decided:       func(role model.Role, l int, q *quant.Tensor) { decided[decidedKey{role, l}] = q },
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -89,6 +91,10 @@ func TestWrittenWeightsAreTheDecidedOnes(t *testing.T) {
 				if err != nil || b.DType != a.DType || !slices.Equal(a.Data, b.Data) {
 					t.Errorf("%s changed on the way (%v)", role, err)
 				}
+			}
+			_, err = os.Stat(filepath.Join(dest, "model.safetensors.index.json"))
+			if sharded := err == nil; sharded != (tt.shard > 0) {
+				t.Errorf("sharded output %v, want %v", sharded, tt.shard > 0)
 			}
 			if _, err := os.Stat(filepath.Join(dest, "tokenizer.json")); err != nil {
 				t.Errorf("tokenizer not copied: %v", err)

@@ -47,6 +47,7 @@ type quantizeOptions struct {
 	staticGroups bool
 	noTrueSeq    bool
 	awqGPTQ      bool
+	maxShard     string
 	evalData     string
 	maxPPLDelta  string
 	jsonOut      bool
@@ -91,6 +92,7 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	f.StringVar(&opts.evalData, "eval", "", "text file: measure perplexity of the original and the quantized model")
 	f.StringVar(&opts.maxPPLDelta, "max-ppl-delta", "", "with --eval, fail (exit 3) when perplexity rises more than this (\"1%\" or \"0.01\")")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object with the results")
+	f.StringVar(&opts.maxShard, "max-shard-size", "5GB", "largest weight file; bigger checkpoints are sharded with an index (e.g. 500MB, 2GB)")
 	if method != convert.RTN {
 		f.StringVar(&opts.calib, "calib", "", "calibration text file (required)")
 		f.IntVar(&opts.samples, "samples", 128, "calibration windows")
@@ -116,6 +118,10 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 	maxDelta, err := parseDelta(opts.maxPPLDelta)
 	if err != nil {
 		return err
+	}
+	maxShard, err := parseSize(opts.maxShard)
+	if err != nil {
+		return fmt.Errorf("--max-shard-size: %w", err)
 	}
 	if maxDelta >= 0 && opts.evalData == "" {
 		return fmt.Errorf("--max-ppl-delta needs --eval")
@@ -148,8 +154,9 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 			Damp: opts.damp, BlockSize: opts.blockSize, ActOrder: opts.actOrder,
 			StaticGroups: opts.staticGroups, TrueSequential: !opts.noTrueSeq,
 		},
-		AWQThenGPTQ: opts.awqGPTQ,
-		Log:         logf,
+		AWQThenGPTQ:   opts.awqGPTQ,
+		MaxShardBytes: maxShard,
+		Log:           logf,
 	}
 	if method != convert.RTN {
 		text, err := calibrate.ReadText(opts.calib)
@@ -235,4 +242,24 @@ func parseDelta(s string) (float64, error) {
 		v /= 100
 	}
 	return v, nil
+}
+
+// parseSize reads a byte count with an optional KB, MB or GB suffix
+// (powers of 1000, as transformers' max_shard_size).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}} {
+		if strings.HasSuffix(strings.ToUpper(s), u.suffix) {
+			s, mult = s[:len(s)-len(u.suffix)], u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("want a positive size such as 500MB or 2GB")
+	}
+	return int64(v * float64(mult)), nil
 }
