@@ -43,10 +43,10 @@ func TestWrittenWeightsAreTheDecidedOnes(t *testing.T) {
 		shard  int64
 	}{
 		{hf.GPTQ, quant.Scheme{Bits: 4, GroupSize: 128}, 2_000_000},
-		{hf.GPTQ, quant.Scheme{Bits: 8, GroupSize: -1, Symmetric: true}},
-		{hf.AWQ, quant.Scheme{Bits: 4, GroupSize: 64}},
-		{hf.CompressedTensors, quant.Scheme{Bits: 4, GroupSize: 32}},
-		{hf.CompressedTensors, quant.Scheme{Bits: 8, GroupSize: 128, Symmetric: true}},
+		{hf.GPTQ, quant.Scheme{Bits: 8, GroupSize: -1, Symmetric: true}, 0},
+		{hf.AWQ, quant.Scheme{Bits: 4, GroupSize: 64}, 0},
+		{hf.CompressedTensors, quant.Scheme{Bits: 4, GroupSize: 32}, 0},
+		{hf.CompressedTensors, quant.Scheme{Bits: 8, GroupSize: 128, Symmetric: true}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.format), func(t *testing.T) {
