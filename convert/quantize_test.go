@@ -27,6 +27,20 @@ func openTiny(t *testing.T) *model.Checkpoint {
 	return ck
 }
 
+// calibrationTokens tokenizes the bundled WikiText-2 excerpt.
+func calibrationTokens(t *testing.T, ck *model.Checkpoint) []int {
+	t.Helper()
+	tok, err := tokenizer.Load(ck.TokenizerPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(filepath.Join("..", "testdata", "text", "wiki.test.excerpt.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Encode(string(text), true)
+}
+
 type decidedKey struct {
 	role  model.Role
 	layer int
@@ -153,18 +167,11 @@ func TestQuantizeCancelledLeavesNothing(t *testing.T) {
 // calibration set and reads the result back.
 func TestGPTQWritesLoadableCheckpoint(t *testing.T) {
 	ck := openTiny(t)
-	tok, err := tokenizer.Load(ck.TokenizerPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := os.ReadFile(filepath.Join("..", "testdata", "text", "wiki.test.excerpt.raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := calibrationTokens(t, ck)
 	dest := filepath.Join(t.TempDir(), "gptq")
 	opts := Options{
 		Method: GPTQ, Format: hf.GPTQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128},
-		Tokens: tok.Encode(string(text), true),
+		Tokens: tokens,
 		GPTQ:   GPTQOptions{TrueSequential: true, ActOrder: true},
 	}
 	opts.Calib.Samples, opts.Calib.SeqLen = 4, 128
@@ -185,17 +192,10 @@ func TestGPTQWritesLoadableCheckpoint(t *testing.T) {
 // written norms carry the scales, and the checkpoint loads.
 func TestAWQFoldsScalesIntoNorms(t *testing.T) {
 	ck := openTiny(t)
-	tok, err := tokenizer.Load(ck.TokenizerPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := os.ReadFile(filepath.Join("..", "testdata", "text", "wiki.test.excerpt.raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := calibrationTokens(t, ck)
 	for _, thenGPTQ := range []bool{false, true} {
 		dest := filepath.Join(t.TempDir(), "awq")
-		opts := Options{Method: AWQ, Format: hf.AWQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}, Tokens: tok.Encode(string(text), true), Clip: true, AWQThenGPTQ: thenGPTQ}
+		opts := Options{Method: AWQ, Format: hf.AWQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}, Tokens: tokens, Clip: true, AWQThenGPTQ: thenGPTQ}
 		opts.GPTQ.TrueSequential = true
 		opts.Calib.Samples, opts.Calib.SeqLen = 2, 64
 		if _, err := Quantize(context.Background(), ck, dest, false, opts); err != nil {

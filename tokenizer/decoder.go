@@ -24,23 +24,8 @@ func parseDecoder(raw json.RawMessage) (decoder, error) {
 	}
 	switch typ {
 	case "Sequence":
-		var cfg struct {
-			Decoders []json.RawMessage `json:"decoders"`
-		}
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return nil, err
-		}
-		seq := make(decoderSequence, 0, len(cfg.Decoders))
-		for i, r := range cfg.Decoders {
-			d, err := parseDecoder(r)
-			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
-			}
-			if d != nil {
-				seq = append(seq, d)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, "decoders", parseDecoder)
+		return decoderSequence(seq), err
 	case "ByteLevel":
 		return byteLevelDecoder{}, nil
 	case "Metaspace":

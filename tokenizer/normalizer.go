@@ -24,23 +24,8 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	}
 	switch typ {
 	case "Sequence":
-		var cfg struct {
-			Normalizers []json.RawMessage `json:"normalizers"`
-		}
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return nil, err
-		}
-		seq := make(normalizerSequence, 0, len(cfg.Normalizers))
-		for i, r := range cfg.Normalizers {
-			n, err := parseNormalizer(r)
-			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
-			}
-			if n != nil {
-				seq = append(seq, n)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, "normalizers", parseNormalizer)
+		return normalizerSequence(seq), err
 	case "NFC":
 		return unicodeNormalizer{norm.NFC}, nil
 	case "NFD":
@@ -230,6 +215,33 @@ func (r replace) normalize(p piece) piece {
 
 // componentType returns the "type" of a component object, or "" for JSON
 // null.
+// parseSequence parses the members of a Sequence component, listed under
+// key, with parse; members that parse to nil are dropped.
+func parseSequence[T comparable](raw json.RawMessage, key string, parse func(json.RawMessage) (T, error)) ([]T, error) {
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, err
+	}
+	var members []json.RawMessage
+	if list, ok := cfg[key]; ok {
+		if err := json.Unmarshal(list, &members); err != nil {
+			return nil, fmt.Errorf("Sequence: %q: %w", key, err)
+		}
+	}
+	var zero T
+	seq := make([]T, 0, len(members))
+	for i, r := range members {
+		m, err := parse(r)
+		if err != nil {
+			return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
+		}
+		if m != zero {
+			seq = append(seq, m)
+		}
+	}
+	return seq, nil
+}
+
 func componentType(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil

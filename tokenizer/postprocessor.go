@@ -24,23 +24,8 @@ func parsePostProcessor(raw json.RawMessage) (postProcessor, error) {
 	}
 	switch typ {
 	case "Sequence":
-		var cfg struct {
-			Processors []json.RawMessage `json:"processors"`
-		}
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return nil, err
-		}
-		seq := make(postProcessorSequence, 0, len(cfg.Processors))
-		for i, r := range cfg.Processors {
-			p, err := parsePostProcessor(r)
-			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, "processors", parsePostProcessor)
+		return postProcessorSequence(seq), err
 	case "ByteLevel":
 		// Only trims offsets, which Encode does not return.
 		return template{}, nil

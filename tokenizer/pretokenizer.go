@@ -23,23 +23,8 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 	}
 	switch typ {
 	case "Sequence":
-		var cfg struct {
-			PreTokenizers []json.RawMessage `json:"pretokenizers"`
-		}
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return nil, err
-		}
-		seq := make(preTokenizerSequence, 0, len(cfg.PreTokenizers))
-		for i, r := range cfg.PreTokenizers {
-			p, err := parsePreTokenizer(r)
-			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, "pretokenizers", parsePreTokenizer)
+		return preTokenizerSequence(seq), err
 	case "Metaspace":
 		return parseMetaspace(raw)
 	case "ByteLevel":
