@@ -1,0 +1,161 @@
+//go:build !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run -C asm . -out ../kernel_amd64.s -stubs ../kernel_amd64_stub.go -pkg gemm
+
+// avx2Kernels use the assembly in kernel_amd64.s: a 6×16 tile held in twelve
+// YMM accumulators.
+var avx2Kernels = kernels{
+	name:       "avx2",
+	mr:         6,
+	nr:         16,
+	tile:       tileAVX2,
+	gemvPacked: gemvPackedAVX2,
+	dots:       dotsAVX2,
+	gemvRows:   gemvRowsAVX2,
+}
+
+// avx512Kernels differ from avx2Kernels in the tile, 12×32 in 24 ZMM
+// accumulators, which doubles the multiply-adds per instruction on CPUs with
+// full-width AVX-512 units (AMD Zen 4 and later, recent Intel Xeons).
+var avx512Kernels = kernels{
+	name:       "avx512",
+	mr:         12,
+	nr:         32,
+	tile:       tileAVX512,
+	gemvPacked: gemvPacked32AVX2,
+	dots:       dotsAVX2,
+	gemvRows:   gemvRowsAVX2,
+}
+
+func asmKernels() []*kernels {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		return nil
+	}
+	if cpu.X86.HasAVX512F {
+		return []*kernels{&avx512Kernels, &avx2Kernels}
+	}
+	return []*kernels{&avx2Kernels}
+}
+
+type tileFunc func(kc int, a, b, c *float32, ldc int, accumulate bool)
+
+// Tile kernels by height.
+var (
+	avx2Tiles = [...]tileFunc{nil, fmaKernel1x16, fmaKernel2x16, fmaKernel3x16,
+		fmaKernel4x16, fmaKernel5x16, fmaKernel6x16}
+	avx512Tiles = [...]tileFunc{nil, avx512Kernel1x32, avx512Kernel2x32, avx512Kernel3x32,
+		avx512Kernel4x32, avx512Kernel5x32, avx512Kernel6x32, avx512Kernel7x32,
+		avx512Kernel8x32, avx512Kernel9x32, avx512Kernel10x32, avx512Kernel11x32,
+		avx512Kernel12x32}
+)
+
+// The wrappers below check the extent of every slice the assembly will touch:
+// the assembly trusts its pointers, and a bounds panic here turns a driver bug
+// into an error instead of memory corruption.
+
+func tileAVX2(r, kc int, a, b, c []float32, ldc int, accumulate bool) {
+	_ = a[kc*6-1]
+	_ = b[kc*16-1]
+	_ = c[(r-1)*ldc+15]
+	avx2Tiles[r](kc, &a[0], &b[0], &c[0], ldc, accumulate)
+}
+
+func tileAVX512(r, kc int, a, b, c []float32, ldc int, accumulate bool) {
+	_ = a[kc*12-1]
+	_ = b[kc*32-1]
+	_ = c[(r-1)*ldc+31]
+	avx512Tiles[r](kc, &a[0], &b[0], &c[0], ldc, accumulate)
+}
+
+func gemvPackedAVX2(c, a, b []float32, k, panels, stride int) {
+	if panels == 0 {
+		return
+	}
+	_ = a[k-1]
+	_ = b[(panels-1)*stride+k*16-1]
+	_ = c[panels*16-1]
+	fmaGemv16(k, &a[0], &b[0], &c[0], panels, stride)
+}
+
+func gemvPacked32AVX2(c, a, b []float32, k, panels, stride int) {
+	if panels == 0 {
+		return
+	}
+	_ = a[k-1]
+	_ = b[(panels-1)*stride+k*32-1]
+	_ = c[panels*32-1]
+	fmaGemv32(k, &a[0], &b[0], &c[0], panels, stride)
+}
+
+func dotsAVX2(c, a, b []float32, m, n, k, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	_ = a[m*k-1]
+	_ = b[n*k-1]
+	_ = c[(m-1)*ldc+n-1]
+	k8 := k &^ 7 // the assembly takes whole vectors; the rest is summed here
+	for i := 0; i < m; i++ {
+		clear(c[i*ldc : i*ldc+n])
+	}
+	if k8 > 0 {
+		j := 0
+		for ; j+4 <= n; j += 4 {
+			for i := 0; i < m; {
+				pa, pb, pc := &a[i*k], &b[j*k], &c[i*ldc+j]
+				switch min(3, m-i) {
+				case 3:
+					fmaDotTile3x4(k8, pa, k, pb, k, pc, ldc)
+					i += 3
+				case 2:
+					fmaDotTile2x4(k8, pa, k, pb, k, pc, ldc)
+					i += 2
+				default:
+					fmaDotTile1x4(k8, pa, k, pb, k, pc, ldc)
+					i++
+				}
+			}
+		}
+		for ; j < n; j++ {
+			for i := 0; i < m; i++ {
+				c[i*ldc+j] = fmaDot1(k8, &a[i*k], &b[j*k])
+			}
+		}
+	}
+	if k8 < k {
+		for i := 0; i < m; i++ {
+			ai := a[i*k+k8 : i*k+k]
+			for j := 0; j < n; j++ {
+				bj := b[j*k+k8 : j*k+k]
+				var s float32
+				for p, v := range ai {
+					s += v * bj[p]
+				}
+				c[i*ldc+j] += s
+			}
+		}
+	}
+}
+
+func gemvRowsAVX2(c, a, b []float32, k, ldb int) {
+	n := len(c)
+	if n == 0 {
+		return
+	}
+	_ = a[k-1]
+	_ = b[(k-1)*ldb+n-1]
+	j := 0
+	for ; j+64 <= n; j += 64 {
+		fmaGemvRows64(k, &a[0], &b[j], ldb, &c[j])
+	}
+	for ; j+8 <= n; j += 8 {
+		fmaGemvRows8(k, &a[0], &b[j], ldb, &c[j])
+	}
+	if j < n {
+		gemvRowsGo(c[j:], a, b[j:], k, ldb)
+	}
+}
