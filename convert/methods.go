@@ -89,6 +89,7 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 				ActOrder:     opts.GPTQ.ActOrder,
 				StaticGroups: opts.GPTQ.StaticGroups,
 				Clip:         clipSearch(opts.Clip),
+				RefitScales:  opts.GPTQ.RefitScales,
 				Log:          opts.Log,
 			})
 			if err != nil {

@@ -53,6 +53,9 @@ type GPTQOptions struct {
 	BlockSize    int
 	ActOrder     bool
 	StaticGroups bool
+	// RefitScales re-solves group scales after the sweep for the chosen
+	// codes (least squares on the layer's calibration error).
+	RefitScales bool
 	// TrueSequential quantizes a layer's projections in the order their
 	// inputs are computed (k,v,q → o → up,gate → down), each stage seeing
 	// the outputs of the quantized stages before it.

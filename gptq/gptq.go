@@ -85,6 +85,9 @@ func Quantize(w []float32, out, in int, h *Hessian, opts Options) (Result, error
 	}
 	s := newSweep(w, out, in, perm, dead, u, importance, o)
 	loss := s.run()
+	if o.RefitScales {
+		refitScales(s.t, w, h, dead)
+	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return Result{}, fmt.Errorf("gptq: the error terms overflowed (loss %v); the Hessian is too badly scaled", loss)
 	}

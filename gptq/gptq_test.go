@@ -479,3 +479,33 @@ func TestClipSearchOnOutliers(t *testing.T) {
 		}
 	}
 }
+
+// TestRefitScalesLowersError: re-solving the group scales for the chosen
+// codes lowers the layer's calibration error, which it minimizes.
+func TestRefitScalesLowersError(t *testing.T) {
+	const out, in, rows = 48, 256, 2048
+	w, x, h := calibrated(11, out, in, rows)
+	for _, actOrder := range []bool{false, true} {
+		base := Options{Scheme: scheme4(64), ActOrder: actOrder}
+		refit := base
+		refit.RefitScales = true
+		plain, err := Quantize(w, out, in, h, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		better, err := Quantize(w, out, in, h, refit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTensor(t, better.Tensor, out, in, base.Scheme)
+		if !slices.Equal(plain.Tensor.Q, better.Tensor.Q) {
+			t.Fatal("the refit changed the integer codes")
+		}
+		ePlain := outputError(w, plain.Tensor.Dequantize(), out, in, x, rows)
+		eRefit := outputError(w, better.Tensor.Dequantize(), out, in, x, rows)
+		t.Logf("act-order %v: output error %.5g, refit %.5g", actOrder, ePlain, eRefit)
+		if eRefit >= ePlain {
+			t.Errorf("act-order %v: refit error %.5g not below %.5g", actOrder, eRefit, ePlain)
+		}
+	}
+}

@@ -85,6 +85,10 @@ func (s Scheme) RangeParams(lo, hi float32) (scale float32, zero uint8) {
 	return scale, uint8(z)
 }
 
+// RoundScale rounds a scale to the nearest value of the scheme's scale
+// dtype (what formats store), keeping it positive and finite.
+func (s Scheme) RoundScale(scale float32) float32 { return s.roundScale(scale) }
+
 // roundScale rounds a scale to the nearest value of the scheme's scale
 // dtype, keeping it positive and finite.
 func (s Scheme) roundScale(scale float32) float32 {

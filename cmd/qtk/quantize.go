@@ -47,6 +47,7 @@ type quantizeOptions struct {
 	staticGroups bool
 	noTrueSeq    bool
 	awqGPTQ      bool
+	refit        bool
 	maxShard     string
 	evalData     string
 	maxPPLDelta  string
@@ -103,6 +104,9 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	if method == convert.AWQ {
 		f.BoolVar(&opts.awqGPTQ, "gptq", false, "round the AWQ-scaled weights with GPTQ instead of round-to-nearest")
 	}
+	if method != convert.RTN {
+		f.BoolVar(&opts.refit, "refit-scales", false, "GPTQ: re-solve group scales for the chosen codes by least squares on the calibration error")
+	}
 	if method == convert.GPTQ {
 		f.Float64Var(&opts.damp, "damp", 0.01, "Hessian damping as a fraction of its mean diagonal (raised automatically when needed)")
 		f.IntVar(&opts.blockSize, "block-size", 128, "columns per lazy batch update")
@@ -152,7 +156,7 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		Clip:   opts.clip,
 		GPTQ: convert.GPTQOptions{
 			Damp: opts.damp, BlockSize: opts.blockSize, ActOrder: opts.actOrder,
-			StaticGroups: opts.staticGroups, TrueSequential: !opts.noTrueSeq,
+			StaticGroups: opts.staticGroups, TrueSequential: !opts.noTrueSeq, RefitScales: opts.refit,
 		},
 		AWQThenGPTQ:   opts.awqGPTQ,
 		MaxShardBytes: maxShard,
