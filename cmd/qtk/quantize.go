@@ -182,8 +182,9 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		}
 		return err
 	}
-	logf("wrote %s (%s, %s) in %.1fs", opts.out, rep.Method, rep.Format, rep.Seconds)
-	result := map[string]any{"quantize": rep, "output": opts.out}
+	peak := peakRSS()
+	logf("wrote %s (%s, %s) in %.1fs, peak memory %.0f MB", opts.out, rep.Method, rep.Format, rep.Seconds, float64(peak)/1e6)
+	result := map[string]any{"quantize": rep, "output": opts.out, "peak_rss_bytes": peak}
 	if opts.evalData == "" {
 		if opts.jsonOut {
 			return json.NewEncoder(stdout).Encode(result)
@@ -266,4 +267,14 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("want a positive size such as 500MB or 2GB")
 	}
 	return int64(v * float64(mult)), nil
+}
+
+// peakRSS is the most resident memory the process has used so far, in
+// bytes (0 where the platform does not say).
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return int64(ru.Maxrss) * 1024 // Linux reports kilobytes
 }
