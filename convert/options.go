@@ -68,6 +68,13 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
+// storesGIdx reports whether the output needs g_idx: act-order forms
+// groups in processing order only without static groups, and only with
+// more than one group per row.
+func (o *Options) storesGIdx() bool {
+	return o.GPTQ.ActOrder && !o.GPTQ.StaticGroups && o.Scheme.GroupSize > 0
+}
+
 func (o *Options) validate() error {
 	switch o.Method {
 	case RTN, GPTQ, AWQ:
@@ -80,8 +87,8 @@ func (o *Options) validate() error {
 	if o.AWQThenGPTQ && o.Method != AWQ {
 		return fmt.Errorf("GPTQ rounding after scaling is an AWQ option")
 	}
-	if o.GPTQ.ActOrder && o.Format == hf.AWQ {
-		return fmt.Errorf("the AWQ format has no g_idx: act-order needs --format gptq or compressed-tensors")
+	if o.storesGIdx() && o.Format == hf.AWQ {
+		return fmt.Errorf("the AWQ format has no g_idx: act-order needs static groups, or --format gptq or compressed-tensors")
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 	if err != nil {
 		return Report{}, err
 	}
-	qc.ActOrder = opts.GPTQ.ActOrder
+	qc.ActOrder = opts.storesGIdx()
 	opts.Scheme = qc.Scheme // the scheme adjusted to what the format stores
 	for _, role := range linearRoles {
 		if _, in := shapeOf(cfg, role); opts.Scheme.Validate(in) != nil {

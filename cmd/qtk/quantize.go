@@ -89,7 +89,7 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	f.IntVar(&opts.bits, "bits", 4, "bits per weight: 4 or 8")
 	f.IntVar(&opts.groupSize, "group-size", 128, "input channels per scale (32, 64, 128, ...; -1: one per output channel)")
 	f.BoolVar(&opts.sym, "sym", false, "symmetric quantization (default asymmetric)")
-	f.BoolVar(&opts.clip, "clip", method == convert.AWQ, "search each group's clipping range (AWQ: the reference auto_clip; RTN, GPTQ: weighted MSE)")
+	f.BoolVar(&opts.clip, "clip", method != convert.RTN, "search each group's clipping range (AWQ: the reference auto_clip; RTN, GPTQ: weighted MSE)")
 	f.StringVar(&opts.evalData, "eval", "", "text file: measure perplexity of the original and the quantized model")
 	f.StringVar(&opts.maxPPLDelta, "max-ppl-delta", "", "with --eval, fail (exit 3) when perplexity rises more than this (\"1%\" or \"0.01\")")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object with the results")
@@ -110,7 +110,7 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	if method == convert.GPTQ {
 		f.Float64Var(&opts.damp, "damp", 0.01, "Hessian damping as a fraction of its mean diagonal (raised automatically when needed)")
 		f.IntVar(&opts.blockSize, "block-size", 128, "columns per lazy batch update")
-		f.BoolVar(&opts.actOrder, "act-order", false, "quantize columns by decreasing Hessian diagonal (desc_act, writes g_idx)")
+		f.BoolVar(&opts.actOrder, "act-order", true, "quantize columns by decreasing Hessian diagonal (desc_act, writes g_idx)")
 		f.BoolVar(&opts.staticGroups, "static-groups", false, "fix group parameters before the sweep (with --act-order)")
 		f.BoolVar(&opts.noTrueSeq, "no-true-sequential", false, "calibrate all projections of a layer from one pass")
 	}
@@ -161,6 +161,11 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		AWQThenGPTQ:   opts.awqGPTQ,
 		MaxShardBytes: maxShard,
 		Log:           logf,
+	}
+	if opts.actOrder && !opts.staticGroups && hf.Format(opts.format) == hf.AWQ {
+		opts.staticGroups = true
+		copts.GPTQ.StaticGroups = true
+		logf("act-order into the AWQ format, which stores no g_idx: using static groups")
 	}
 	if method != convert.RTN {
 		text, err := calibrate.ReadText(opts.calib)

@@ -50,7 +50,6 @@ func TestQuantizeBadInput(t *testing.T) {
 	empty := file("empty.txt", nil)
 	binary := file("binary.txt", []byte{0xff, 0xfe, 0xfd})
 	short := file("short.txt", []byte("Too short for a window."))
-	calib := filepath.Join("..", "..", "testdata", "text", "wiki.test.excerpt.raw")
 	readOnly := filepath.Join(tmp, "ro")
 	os.Mkdir(readOnly, 0o555)
 
@@ -69,7 +68,7 @@ func TestQuantizeBadInput(t *testing.T) {
 		{"NaN weight", []string{"quantize", "rtn", "MODEL", "-o", "OUT"}, "model.layers.1.mlp.up_proj.weight", "model.layers.1.mlp.up_proj.weight [768×256]: weight at row 0, column 0 is NaN"},
 		{"gate without eval", []string{"quantize", "rtn", "MODEL", "-o", "OUT", "--max-ppl-delta", "1%"}, "", "needs --eval"},
 		{"unwritable output", []string{"quantize", "rtn", "MODEL", "-o", filepath.Join(readOnly, "out")}, "", "cannot create"},
-		{"act-order into AWQ", []string{"quantize", "gptq", "MODEL", "--calib", calib, "--act-order", "--format", "awq", "-o", "OUT"}, "", "act-order"},
+		{"AWQ format from RTN with 8 bits", []string{"quantize", "rtn", "MODEL", "--bits", "8", "--format", "awq", "-o", "OUT"}, "", "4-bit only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,5 +108,18 @@ func TestQuantizeGate(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "config.json")); err != nil {
 		t.Fatalf("the quantized model should still be written: %v", err)
+	}
+}
+
+// TestGPTQIntoAWQFormat: act-order is on by default, and the AWQ format
+// stores no g_idx, so GPTQ switches to static groups and succeeds.
+func TestGPTQIntoAWQFormat(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	calib := filepath.Join("..", "..", "testdata", "text", "wiki.test.excerpt.raw")
+	if _, err := run(t, "", "quantize", "gptq", tinyLlama, "--calib", calib, "--samples", "2", "--seqlen", "64", "--format", "awq", "-o", out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "", "eval", "ppl", out, "--data", calib, "--max-windows", "1"); err != nil {
+		t.Fatal(err)
 	}
 }
