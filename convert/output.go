@@ -43,7 +43,7 @@ func createOutput(dest string, force bool, maxShardBytes int64) (*output, error)
 			return nil, fmt.Errorf("%s: exists and is not a directory", dest)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return nil, fmt.Errorf("%s: cannot create the output: %w", dest, errors.Unwrap(err))
 	}
 	parent := filepath.Dir(filepath.Clean(dest))
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".tmp-")
