@@ -53,6 +53,9 @@ type inspectReport struct {
 }
 
 func runInspect(dir string, jsonOut bool, stdout io.Writer) error {
+	if isGGUF(dir) {
+		return runInspectGGUF(dir, jsonOut, stdout)
+	}
 	ck, err := model.Open(dir)
 	if err != nil {
 		return err

@@ -1,0 +1,409 @@
+package convert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/qtk-dev/qtk/formats/gguf"
+	"github.com/qtk-dev/qtk/model"
+)
+
+// GGUFOptions configures WriteGGUF.
+type GGUFOptions struct {
+	// Type is the file type: f16, bf16, q8_0, q4_0, q4_1, q4_k_m or q6_k.
+	Type  string
+	Force bool   // replace an existing output file
+	Name  string // general.name; the model directory's name when empty
+	Log   func(format string, args ...any)
+}
+
+// GGUFReport summarizes a conversion.
+type GGUFReport struct {
+	Arch      string         `json:"arch"`
+	Type      string         `json:"type"`
+	Tensors   int            `json:"tensors"`
+	TypeCount map[string]int `json:"tensor_types"`
+	Fallbacks int            `json:"fallbacks"`
+	Bytes     int64          `json:"bytes"`
+	Seconds   float64        `json:"seconds"`
+}
+
+// ggufFileType describes one --type: its base ggml type and llama.cpp's
+// LLAMA_FTYPE number (llama.h enum llama_ftype), stored as general.file_type.
+type ggufFileType struct {
+	base  gguf.Type
+	ftype uint32
+}
+
+var ggufFileTypes = map[string]ggufFileType{
+	"f16":    {gguf.TypeF16, 1},   // LLAMA_FTYPE_MOSTLY_F16
+	"q4_0":   {gguf.TypeQ4_0, 2},  // LLAMA_FTYPE_MOSTLY_Q4_0
+	"q4_1":   {gguf.TypeQ4_1, 3},  // LLAMA_FTYPE_MOSTLY_Q4_1
+	"q8_0":   {gguf.TypeQ8_0, 7},  // LLAMA_FTYPE_MOSTLY_Q8_0
+	"q4_k_m": {gguf.TypeQ4_K, 15}, // LLAMA_FTYPE_MOSTLY_Q4_K_M
+	"q6_k":   {gguf.TypeQ6_K, 18}, // LLAMA_FTYPE_MOSTLY_Q6_K
+	"bf16":   {gguf.TypeBF16, 32}, // LLAMA_FTYPE_MOSTLY_BF16
+}
+
+// GGUFTypes lists the accepted --type values.
+func GGUFTypes() []string {
+	return []string{"f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k_m", "q6_k"}
+}
+
+// ggufNames maps each role to its GGUF tensor name (gguf-py constants.py
+// TENSOR_NAMES); per-layer names take the layer index.
+var ggufNames = map[model.Role]string{
+	model.TokenEmbedding: "token_embd.weight",
+	model.OutputNorm:     "output_norm.weight",
+	model.Output:         "output.weight",
+	model.AttnNorm:       "blk.%d.attn_norm.weight",
+	model.AttnQ:          "blk.%d.attn_q.weight",
+	model.AttnK:          "blk.%d.attn_k.weight",
+	model.AttnV:          "blk.%d.attn_v.weight",
+	model.AttnO:          "blk.%d.attn_output.weight",
+	model.AttnQBias:      "blk.%d.attn_q.bias",
+	model.AttnKBias:      "blk.%d.attn_k.bias",
+	model.AttnVBias:      "blk.%d.attn_v.bias",
+	model.AttnOBias:      "blk.%d.attn_output.bias",
+	model.FFNNorm:        "blk.%d.ffn_norm.weight",
+	model.FFNGate:        "blk.%d.ffn_gate.weight",
+	model.FFNUp:          "blk.%d.ffn_up.weight",
+	model.FFNDown:        "blk.%d.ffn_down.weight",
+}
+
+// GGUFName returns the GGUF name of a role's tensor.
+func GGUFName(role model.Role, layer int) (string, bool) {
+	tmpl, ok := ggufNames[role]
+	if !ok {
+		return "", false
+	}
+	if layer < 0 {
+		return tmpl, true
+	}
+	return fmt.Sprintf(tmpl, layer), true
+}
+
+// ggufArch returns llama.cpp's architecture for a model_type.
+func ggufArch(cfg *model.Config) (string, error) {
+	switch cfg.ModelType {
+	case "llama", "mistral":
+		if cfg.MLPBias {
+			return "", fmt.Errorf("%s with mlp_bias: llama.cpp's llama architecture has no FFN biases", cfg.ModelType)
+		}
+		return "llama", nil
+	case "qwen2":
+		if cfg.OBias || cfg.MLPBias {
+			return "", errors.New("qwen2 with o_proj or MLP biases: llama.cpp's qwen2 architecture has none")
+		}
+		return "qwen2", nil
+	}
+	return "", fmt.Errorf("model_type %q has no GGUF mapping (llama, mistral, qwen2)", cfg.ModelType)
+}
+
+// useMoreBits is llama-quant.cpp's use_more_bits: the layers whose attn_v
+// and ffn_down Q4_K_M keeps at Q6_K (the first and last eighth, and every
+// third layer between).
+func useMoreBits(i, n int) bool {
+	return i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2
+}
+
+// ggufTensorType chooses a tensor's type as llama.cpp's llama-quantize does
+// (src/llama-quant.cpp, llama_tensor_get_type and the fallback after it),
+// for a model quantized from F16/BF16 without an importance matrix. It
+// reports whether the row length forced a fallback type.
+func ggufTensorType(ft ggufFileType, spec model.TensorSpec, cfg *model.Config) (gguf.Type, bool, error) {
+	// 1-D tensors (norms, biases) stay F32: llama-quant.cpp quantizes only
+	// tensors with ggml_n_dims >= 2, and convert_hf_to_gguf.py writes 1-D
+	// tensors as F32 for every outtype.
+	if len(spec.Shape) < 2 {
+		return gguf.TypeF32, false, nil
+	}
+	t := ft.base
+	// F16 and BF16 files are not passed through llama_tensor_get_type
+	// (llama-quant.cpp calls it only for quantized default types).
+	if t == gguf.TypeF16 || t == gguf.TypeBF16 {
+		return t, false, nil
+	}
+	rowLen := spec.Shape[len(spec.Shape)-1]
+	isOutput := spec.Role == model.Output || (spec.Role == model.TokenEmbedding && cfg.TieWordEmbeddings)
+	switch {
+	case isOutput:
+		// llama-quant.cpp: "output.weight" (or token_embd when the model
+		// has no output tensor, sharing it) becomes Q8_0 when its rows do
+		// not hold whole blocks of the base type, otherwise Q6_K unless the
+		// base is Q8_0.
+		if rowLen%t.BlockSize() != 0 {
+			t = gguf.TypeQ8_0
+		} else if t != gguf.TypeQ8_0 {
+			t = gguf.TypeQ6_K
+		}
+	case spec.Role == model.AttnV && ft.ftype == 15:
+		// llama-quant.cpp, attn_v: Q4_K_M uses Q6_K where
+		// use_more_bits(i_attention_wv, n_attention_wv).
+		if useMoreBits(spec.Layer, cfg.NumLayers) {
+			t = gguf.TypeQ6_K
+		}
+		// llama-quant.cpp raises Q4_K attn_v to Q5_K for LLM_TYPE_70B
+		// (80-layer llama); qtk has no Q5_K encoder.
+		if cfg.NumLayers == 80 && t == gguf.TypeQ4_K {
+			return 0, false, errors.New("an 80-layer llama at q4_k_m needs Q5_K attn_v tensors (llama-quant.cpp's 70B rule), which qtk cannot encode")
+		}
+	case spec.Role == model.FFNDown && ft.ftype == 15:
+		// llama-quant.cpp, ffn_down: Q4_K_M (non-Falcon) uses Q6_K where
+		// use_more_bits(i_layer, n_layer).
+		if useMoreBits(spec.Layer, cfg.NumLayers) {
+			t = gguf.TypeQ6_K
+		}
+	}
+	// token_embd (untied) keeps the base type for these file types
+	// (llama-quant.cpp changes it only for IQ*/TQ* types).
+	if rowLen%t.BlockSize() == 0 {
+		return t, false, nil
+	}
+	// llama-quant.cpp, convert_incompatible_tensor: K-quants whose rows are
+	// not a multiple of 256 fall back (Q4_K→Q5_0, Q6_K→Q8_0), and to F16 if
+	// that still does not fit; other types are an error.
+	switch t {
+	case gguf.TypeQ4_K:
+		t = gguf.TypeQ5_0
+	case gguf.TypeQ6_K:
+		t = gguf.TypeQ8_0
+	default:
+		return 0, false, fmt.Errorf("%s: rows of %d values do not hold whole %s blocks of %d", spec.Name, rowLen, t, t.BlockSize())
+	}
+	if rowLen%t.BlockSize() != 0 {
+		t = gguf.TypeF16
+	}
+	return t, true, nil
+}
+
+// PermuteQK reorders the rows of a query or key projection weight (rows ×
+// cols, row-major; cols 1 for a bias) from Hugging Face's rotate-half RoPE
+// layout to llama.cpp's interleaved pairs, as convert_hf_to_gguf.py's
+// LlamaModel.permute does:
+// w.reshape(nHead, 2, rows/nHead/2, cols).swapaxes(1, 2).reshape(rows, cols).
+func PermuteQK(w []float32, rows, cols, nHead int) ([]float32, error) {
+	if nHead <= 0 || rows%(2*nHead) != 0 || len(w) != rows*cols {
+		return nil, fmt.Errorf("cannot permute %d×%d for %d heads", rows, cols, nHead)
+	}
+	per := rows / nHead
+	half := per / 2
+	out := make([]float32, len(w))
+	for h := range nHead {
+		for j := range half {
+			for s := range 2 {
+				dst := h*per + j*2 + s
+				src := h*per + s*half + j
+				copy(out[dst*cols:(dst+1)*cols], w[src*cols:(src+1)*cols])
+			}
+		}
+	}
+	return out, nil
+}
+
+// ropeFreqFactors returns llama.cpp's rope_freqs.weight for llama3 RoPE
+// scaling: per dimension pair, the unscaled inverse frequency over the
+// scaled one (convert_hf_to_gguf.py LlamaModel.generate_extra_tensors).
+func ropeFreqFactors(cfg *model.Config) []float32 {
+	scaled := cfg.InvFrequencies()
+	out := make([]float32, len(scaled))
+	for i, f := range scaled {
+		base := 1 / math.Pow(cfg.Rope.Theta, float64(2*i)/float64(cfg.HeadDim))
+		out[i] = float32(base / f)
+	}
+	return out
+}
+
+type ggufTensor struct {
+	spec  model.TensorSpec
+	name  string
+	typ   gguf.Type
+	dims  []int64
+	extra []float32 // data of a tensor that is not in the checkpoint
+}
+
+// WriteGGUF converts a checkpoint to a GGUF file at out, streaming one
+// tensor at a time; the file appears only once complete. ctx is checked
+// between tensors.
+func WriteGGUF(ctx context.Context, ck *model.Checkpoint, out string, opts GGUFOptions) (*GGUFReport, error) {
+	start := time.Now()
+	logf := opts.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	ft, ok := ggufFileTypes[strings.ToLower(opts.Type)]
+	if !ok {
+		return nil, fmt.Errorf("unsupported GGUF type %q (want one of %s)", opts.Type, strings.Join(GGUFTypes(), ", "))
+	}
+	if ck.Quant != nil {
+		return nil, fmt.Errorf("%s: already quantized (%s); convert the original checkpoint", ck.Dir, ck.Quant.Format)
+	}
+	if !opts.Force {
+		if _, err := os.Stat(out); err == nil {
+			return nil, fmt.Errorf("%s exists (use --force to replace it)", out)
+		}
+	}
+	cfg := ck.Config
+	arch, err := ggufArch(cfg)
+	if err != nil {
+		return nil, err
+	}
+	vocab, err := LoadGGUFVocab(ck.Dir, cfg.VocabSize)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.EOSTokenIDs) > 0 {
+		vocab.EOS = cfg.EOSTokenIDs[0]
+	}
+	if vocab.BOS < 0 && cfg.BOSTokenID >= 0 {
+		vocab.BOS = cfg.BOSTokenID
+	}
+
+	// Plan every tensor first: the writer needs all declarations up front.
+	rep := &GGUFReport{Arch: arch, Type: strings.ToLower(opts.Type), TypeCount: map[string]int{}}
+	var plan []ggufTensor
+	var fallbacks []string
+	for _, spec := range cfg.Tensors() {
+		name, ok := GGUFName(spec.Role, spec.Layer)
+		if !ok {
+			return nil, fmt.Errorf("%s: no GGUF name for role %s", spec.Name, spec.Role)
+		}
+		t, fell, err := ggufTensorType(ft, spec, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if fell {
+			fallbacks = append(fallbacks, fmt.Sprintf("%s→%s", name, t))
+		}
+		dims := make([]int64, len(spec.Shape))
+		for i, d := range spec.Shape {
+			dims[len(dims)-1-i] = int64(d)
+		}
+		plan = append(plan, ggufTensor{spec: spec, name: name, typ: t, dims: dims})
+	}
+	var ropeKeys []gguf.KV
+	switch cfg.Rope.Type {
+	case "", "default":
+	case "linear":
+		ropeKeys = append(ropeKeys,
+			gguf.KV{Key: arch + ".rope.scaling.type", Value: gguf.Scalar("linear")},
+			gguf.KV{Key: arch + ".rope.scaling.factor", Value: gguf.Scalar(float32(cfg.Rope.Factor))})
+	case "llama3":
+		if arch != "llama" {
+			return nil, fmt.Errorf("llama3 RoPE scaling on %s: llama.cpp reads rope_freqs only for llama", arch)
+		}
+		f := ropeFreqFactors(cfg)
+		plan = append(plan, ggufTensor{name: "rope_freqs.weight", typ: gguf.TypeF32, dims: []int64{int64(len(f))}, extra: f,
+			spec: model.TensorSpec{Name: "rope_freqs.weight", Layer: -1}})
+	default:
+		return nil, fmt.Errorf("RoPE type %q has no GGUF mapping", cfg.Rope.Type)
+	}
+	if len(fallbacks) > 0 {
+		logf("%d of %d tensors fall back from their K-quant (rows not a multiple of 256, as llama-quantize does): %s",
+			len(fallbacks), len(plan), strings.Join(fallbacks, ", "))
+	}
+	rep.Fallbacks = len(fallbacks)
+
+	w, err := gguf.NewWriter(out)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Abort()
+	var setErr error
+	set := func(key string, v gguf.Value) {
+		if setErr == nil {
+			setErr = w.Set(key, v)
+		}
+	}
+	name := opts.Name
+	if name == "" {
+		name = filepath.Base(filepath.Clean(ck.Dir))
+	}
+	set("general.architecture", gguf.Scalar(arch))
+	set("general.name", gguf.Scalar(name))
+	set("general.file_type", gguf.Scalar(ft.ftype))
+	if ft.base != gguf.TypeF16 && ft.base != gguf.TypeBF16 {
+		set("general.quantization_version", gguf.Scalar(uint32(2)))
+	}
+	u := func(key string, x int) { set(arch+"."+key, gguf.Scalar(uint32(x))) }
+	u("context_length", cfg.MaxPositions)
+	u("embedding_length", cfg.HiddenSize)
+	u("block_count", cfg.NumLayers)
+	u("feed_forward_length", cfg.IntermediateSize)
+	u("rope.dimension_count", cfg.HeadDim)
+	u("attention.head_count", cfg.NumHeads)
+	u("attention.head_count_kv", cfg.NumKVHeads)
+	set(arch+".attention.layer_norm_rms_epsilon", gguf.Scalar(float32(cfg.RMSNormEps)))
+	set(arch+".rope.freq_base", gguf.Scalar(float32(cfg.Rope.Theta)))
+	u("vocab_size", cfg.VocabSize)
+	if cfg.HeadDim*cfg.NumHeads != cfg.HiddenSize {
+		// llama.cpp derives the head size from embedding_length/head_count
+		// unless these are set.
+		u("attention.key_length", cfg.HeadDim)
+		u("attention.value_length", cfg.HeadDim)
+	}
+	for _, kv := range ropeKeys {
+		set(kv.Key, kv.Value)
+	}
+	vocab.set(set)
+	if setErr != nil {
+		return nil, setErr
+	}
+	for _, p := range plan {
+		if err := w.Declare(p.name, p.typ, p.dims...); err != nil {
+			return nil, err
+		}
+		rep.TypeCount[p.typ.String()]++
+	}
+
+	for _, p := range plan {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data := p.extra
+		if data == nil {
+			if data, err = ck.Float32(p.spec.Role, p.spec.Layer); err != nil {
+				return nil, err
+			}
+			if arch == "llama" {
+				nHead := 0
+				switch p.spec.Role {
+				case model.AttnQ, model.AttnQBias:
+					nHead = cfg.NumHeads
+				case model.AttnK, model.AttnKBias:
+					nHead = cfg.NumKVHeads
+				}
+				if nHead > 0 {
+					cols := 1
+					if len(p.spec.Shape) == 2 {
+						cols = p.spec.Shape[1]
+					}
+					if data, err = PermuteQK(data, p.spec.Shape[0], cols, nHead); err != nil {
+						return nil, fmt.Errorf("%s: %w", p.spec.Name, err)
+					}
+				}
+			}
+		}
+		if err := w.WriteFloat32(p.name, data); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(out); err == nil {
+		rep.Bytes = st.Size()
+	}
+	rep.Tensors = len(plan)
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
