@@ -108,7 +108,7 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 }
 
 // quantizeLayer quantizes layer l, writes its tensors and, with
-// calibration, advances the activations through the quantized layer.
+// calibration, advances the activations to the next layer's inputs.
 func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out *output, qc hf.Config, opts *Options) error {
 	cfg := ck.Config
 	w, err := runtime.ReadLayer(ck, l)

@@ -105,7 +105,7 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 		f.BoolVar(&opts.awqGPTQ, "gptq", false, "round the AWQ-scaled weights with GPTQ instead of round-to-nearest")
 	}
 	if method != convert.RTN {
-		f.BoolVar(&opts.refit, "refit-scales", false, "GPTQ: re-solve group scales for the chosen codes by least squares on the calibration error")
+		f.BoolVar(&opts.refit, "refit-scales", method == convert.GPTQ, "GPTQ: re-solve group scales for the chosen codes by least squares on the calibration error")
 	}
 	if method == convert.GPTQ {
 		f.Float64Var(&opts.damp, "damp", 0.01, "Hessian damping as a fraction of its mean diagonal (raised automatically when needed)")
