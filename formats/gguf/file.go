@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"slices"
+
+	"github.com/qtk-dev/qtk/internal/mmap"
 )
 
 // File is one parsed GGUF file. Its methods are safe for concurrent use
@@ -53,16 +55,16 @@ func mapAndParse(path string, osf *os.File) (*File, error) {
 	if uint64(size) > math.MaxInt {
 		return nil, fmt.Errorf("file of %d bytes is too large to map", size)
 	}
-	buf, err := mapFile(osf, int(size))
+	buf, err := mmap.Map(osf, int(size))
 	if err != nil {
 		return nil, err
 	}
 	f, err := parse(path, buf)
 	if err != nil {
-		unmapFile(buf)
+		mmap.Unmap(buf)
 		return nil, err
 	}
-	f.release = unmapFile
+	f.release = mmap.Unmap
 	return f, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/qtk-dev/qtk/internal/mmap"
 )
 
 // Open maps the file at path into memory and parses it. Tensor data is
@@ -38,15 +40,15 @@ func mapAndParse(path string, osf *os.File) (*File, error) {
 	if uint64(size) > maxInt {
 		return nil, fmt.Errorf("file of %d bytes is too large to map", size)
 	}
-	buf, err := mapFile(osf, int(size))
+	buf, err := mmap.Map(osf, int(size))
 	if err != nil {
 		return nil, err
 	}
 	f, err := parse(path, buf)
 	if err != nil {
-		unmapFile(buf)
+		mmap.Unmap(buf)
 		return nil, err
 	}
-	f.release = unmapFile
+	f.release = mmap.Unmap
 	return f, nil
 }
