@@ -67,12 +67,7 @@ func softmaxPrefix(row []float32, n int) {
 			max = v
 		}
 	}
-	var sum float32
-	for i, v := range row[:n] {
-		e := fastmath.Exp(v - max)
-		row[i] = e
-		sum += e
-	}
+	sum := fastmath.ExpShifted(row[:n], row[:n], max)
 	inv := 1 / sum
 	for i := range row[:n] {
 		row[i] *= inv

@@ -76,3 +76,38 @@ func BenchmarkExp(b *testing.B) {
 	}
 	_ = sink
 }
+
+func TestExpShifted(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 64, 1001} {
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = float32(math.Sin(float64(i)*1.7))*50 - 30 // includes values below -87 after the shift
+		}
+		const shift = 20
+		dst := make([]float32, n)
+		got := ExpShifted(dst, src, shift)
+		var want float64
+		for i, v := range src {
+			e := math.Exp(float64(v - shift))
+			want += e
+			if tol := 3e-7*e + 2e-38; math.Abs(float64(dst[i])-e) > tol {
+				t.Fatalf("n %d: exp(%g) = %g, want %g", n, v-shift, dst[i], e)
+			}
+		}
+		if math.Abs(float64(got)-want) > 1e-5*want+1e-37 {
+			t.Fatalf("n %d: sum %g, want %g", n, got, want)
+		}
+	}
+}
+
+func BenchmarkExpShifted(b *testing.B) {
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = float32(i%200) * -0.1
+	}
+	dst := make([]float32, len(x))
+	b.SetBytes(int64(4 * len(x)))
+	for b.Loop() {
+		ExpShifted(dst, x, 0)
+	}
+}
