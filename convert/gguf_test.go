@@ -196,7 +196,7 @@ func TestGGUFVocabByteLevel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Model != "gpt2" || v.Pre != "gpt2" || len(v.Tokens) != 4096 || len(v.Merges) != 3839 || v.Scores != nil {
+	if v.Model != "gpt2" || v.Pre != "gpt-2" || len(v.Tokens) != 4096 || len(v.Merges) != 3839 || v.Scores != nil {
 		t.Errorf("model %q pre %q tokens %d merges %d", v.Model, v.Pre, len(v.Tokens), len(v.Merges))
 	}
 	if v.Types[0] != tokControl || v.Types[100] != tokNormal || v.Merges[0] != "Ġ t" || v.AddBOS {
