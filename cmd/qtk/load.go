@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/qtk-dev/qtk/model"
@@ -18,7 +19,7 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 		return nil, err
 	}
 	if info.IsDir() {
-		path += "/tokenizer.json"
+		path = filepath.Join(path, "tokenizer.json")
 	}
 	return tokenizer.Load(path)
 }
