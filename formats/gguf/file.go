@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 
 	"github.com/qtk-dev/qtk/internal/mmap"
@@ -28,41 +27,18 @@ type File struct {
 // must stay open while they are in use, and they must not be written to.
 // Errors name the path; malformed files give errors wrapping [ErrFormat].
 func Open(path string) (*File, error) {
-	osf, err := os.Open(path)
-	if err != nil {
-		return nil, err // the error names path already
-	}
-	defer osf.Close() // the mapping outlives the descriptor
-	f, err := mapAndParse(path, osf)
+	buf, err := mmap.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return f, nil
-}
-
-func mapAndParse(path string, osf *os.File) (*File, error) {
-	fi, err := osf.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	size := fi.Size()
-	if size < 4 {
-		return nil, errFormat("file is %d bytes, too short for the magic number", size)
-	}
-	if uint64(size) > math.MaxInt {
-		return nil, fmt.Errorf("file of %d bytes is too large to map", size)
-	}
-	buf, err := mmap.Map(osf, int(size))
-	if err != nil {
-		return nil, err
+	if len(buf) < 4 {
+		mmap.Unmap(buf)
+		return nil, fmt.Errorf("%s: %w", path, errFormat("file is %d bytes, too short for the magic number", len(buf)))
 	}
 	f, err := parse(path, buf)
 	if err != nil {
 		mmap.Unmap(buf)
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	f.release = mmap.Unmap
 	return f, nil

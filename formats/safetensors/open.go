@@ -1,9 +1,7 @@
 package safetensors
 
 import (
-	"errors"
 	"fmt"
-	"os"
 
 	"github.com/qtk-dev/qtk/internal/mmap"
 )
@@ -13,41 +11,18 @@ import (
 // File must stay open while they are in use. Truncating the file while it
 // is mapped makes reads of its tensors crash the process.
 func Open(path string) (*File, error) {
-	osf, err := os.Open(path)
-	if err != nil {
-		return nil, err // the error names path already
-	}
-	defer osf.Close() // the mapping outlives the descriptor
-	f, err := mapAndParse(path, osf)
+	buf, err := mmap.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return f, nil
-}
-
-func mapAndParse(path string, osf *os.File) (*File, error) {
-	fi, err := osf.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	size := fi.Size()
-	if size < 8 {
-		return nil, errFormat("file is %d bytes, too short for the 8-byte header length", size)
-	}
-	if uint64(size) > maxInt {
-		return nil, fmt.Errorf("file of %d bytes is too large to map", size)
-	}
-	buf, err := mmap.Map(osf, int(size))
-	if err != nil {
-		return nil, err
+	if len(buf) < 8 {
+		mmap.Unmap(buf)
+		return nil, fmt.Errorf("%s: %w", path, errFormat("file is %d bytes, too short for the 8-byte header length", len(buf)))
 	}
 	f, err := parse(path, buf)
 	if err != nil {
 		mmap.Unmap(buf)
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	f.release = mmap.Unmap
 	return f, nil

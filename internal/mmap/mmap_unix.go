@@ -23,6 +23,9 @@ func Map(f *os.File, size int) ([]byte, error) {
 
 // Unmap releases a mapping made by Map.
 func Unmap(buf []byte) error {
+	if len(buf) == 0 {
+		return nil // Open's empty files are not mapped
+	}
 	if err := unix.Munmap(buf); err != nil {
 		return fmt.Errorf("munmap: %w", err)
 	}
