@@ -4,50 +4,50 @@
 
 package gemm
 
-// fmaKernel1x16 computes the 1×16 tile C = A·B over kc steps, or C += A·B when
-// accumulate is set. a is a packed A panel (6 floats per step, the first r used),
-// b a packed B panel (16 floats per step), c the tile's first element and ldc
-// the row stride of C in floats.
+// fmaKernel1x16 computes the 1×16 tile C = A·B over kc steps, or C += A·B
+// when accumulate is set. a is a packed A panel (6 floats per step, the first r
+// used), b a packed B panel (16 floats per step), c the tile's first element and
+// ldc the row stride of C in floats.
 //
 //go:noescape
 func fmaKernel1x16(kc int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
 
-// fmaKernel2x16 computes the 2×16 tile C = A·B over kc steps, or C += A·B when
-// accumulate is set. a is a packed A panel (6 floats per step, the first r used),
-// b a packed B panel (16 floats per step), c the tile's first element and ldc
-// the row stride of C in floats.
+// fmaKernel2x16 computes the 2×16 tile C = A·B over kc steps, or C += A·B
+// when accumulate is set. a is a packed A panel (6 floats per step, the first r
+// used), b a packed B panel (16 floats per step), c the tile's first element and
+// ldc the row stride of C in floats.
 //
 //go:noescape
 func fmaKernel2x16(kc int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
 
-// fmaKernel3x16 computes the 3×16 tile C = A·B over kc steps, or C += A·B when
-// accumulate is set. a is a packed A panel (6 floats per step, the first r used),
-// b a packed B panel (16 floats per step), c the tile's first element and ldc
-// the row stride of C in floats.
+// fmaKernel3x16 computes the 3×16 tile C = A·B over kc steps, or C += A·B
+// when accumulate is set. a is a packed A panel (6 floats per step, the first r
+// used), b a packed B panel (16 floats per step), c the tile's first element and
+// ldc the row stride of C in floats.
 //
 //go:noescape
 func fmaKernel3x16(kc int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
 
-// fmaKernel4x16 computes the 4×16 tile C = A·B over kc steps, or C += A·B when
-// accumulate is set. a is a packed A panel (6 floats per step, the first r used),
-// b a packed B panel (16 floats per step), c the tile's first element and ldc
-// the row stride of C in floats.
+// fmaKernel4x16 computes the 4×16 tile C = A·B over kc steps, or C += A·B
+// when accumulate is set. a is a packed A panel (6 floats per step, the first r
+// used), b a packed B panel (16 floats per step), c the tile's first element and
+// ldc the row stride of C in floats.
 //
 //go:noescape
 func fmaKernel4x16(kc int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
 
-// fmaKernel5x16 computes the 5×16 tile C = A·B over kc steps, or C += A·B when
-// accumulate is set. a is a packed A panel (6 floats per step, the first r used),
-// b a packed B panel (16 floats per step), c the tile's first element and ldc
-// the row stride of C in floats.
+// fmaKernel5x16 computes the 5×16 tile C = A·B over kc steps, or C += A·B
+// when accumulate is set. a is a packed A panel (6 floats per step, the first r
+// used), b a packed B panel (16 floats per step), c the tile's first element and
+// ldc the row stride of C in floats.
 //
 //go:noescape
 func fmaKernel5x16(kc int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
 
-// fmaKernel6x16 computes the 6×16 tile C = A·B over kc steps, or C += A·B when
-// accumulate is set. a is a packed A panel (6 floats per step, the first r used),
-// b a packed B panel (16 floats per step), c the tile's first element and ldc
-// the row stride of C in floats.
+// fmaKernel6x16 computes the 6×16 tile C = A·B over kc steps, or C += A·B
+// when accumulate is set. a is a packed A panel (6 floats per step, the first r
+// used), b a packed B panel (16 floats per step), c the tile's first element and
+// ldc the row stride of C in floats.
 //
 //go:noescape
 func fmaKernel6x16(kc int, a *float32, b *float32, c *float32, ldc int, accumulate bool)

@@ -11,8 +11,8 @@ import (
 
 func main() {
 	ConstraintExpr("!purego")
-	microKernelsAVX2()
+	avx2Tile.emit()
 	thinKernelsAVX2()
-	microKernelsAVX512()
+	avx512Tile.emit()
 	Generate()
 }
