@@ -28,11 +28,20 @@ func encodeQ4_0(dst []byte, src []float32) {
 			id = 1 / d
 		}
 		putF16(y, d)
-		for j := range 16 {
-			q0 := min(15, int8(float32(x[j]*id)+8.5))
-			q1 := min(15, int8(float32(x[j+16]*id)+8.5))
-			y[2+j] = uint8(q0) | uint8(q1)<<4
+		var q [32]uint8
+		for j, v := range x {
+			q[j] = uint8(min(15, int8(float32(v*id)+8.5)))
 		}
+		packNibbles(y[2:18], &q)
+	}
+}
+
+// packNibbles stores 32 4-bit values in 16 bytes as Q4_0, Q4_1 and Q5_0
+// do: byte j holds value j in its low nibble and value j+16 in its high
+// one.
+func packNibbles(dst []byte, q *[32]uint8) {
+	for j := range 16 {
+		dst[j] = q[j]&0xf | q[j+16]<<4
 	}
 }
 
@@ -72,11 +81,11 @@ func encodeQ4_1(dst []byte, src []float32) {
 		}
 		putF16(y, d)
 		putF16(y[2:], minv)
-		for j := range 16 {
-			q0 := min(15, int8(float32((x[j]-minv)*id)+0.5))
-			q1 := min(15, int8(float32((x[j+16]-minv)*id)+0.5))
-			y[4+j] = uint8(q0) | uint8(q1)<<4
+		var q [32]uint8
+		for j, v := range x {
+			q[j] = uint8(min(15, int8(float32((v-minv)*id)+0.5)))
 		}
+		packNibbles(y[4:20], &q)
 	}
 }
 

@@ -69,11 +69,17 @@ func encodeQ4_K(dst []byte, src []float32) {
 				L[i] = uint8(max(0, min(15, nearestInt((x[i]+dm)/dj))))
 			}
 		}
-		q := y[16:144]
-		for j := 0; j < 256; j += 64 {
-			for l := range 32 {
-				q[j/2+l] = L[j+l] | L[j+l+32]<<4
-			}
+		packQ4_KQuants(y[16:144], &L)
+	}
+}
+
+// packQ4_KQuants stores a Q4_K block's 256 4-bit values in 128 bytes: each
+// 64 values share 32 bytes, the first 32 in the low nibbles and the next
+// 32 in the high ones.
+func packQ4_KQuants(q []byte, L *[256]uint8) {
+	for j := 0; j < 256; j += 64 {
+		for l := range 32 {
+			q[j/2+l] = L[j+l] | L[j+l+32]<<4
 		}
 	}
 }

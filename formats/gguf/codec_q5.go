@@ -31,16 +31,24 @@ func encodeQ5_0(dst []byte, src []float32) {
 			id = 1 / d
 		}
 		putF16(y, d)
-		var qh uint32
-		for j := range 16 {
-			q0 := uint8(min(31, int8(float32(x[j]*id)+16.5)))
-			q1 := uint8(min(31, int8(float32(x[j+16]*id)+16.5)))
-			y[6+j] = q0&0xf | q1&0xf<<4
-			qh |= uint32(q0>>4) << j
-			qh |= uint32(q1>>4) << (j + 16)
+		var q [32]uint8
+		for j, v := range x {
+			q[j] = uint8(min(31, int8(float32(v*id)+16.5)))
 		}
-		binary.LittleEndian.PutUint32(y[2:], qh)
+		packQ5(y[2:22], &q)
 	}
+}
+
+// packQ5 stores 32 5-bit values as Q5_0 and Q5_1 blocks do after their
+// scales: a little-endian u32 with the fifth bit of value j at bit j, then
+// the low nibbles as packNibbles lays them out.
+func packQ5(dst []byte, q *[32]uint8) {
+	var qh uint32
+	for j, v := range q {
+		qh |= uint32(v>>4) << j
+	}
+	binary.LittleEndian.PutUint32(dst, qh)
+	packNibbles(dst[4:20], q)
 }
 
 // decodeQ5_0 reproduces llama.cpp's dequantize_row_q5_0.
@@ -81,15 +89,11 @@ func encodeQ5_1(dst []byte, src []float32) {
 		}
 		putF16(y, d)
 		putF16(y[2:], minv)
-		var qh uint32
-		for j := range 16 {
-			q0 := uint8(float32((x[j]-minv)*id) + 0.5)
-			q1 := uint8(float32((x[j+16]-minv)*id) + 0.5)
-			y[8+j] = q0&0xf | q1&0xf<<4
-			qh |= uint32(q0>>4&1) << j
-			qh |= uint32(q1>>4&1) << (j + 16)
+		var q [32]uint8
+		for j, v := range x {
+			q[j] = uint8(float32((v-minv)*id)+0.5) & 31 // bits above the fifth are dropped, as in C
 		}
-		binary.LittleEndian.PutUint32(y[4:], qh)
+		packQ5(y[4:24], &q)
 	}
 }
 

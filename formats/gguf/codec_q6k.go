@@ -24,7 +24,7 @@ func encodeQ6_K(dst []byte, src []float32) {
 		y := dst[210*b : 210*b+210]
 		var maxScale, maxAbs float32
 		for j := range 16 {
-			scales[j] = makeQXQuants(32, x[16*j:16*j+16], L[16*j:16*j+16])
+			scales[j] = makeQXQuants(32, x[16*j:16*j+16], L[16*j:16*j+16], nil)
 			if a := abs32(scales[j]); a > maxAbs {
 				maxAbs, maxScale = a, scales[j]
 			}
@@ -49,14 +49,20 @@ func encodeQ6_K(dst []byte, src []float32) {
 				L[i] = uint8(max(-32, min(31, nearestInt(x[i]/dj))) + 32)
 			}
 		}
-		ql, qh := y[0:128], y[128:192]
-		for h := range 2 {
-			l4 := L[128*h : 128*h+128]
-			for l := range 32 {
-				ql[64*h+l] = l4[l]&0xf | l4[l+64]&0xf<<4
-				ql[64*h+l+32] = l4[l+32]&0xf | l4[l+96]&0xf<<4
-				qh[32*h+l] = l4[l]>>4 | l4[l+32]>>4<<2 | l4[l+64]>>4<<4 | l4[l+96]>>4<<6
-			}
+		packQ6_KQuants(y[0:192], &L)
+	}
+}
+
+// packQ6_KQuants stores a Q6_K block's 256 6-bit values (level+32) in its
+// first 192 bytes: ql low nibbles and qh high bits as described above.
+func packQ6_KQuants(dst []byte, L *[256]uint8) {
+	ql, qh := dst[0:128], dst[128:192]
+	for h := range 2 {
+		l4 := L[128*h : 128*h+128]
+		for l := range 32 {
+			ql[64*h+l] = l4[l]&0xf | l4[l+64]&0xf<<4
+			ql[64*h+l+32] = l4[l+32]&0xf | l4[l+96]&0xf<<4
+			qh[32*h+l] = l4[l]>>4 | l4[l+32]>>4<<2 | l4[l+64]>>4<<4 | l4[l+96]>>4<<6
 		}
 	}
 }

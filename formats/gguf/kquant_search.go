@@ -82,12 +82,18 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, aux []uint8, rmin, rdel
 	return scale, -minv
 }
 
-// makeQXQuants reproduces llama.cpp's make_qx_quants with rmse_type 1 and
-// no importance weights: it fits x ≈ scale·(L - nmax) with levels in
-// [-nmax, nmax-1], weighting each value by x², and tries 18 inverse scales
-// around -nmax/max, keeping the best least-squares fit. L receives the
-// levels plus nmax.
-func makeQXQuants(nmax int32, x []float32, L []uint8) float32 {
+// makeQXQuants reproduces llama.cpp's make_qx_quants with rmse_type 1: it
+// fits x ≈ scale·(L - nmax) with levels in [-nmax, nmax-1], weighting each
+// value by weights[i] (by x² when weights is nil, as the reference
+// quantizers do), and tries 18 inverse scales around -nmax/max, keeping
+// the best least-squares fit. L receives the levels plus nmax.
+func makeQXQuants(nmax int32, x []float32, L []uint8, weights []float32) float32 {
+	weight := func(i int, v float32) float32 {
+		if weights == nil {
+			return float32(v * v)
+		}
+		return weights[i]
+	}
 	var maxv, amax float32
 	for _, v := range x {
 		if a := abs32(v); a > amax {
@@ -104,7 +110,7 @@ func makeQXQuants(nmax int32, x []float32, L []uint8) float32 {
 	for i, v := range x {
 		l := max(-nmax, min(nmax-1, nearestInt(iscale*v)))
 		L[i] = uint8(l + nmax)
-		w := float32(v * v)
+		w := weight(i, v)
 		fl := float32(l)
 		sumLX += float32(float32(w*v) * fl)
 		sumL2 += float32(float32(w*fl) * fl)
@@ -121,9 +127,9 @@ func makeQXQuants(nmax int32, x []float32, L []uint8) float32 {
 		}
 		iscale = -(fn + float32(tenth*float32(is))) / maxv
 		sumLX, sumL2 = 0, 0
-		for _, v := range x {
+		for i, v := range x {
 			l := max(-nmax, min(nmax-1, nearestInt(iscale*v)))
-			w := float32(v * v)
+			w := weight(i, v)
 			fl := float32(l)
 			sumLX += float32(float32(w*v) * fl)
 			sumL2 += float32(float32(w*fl) * fl)
