@@ -28,7 +28,8 @@ import (
 
 // Result is the outcome of [Quantize].
 type Result struct {
-	// Tensor holds the quantized weights in the original channel order.
+	// Tensor holds the quantized weights in the original channel order;
+	// nil with Options.Grid, which then holds them.
 	Tensor *quant.Tensor
 	// Loss is the sum over all weights of GPTQ's error terms
 	// ((w-ŵ)/U_jj)²/2, U the upper Cholesky factor of the damped H⁻¹
@@ -57,7 +58,7 @@ func Quantize(w []float32, out, in int, h *Hessian, opts Options) (Result, error
 	if err != nil {
 		return Result{}, fmt.Errorf("gptq: %w", err)
 	}
-	if err := checkInputs(w, out, in, h, o.Scheme); err != nil {
+	if err := checkInputs(w, out, in, h, o); err != nil {
 		return Result{}, err
 	}
 
@@ -76,26 +77,35 @@ func Quantize(w []float32, out, in int, h *Hessian, opts Options) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
-	var importance []float32 // diag(H) in processing order, for Clip
-	if o.Clip != nil {
+	var importance []float32 // diag(H) in processing order, for the fits
+	if o.Clip != nil || o.Grid != nil {
 		importance = make([]float32, in)
 		for j, c := range perm {
 			importance[j] = float32(diag[c])
 		}
 	}
-	s := newSweep(w, out, in, perm, dead, u, importance, o)
-	loss := s.run()
-	if o.RefitScales {
-		refitScales(s.t, w, h, dead)
+	grid := o.Grid
+	var scheme *schemeGrid
+	if grid == nil {
+		scheme = newSchemeGrid(out, in, groupIndex(perm, o), o)
+		grid = scheme
 	}
+	loss := newSweep(w, out, in, perm, dead, u, importance, grid, o).run()
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return Result{}, fmt.Errorf("gptq: the error terms overflowed (loss %v); the Hessian is too badly scaled", loss)
 	}
-	return Result{Tensor: s.t, Loss: loss, Damp: damp}, nil
+	res := Result{Loss: loss, Damp: damp}
+	if scheme != nil {
+		if o.RefitScales {
+			refitScales(scheme.t, w, h, dead)
+		}
+		res.Tensor = scheme.t
+	}
+	return res, nil
 }
 
 // checkInputs validates everything Quantize is given.
-func checkInputs(w []float32, out, in int, h *Hessian, s quant.Scheme) error {
+func checkInputs(w []float32, out, in int, h *Hessian, o Options) error {
 	switch {
 	case out <= 0 || in <= 0:
 		return fmt.Errorf("gptq: shape [%d, %d] is not positive", out, in)
@@ -110,7 +120,11 @@ func checkInputs(w []float32, out, in int, h *Hessian, s quant.Scheme) error {
 	case h.n == 0:
 		return fmt.Errorf("gptq: hessian has no calibration rows")
 	}
-	if err := s.Validate(in); err != nil {
+	if o.Grid != nil {
+		if gs := o.Grid.GroupSize(); gs <= 0 || in%gs != 0 {
+			return fmt.Errorf("gptq: the grid's groups of %d do not divide the %d input channels", gs, in)
+		}
+	} else if err := o.Scheme.Validate(in); err != nil {
 		return fmt.Errorf("gptq: %w", err)
 	}
 	for i, v := range w {

@@ -51,6 +51,12 @@ type Options struct {
 	// calibration error (w-ŵ)ᵀH(w-ŵ), keeping them only when that error
 	// drops. Beyond the reference GPTQ.
 	RefitScales bool
+	// Grid, when set, replaces Scheme's integer grid: the sweep rounds onto
+	// it, and it receives every fit's weights with the channels'
+	// importance (the diagonal of H). Its groups are contiguous channels,
+	// so with ActOrder it needs StaticGroups; Clip and RefitScales belong
+	// to Scheme's grid and do not apply.
+	Grid Grid
 	// Log, when set, receives progress notes such as raised damping.
 	Log func(format string, args ...any)
 }
@@ -63,6 +69,10 @@ func (o Options) resolved() (Options, error) {
 		return o, fmt.Errorf("damp %v: want a fraction in (0, %v], or 0 for the default %v", o.Damp, MaxDamp, DefaultDamp)
 	case o.BlockSize < 0:
 		return o, fmt.Errorf("block size %d: want a positive size, or 0 for the default %d", o.BlockSize, DefaultBlockSize)
+	case o.Grid != nil && o.ActOrder && !o.StaticGroups:
+		return o, fmt.Errorf("act-order on a block grid needs static groups: its blocks are contiguous channels")
+	case o.Grid != nil && (o.Clip != nil || o.RefitScales):
+		return o, fmt.Errorf("clip search and scale refit apply to the integer grid, not to a block grid")
 	}
 	if o.Damp == 0 {
 		o.Damp = DefaultDamp

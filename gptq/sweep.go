@@ -2,7 +2,6 @@ package gptq
 
 import (
 	"github.com/qtk-dev/qtk/internal/gemm"
-	"github.com/qtk-dev/qtk/quant"
 )
 
 // Parallel chunking of the sweep.
@@ -19,8 +18,9 @@ const (
 type sweep struct {
 	out, in int
 	o       Options
-	groups  int
-	maxq    int
+	grid    Grid
+	gs      int   // the grid's group size
+	dynamic bool  // groups are fitted when the sweep reaches them
 	perm    []int // perm[j] is the input channel quantized j-th
 	// w holds the weights [out×in] in processing order, as updated by the
 	// blocks done so far: the reference's W. The block being quantized is
@@ -28,32 +28,24 @@ type sweep struct {
 	// in its middle see w as it was when the block began, as there.
 	w []float32
 	u invFactor
-	t *quant.Tensor
-	// importance weighs the clip search's error per column in processing
-	// order; nil without Options.Clip.
+	// importance weighs each column's error in the grid's fits, in
+	// processing order; nil when the fits take none.
 	importance []float32
 }
 
-// newSweep prepares the sweep of w [out×in] and the output tensor, with
-// the parameters that are fixed before it: one group per row, or static
+// newSweep prepares the sweep of w [out×in] onto grid, fitting the
+// parameters that are fixed before it: one group per row, or static
 // groups.
-func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, importance []float32, o Options) *sweep {
+func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, importance []float32, grid Grid, o Options) *sweep {
+	gs := grid.GroupSize()
+	perRow := gs >= in
 	s := &sweep{
 		out: out, in: in, o: o, importance: importance,
-		groups: o.Scheme.Groups(in),
-		maxq:   o.Scheme.MaxQ(),
-		perm:   perm,
-		w:      make([]float32, out*in),
-		u:      u,
+		grid: grid, gs: gs, dynamic: !perRow && !o.StaticGroups,
+		perm: perm,
+		w:    make([]float32, out*in),
+		u:    u,
 	}
-	s.t = &quant.Tensor{
-		Out: out, In: in, Scheme: o.Scheme,
-		Q:     make([]uint8, out*in),
-		Scale: make([]float32, out*s.groups),
-		Zero:  make([]uint8, out*s.groups),
-		GIdx:  s.groupIndex(),
-	}
-	gs := o.Scheme.GroupSize
 	// The importance of each channel in its original order, for the
 	// parameters found before the sweep.
 	var original []float32
@@ -73,10 +65,10 @@ func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, im
 		row := make([]float32, in)
 		for r := lo; r < hi; r++ {
 			src := w[r*in : (r+1)*in]
-			if gs <= 0 {
+			if perRow {
 				// As the reference, which finds per-row parameters before
 				// zeroing dead columns.
-				s.t.Scale[r], s.t.Zero[r] = s.groupParams(src, span(0, in))
+				grid.Fit(r, 0, src, span(0, in))
 			}
 			copy(row, src)
 			for c, d := range dead {
@@ -84,10 +76,9 @@ func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, im
 					row[c] = 0
 				}
 			}
-			if gs > 0 && o.StaticGroups {
-				for g := range s.groups {
-					at := r*s.groups + g
-					s.t.Scale[at], s.t.Zero[at] = s.groupParams(row[g*gs:(g+1)*gs], span(g*gs, (g+1)*gs))
+			if !perRow && o.StaticGroups {
+				for g := range in / gs {
+					grid.Fit(r, g, row[g*gs:(g+1)*gs], span(g*gs, (g+1)*gs))
 				}
 			}
 			dst := s.w[r*in : (r+1)*in]
@@ -99,17 +90,17 @@ func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, im
 	return s
 }
 
-// groupIndex returns the group of every input channel: the default
-// c / GroupSize, or with act-order and dynamic groups the group of the
-// channel's position in processing order.
-func (s *sweep) groupIndex() []int32 {
-	gidx := make([]int32, s.in)
-	gs := s.o.Scheme.GroupSize
+// groupIndex returns the group of every input channel under package
+// quant's scheme: the default c / GroupSize, or with act-order and dynamic
+// groups the group of the channel's position in processing order.
+func groupIndex(perm []int, o Options) []int32 {
+	gidx := make([]int32, len(perm))
+	gs := o.Scheme.GroupSize
 	if gs <= 0 {
 		return gidx
 	}
-	for j, c := range s.perm {
-		if s.o.ActOrder && !s.o.StaticGroups {
+	for j, c := range perm {
+		if o.ActOrder && !o.StaticGroups {
 			gidx[c] = int32(j / gs)
 		} else {
 			gidx[c] = int32(c / gs)
@@ -118,7 +109,7 @@ func (s *sweep) groupIndex() []int32 {
 	return gidx
 }
 
-// run quantizes every column, filling s.t, and returns the loss.
+// run quantizes every column onto the grid and returns the loss.
 func (s *sweep) run() float64 {
 	out, in, bs := s.out, s.in, s.o.BlockSize
 	bs = min(bs, in)
@@ -172,19 +163,25 @@ func (s *sweep) run() float64 {
 }
 
 // quantizeRow quantizes row r of the block starting at column i1, whose
-// n×n factor block is ud, into s.t, leaving the scaled errors in e and
+// n×n factor block is ud, onto the grid, leaving the scaled errors in e and
 // returning the row's loss. x is the row's scratch copy of the block.
 func (s *sweep) quantizeRow(r, i1 int, ud, x, e []float32) float64 {
 	n := len(x)
 	copy(x, s.w[r*s.in+i1:])
-	q := s.t.Q[r*s.in : (r+1)*s.in]
 	loss := 0.0
 	for t := range n {
 		j := i1 + t
-		scale, zero := s.params(r, j)
-		qi := quant.Quantize(x[t], scale, zero, s.maxq)
-		q[s.perm[j]] = qi
-		err := (x[t] - quant.Dequantize(qi, scale, zero)) / ud[t*n+t]
+		if s.dynamic && j%s.gs == 0 {
+			// The reference's find_params(W[:, j:j+groupsize]) when
+			// (i1+i) % groupsize == 0: the group's weights as updated by
+			// the blocks before this one.
+			var imp []float32
+			if s.importance != nil {
+				imp = s.importance[j : j+s.gs]
+			}
+			s.grid.Fit(r, j/s.gs, s.w[r*s.in+j:r*s.in+j+s.gs], imp)
+		}
+		err := (x[t] - s.grid.Round(r, s.perm[j], x[t])) / ud[t*n+t]
 		e[t] = err
 		loss += float64(err) * float64(err)
 		// The rest of the block absorbs the error: x[t+1:] -= err·U[j, j+1:i2].
@@ -196,41 +193,6 @@ func (s *sweep) quantizeRow(r, i1 int, ud, x, e []float32) float64 {
 		}
 	}
 	return loss / 2
-}
-
-// params returns the scale and zero point of row r's weight at processing
-// position j. With dynamic groups it first finds them when j starts a
-// group, from the weights of w (the reference's
-// find_params(W[:, j:j+groupsize]) when (i1+i) % groupsize == 0).
-func (s *sweep) params(r, j int) (float32, uint8) {
-	gs := s.o.Scheme.GroupSize
-	g := 0
-	switch {
-	case gs <= 0:
-	case s.o.StaticGroups:
-		g = s.perm[j] / gs
-	default:
-		g = j / gs
-		if j%gs == 0 {
-			at := r*s.groups + g
-			var imp []float32
-			if s.importance != nil {
-				imp = s.importance[j : j+gs]
-			}
-			s.t.Scale[at], s.t.Zero[at] = s.groupParams(s.w[r*s.in+j:r*s.in+j+gs], imp)
-		}
-	}
-	at := r*s.groups + g
-	return s.t.Scale[at], s.t.Zero[at]
-}
-
-// groupParams finds one group's parameters: min-max, or the clip search
-// weighted by importance.
-func (s *sweep) groupParams(w, importance []float32) (float32, uint8) {
-	if s.o.Clip == nil {
-		return s.o.Scheme.Params(w)
-	}
-	return s.o.Scheme.ClipParams(w, importance, *s.o.Clip)
 }
 
 // grow returns buf resliced to n values, reallocated if too short.
