@@ -189,12 +189,20 @@ func ggufTensorType(ft ggufFileType, spec model.TensorSpec, cfg *model.Config) (
 // LlamaModel.permute does:
 // w.reshape(nHead, 2, rows/nHead/2, cols).swapaxes(1, 2).reshape(rows, cols).
 func PermuteQK(w []float32, rows, cols, nHead int) ([]float32, error) {
+	if len(w) != rows*cols {
+		return nil, fmt.Errorf("cannot permute %d values as %d×%d", len(w), rows, cols)
+	}
+	return permuteRows(w, rows, cols, nHead)
+}
+
+// permuteRows moves rows of cols elements as PermuteQK does.
+func permuteRows[E any](w []E, rows, cols, nHead int) ([]E, error) {
 	if nHead <= 0 || rows%(2*nHead) != 0 || len(w) != rows*cols {
 		return nil, fmt.Errorf("cannot permute %d×%d for %d heads", rows, cols, nHead)
 	}
 	per := rows / nHead
 	half := per / 2
-	out := make([]float32, len(w))
+	out := make([]E, len(w))
 	for h := range nHead {
 		for j := range half {
 			for s := range 2 {
@@ -233,6 +241,43 @@ type ggufTensor struct {
 // between tensors.
 func WriteGGUF(ctx context.Context, ck *model.Checkpoint, out string, opts GGUFOptions) (*GGUFReport, error) {
 	start := time.Now()
+	g, err := createGGUF(ck, out, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer g.w.Abort()
+	for _, p := range g.plan {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data := p.extra
+		if data == nil {
+			if data, err = ck.Float32(p.spec.Role, p.spec.Layer); err != nil {
+				return nil, err
+			}
+		}
+		if err := g.writeFloat32(p, data); err != nil {
+			return nil, err
+		}
+	}
+	return g.close(ctx, start)
+}
+
+// ggufOutput is a GGUF file being written: every tensor is declared and
+// the metadata set; the data follow in plan order.
+type ggufOutput struct {
+	w    *gguf.Writer
+	path string
+	cfg  *model.Config
+	arch string
+	plan []ggufTensor
+	rep  *GGUFReport
+}
+
+// createGGUF plans the tensors of a GGUF file of ck at out, sets its
+// metadata and declares its tensors. The caller writes the data, then
+// closes it, or aborts the writer.
+func createGGUF(ck *model.Checkpoint, out string, opts GGUFOptions) (*ggufOutput, error) {
 	logf := opts.Log
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -314,7 +359,17 @@ func WriteGGUF(ctx context.Context, ck *model.Checkpoint, out string, opts GGUFO
 	if err != nil {
 		return nil, err
 	}
-	defer w.Abort()
+	g := &ggufOutput{w: w, path: out, cfg: cfg, arch: arch, plan: plan, rep: rep}
+	if err := g.declare(ck, opts, ft, vocab, ropeKeys); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	return g, nil
+}
+
+// declare sets the file's metadata and declares its tensors.
+func (g *ggufOutput) declare(ck *model.Checkpoint, opts GGUFOptions, ft ggufFileType, vocab *GGUFVocab, ropeKeys []gguf.KV) error {
+	w, cfg, arch := g.w, g.cfg, g.arch
 	var setErr error
 	set := func(key string, v gguf.Value) {
 		if setErr == nil {
@@ -353,57 +408,81 @@ func WriteGGUF(ctx context.Context, ck *model.Checkpoint, out string, opts GGUFO
 	}
 	vocab.set(set)
 	if setErr != nil {
-		return nil, setErr
+		return setErr
 	}
-	for _, p := range plan {
+	for _, p := range g.plan {
 		if err := w.Declare(p.name, p.typ, p.dims...); err != nil {
-			return nil, err
+			return err
 		}
-		rep.TypeCount[p.typ.String()]++
+		g.rep.TypeCount[p.typ.String()]++
 	}
+	return nil
+}
 
-	for _, p := range plan {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+// qkHeads returns the number of heads whose rows llama.cpp's llama
+// architecture interleaves in a tensor (see PermuteQK), 0 for none.
+func (g *ggufOutput) qkHeads(spec model.TensorSpec) int {
+	if g.arch != "llama" {
+		return 0
+	}
+	switch spec.Role {
+	case model.AttnQ, model.AttnQBias:
+		return g.cfg.NumHeads
+	case model.AttnK, model.AttnKBias:
+		return g.cfg.NumKVHeads
+	}
+	return 0
+}
+
+// writeFloat32 writes tensor p from its values in Hugging Face layout.
+func (g *ggufOutput) writeFloat32(p ggufTensor, data []float32) error {
+	if nHead := g.qkHeads(p.spec); nHead > 0 {
+		cols := 1
+		if len(p.spec.Shape) == 2 {
+			cols = p.spec.Shape[1]
 		}
-		data := p.extra
-		if data == nil {
-			if data, err = ck.Float32(p.spec.Role, p.spec.Layer); err != nil {
-				return nil, err
-			}
-			if arch == "llama" {
-				nHead := 0
-				switch p.spec.Role {
-				case model.AttnQ, model.AttnQBias:
-					nHead = cfg.NumHeads
-				case model.AttnK, model.AttnKBias:
-					nHead = cfg.NumKVHeads
-				}
-				if nHead > 0 {
-					cols := 1
-					if len(p.spec.Shape) == 2 {
-						cols = p.spec.Shape[1]
-					}
-					if data, err = PermuteQK(data, p.spec.Shape[0], cols, nHead); err != nil {
-						return nil, fmt.Errorf("%s: %w", p.spec.Name, err)
-					}
-				}
-			}
-		}
-		if err := w.WriteFloat32(p.name, data); err != nil {
-			return nil, fmt.Errorf("%s: %w", p.name, err)
+		var err error
+		if data, err = PermuteQK(data, p.spec.Shape[0], cols, nHead); err != nil {
+			return fmt.Errorf("%s: %w", p.spec.Name, err)
 		}
 	}
+	if err := g.w.WriteFloat32(p.name, data); err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
+	return nil
+}
+
+// writeEncoded writes tensor p from its rows already encoded as its type,
+// in Hugging Face row order.
+func (g *ggufOutput) writeEncoded(p ggufTensor, data []byte) error {
+	if nHead := g.qkHeads(p.spec); nHead > 0 {
+		rows := p.spec.Shape[0]
+		if len(data)%rows != 0 {
+			return fmt.Errorf("%s: %d bytes do not split into %d rows", p.name, len(data), rows)
+		}
+		var err error
+		if data, err = permuteRows(data, rows, len(data)/rows, nHead); err != nil {
+			return fmt.Errorf("%s: %w", p.spec.Name, err)
+		}
+	}
+	if err := g.w.WriteTensor(p.name, data); err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
+	return nil
+}
+
+// close completes the file and fills in the report.
+func (g *ggufOutput) close(ctx context.Context, start time.Time) (*GGUFReport, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := w.Close(); err != nil {
+	if err := g.w.Close(); err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(out); err == nil {
-		rep.Bytes = st.Size()
+	if st, err := os.Stat(g.path); err == nil {
+		g.rep.Bytes = st.Size()
 	}
-	rep.Tensors = len(plan)
-	rep.Seconds = time.Since(start).Seconds()
-	return rep, nil
+	g.rep.Tensors = len(g.plan)
+	g.rep.Seconds = time.Since(start).Seconds()
+	return g.rep, nil
 }

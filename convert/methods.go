@@ -69,15 +69,7 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 				hessians[inputOf(role)] = gptq.NewHessian(in)
 			}
 		}
-		add := func(name string) func([]float32, int) {
-			h := hessians[name]
-			if h == nil {
-				return nil
-			}
-			return h.Add
-		}
-		hooks := &runtime.Hooks{QKVIn: add("qkv"), OIn: add("o"), MLPIn: add("mlp"), DownIn: add("down")}
-		if err := acts.Observe(runtime.NewLayer(cfg, *w), hooks); err != nil {
+		if err := acts.Observe(runtime.NewLayer(cfg, *w), hessianHooks(hessians)); err != nil {
 			return nil, err
 		}
 		for _, role := range stage {

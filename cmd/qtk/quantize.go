@@ -33,6 +33,7 @@ type quantizeOptions struct {
 	out          string
 	force        bool
 	format       string
+	ggufType     string
 	bits         int
 	groupSize    int
 	sym          bool
@@ -85,7 +86,10 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVarP(&opts.out, "output", "o", "", "output directory (required)")
 	f.BoolVar(&opts.force, "force", false, "replace an existing output directory")
-	f.StringVar(&opts.format, "format", "gptq", "output format: gptq, awq or compressed-tensors")
+	f.StringVar(&opts.format, "format", "gptq", "output format: gptq, awq, compressed-tensors, or gguf (gptq and awq only; a file)")
+	if method != convert.RTN {
+		f.StringVar(&opts.ggufType, "type", "q4_k_m", "with --format gguf: q4_0 or q4_k_m")
+	}
 	f.IntVar(&opts.bits, "bits", 4, "bits per weight: 4 or 8")
 	f.IntVar(&opts.groupSize, "group-size", 128, "input channels per scale (32, 64, 128, ...; -1: one per output channel)")
 	f.BoolVar(&opts.sym, "sym", false, "symmetric quantization (default asymmetric)")
@@ -180,6 +184,9 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if opts.format == "gguf" {
+		return quantizeGGUF(ctx, ck, opts, copts, stdout)
+	}
 	rep, err := convert.Quantize(ctx, ck, opts.out, opts.force, copts)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -221,6 +228,26 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 	}
 	if maxDelta >= 0 && delta > maxDelta {
 		return exitError{code: exitGate, err: fmt.Errorf("perplexity rose %.2f%%, more than the allowed %.2f%%", 100*delta, 100*maxDelta)}
+	}
+	return nil
+}
+
+// quantizeGGUF writes a calibrated GGUF file.
+func quantizeGGUF(ctx context.Context, ck *model.Checkpoint, opts quantizeOptions, copts convert.Options, stdout io.Writer) error {
+	if opts.evalData != "" {
+		return fmt.Errorf("--eval: measure a GGUF output with qtk eval ppl, or with llama.cpp (tools/llamacpp)")
+	}
+	rep, err := convert.QuantizeGGUF(ctx, ck, opts.out, convert.GGUFOptions{Type: opts.ggufType, Force: opts.force, Log: logf}, copts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; nothing was written to %s", opts.out)}
+		}
+		return err
+	}
+	peak := peakRSS()
+	logf("wrote %s (%s, calibrated %s, %d bytes) in %.1fs, peak memory %.0f MB", opts.out, copts.Method, rep.Type, rep.Bytes, rep.Seconds, float64(peak)/1e6)
+	if opts.jsonOut {
+		return json.NewEncoder(stdout).Encode(map[string]any{"quantize": rep, "method": copts.Method, "output": opts.out, "peak_rss_bytes": peak})
 	}
 	return nil
 }
