@@ -1,0 +1,520 @@
+package chattemplate
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// filterFunc applies a filter to v.
+type filterFunc func(v any, args []any, kwargs map[string]any) (any, error)
+
+// filters are the Jinja filters chat templates use. The parser rejects any
+// other name, so an unsupported template fails when it is loaded.
+var filters map[string]filterFunc
+
+func init() {
+	filters = map[string]filterFunc{
+		"trim":       filterTrim,
+		"length":     filterLength,
+		"count":      filterLength,
+		"upper":      stringFilter(strings.ToUpper),
+		"lower":      stringFilter(strings.ToLower),
+		"title":      stringFilter(title),
+		"capitalize": stringFilter(capitalize),
+		"string":     func(v any, _ []any, _ map[string]any) (any, error) { return toString(v), nil },
+		"safe":       func(v any, _ []any, _ map[string]any) (any, error) { return v, nil },
+		"tojson":     filterToJSON,
+		"items":      filterItems,
+		"join":       filterJoin,
+		"first":      filterFirst,
+		"last":       filterLast,
+		"default":    filterDefault,
+		"d":          filterDefault,
+		"list":       func(v any, _ []any, _ map[string]any) (any, error) { return iterate(v) },
+		"reverse":    filterReverse,
+		"replace":    filterReplace,
+		"int":        filterInt,
+		"float":      filterFloat,
+		"abs":        filterAbs,
+		"selectattr": selectAttr(true),
+		"rejectattr": selectAttr(false),
+		"map":        filterMap,
+		"unique":     filterUnique,
+	}
+}
+
+func stringFilter(f func(string) string) filterFunc {
+	return func(v any, _ []any, _ map[string]any) (any, error) { return f(toString(v)), nil }
+}
+
+func filterTrim(v any, args []any, _ map[string]any) (any, error) {
+	chars := whitespace
+	if len(args) > 0 && args[0] != nil {
+		c, ok := args[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("characters must be a string")
+		}
+		chars = c
+	}
+	return strings.Trim(toString(v), chars), nil
+}
+
+func filterLength(v any, _ []any, _ map[string]any) (any, error) { return length(v) }
+
+func filterItems(v any, _ []any, _ map[string]any) (any, error) {
+	switch d := v.(type) {
+	case *Dict:
+		items, _ := dictMethod(d, "items")
+		return items(nil, nil)
+	case undefined:
+		return []any{}, nil
+	}
+	return nil, fmt.Errorf("items needs a dict, not %s", typeName(v))
+}
+
+func filterJoin(v any, args []any, kwargs map[string]any) (any, error) {
+	sep := ""
+	if len(args) > 0 {
+		sep = toString(args[0])
+	}
+	attr, _ := kwargs["attribute"].(string)
+	if len(args) > 1 {
+		attr = toString(args[1])
+	}
+	return join(v, sep, attr)
+}
+
+// join concatenates the items of v (or their attribute attr) with sep.
+func join(v any, sep, attr string) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]string, len(items))
+	total := 0
+	for i, it := range items {
+		if attr != "" {
+			it = item(it, attr)
+		}
+		parts[i] = toString(it)
+		total += len(parts[i]) + len(sep)
+		if total > maxOutput {
+			return nil, fmt.Errorf("string exceeds %d bytes", maxOutput)
+		}
+	}
+	return strings.Join(parts, sep), nil
+}
+
+func filterFirst(v any, _ []any, _ map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil || len(items) == 0 {
+		return undefined{"first"}, err
+	}
+	return items[0], nil
+}
+
+func filterLast(v any, _ []any, _ map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil || len(items) == 0 {
+		return undefined{"last"}, err
+	}
+	return items[len(items)-1], nil
+}
+
+// filterDefault is default(value, boolean=false): value when v is undefined
+// (or, with boolean, false).
+func filterDefault(v any, args []any, kwargs map[string]any) (any, error) {
+	var def any = ""
+	if len(args) > 0 {
+		def = args[0]
+	}
+	boolean := len(args) > 1 && truth(args[1]) || truth(kwargs["boolean"])
+	if _, isUndefined := v.(undefined); isUndefined || boolean && !truth(v) {
+		return def, nil
+	}
+	return v, nil
+}
+
+func filterReverse(v any, _ []any, _ map[string]any) (any, error) {
+	if s, ok := v.(string); ok {
+		runes := []rune(s)
+		slices.Reverse(runes)
+		return string(runes), nil
+	}
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(items)
+	slices.Reverse(out)
+	return out, nil
+}
+
+func filterReplace(v any, args []any, _ map[string]any) (any, error) {
+	if len(args) > 0 {
+		args[0] = toString(args[0])
+	}
+	if len(args) > 1 {
+		args[1] = toString(args[1])
+	}
+	return replace(toString(v), args)
+}
+
+func filterInt(v any, args []any, _ map[string]any) (any, error) {
+	def := 0
+	if len(args) > 0 {
+		def, _ = integer(args[0])
+	}
+	switch v := v.(type) {
+	case bool, int:
+		n, _ := integer(v)
+		return n, nil
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return def, nil
+		}
+		return int(v), nil
+	case string:
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			return n, nil
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return int(f), nil
+		}
+	}
+	return def, nil
+}
+
+func filterFloat(v any, args []any, _ map[string]any) (any, error) {
+	def := 0.0
+	if len(args) > 0 {
+		def, _ = number(args[0])
+	}
+	if f, ok := number(v); ok {
+		return f, nil
+	}
+	if s, ok := v.(string); ok {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+			return f, nil
+		}
+	}
+	return def, nil
+}
+
+func filterAbs(v any, _ []any, _ map[string]any) (any, error) {
+	switch n := v.(type) {
+	case int:
+		if n < 0 {
+			return -n, nil
+		}
+		return n, nil
+	case float64:
+		return math.Abs(n), nil
+	case bool:
+		n2, _ := integer(n)
+		return n2, nil
+	}
+	return nil, fmt.Errorf("bad operand for abs: %s", typeName(v))
+}
+
+func filterUnique(v any, _ []any, _ map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	var out []any
+	for _, it := range items {
+		if !slices.ContainsFunc(out, func(o any) bool { return equal(o, it) }) {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// selectAttr is selectattr(attr[, test, args...]) (keep) or rejectattr.
+func selectAttr(keep bool) filterFunc {
+	return func(v any, args []any, _ map[string]any) (any, error) {
+		if len(args) == 0 {
+			return nil, fmt.Errorf("needs an attribute name")
+		}
+		attr := toString(args[0])
+		test := func(x any, _ []any) (bool, error) { return truth(x), nil }
+		var testArgs []any
+		if len(args) > 1 {
+			name := toString(args[1])
+			var ok bool
+			if test, ok = tests[name]; !ok {
+				return nil, fmt.Errorf("unsupported test %q", name)
+			}
+			testArgs = args[2:]
+		}
+		items, err := iterate(v)
+		if err != nil {
+			return nil, err
+		}
+		var out []any
+		for _, it := range items {
+			ok, err := test(item(it, attr), testArgs)
+			if err != nil {
+				return nil, err
+			}
+			if ok == keep {
+				out = append(out, it)
+			}
+		}
+		return out, nil
+	}
+}
+
+// filterMap supports map(attribute=name) and map(filter_name, args...).
+func filterMap(v any, args []any, kwargs map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(items))
+	if attr, ok := kwargs["attribute"].(string); ok {
+		def, hasDefault := kwargs["default"]
+		for i, it := range items {
+			out[i] = item(it, attr)
+			if _, missing := out[i].(undefined); missing && hasDefault {
+				out[i] = def
+			}
+		}
+		return out, nil
+	}
+	if len(args) == 0 {
+		return nil, fmt.Errorf("needs a filter name or attribute=")
+	}
+	name := toString(args[0])
+	f, ok := filters[name]
+	if !ok || name == "map" {
+		return nil, fmt.Errorf("unsupported filter %q", name)
+	}
+	for i, it := range items {
+		if out[i], err = f(it, args[1:], nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// filterToJSON is Hugging Face's tojson: json.dumps(v, ensure_ascii=False,
+// indent=indent) — Python's separators (", " and ": "), keys in order, no
+// HTML escaping.
+func filterToJSON(v any, args []any, kwargs map[string]any) (any, error) {
+	indentArg, ok := kwargs["indent"]
+	if len(args) > 0 {
+		indentArg, ok = args[0], true
+	}
+	indent := -1
+	if ok && indentArg != nil {
+		n, isInt := integer(indentArg)
+		if !isInt || n < 0 || n > 64 {
+			return nil, fmt.Errorf("indent must be a small non-negative integer")
+		}
+		indent = n
+	}
+	var b strings.Builder
+	if err := writeJSON(&b, v, indent, 0); err != nil {
+		return nil, err
+	}
+	return b.String(), nil
+}
+
+func writeJSON(b *strings.Builder, v any, indent, level int) error {
+	if b.Len() > maxOutput {
+		return fmt.Errorf("output exceeds %d bytes", maxOutput)
+	}
+	if level > maxNesting {
+		return fmt.Errorf("value nests more than %d deep", maxNesting)
+	}
+	newline := func(level int) {
+		if indent >= 0 {
+			b.WriteByte('\n')
+			b.WriteString(strings.Repeat(" ", indent*level))
+		}
+	}
+	itemSep := ", "
+	if indent >= 0 {
+		itemSep = ","
+	}
+	switch v := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(v))
+	case int:
+		b.WriteString(strconv.Itoa(v))
+	case float64:
+		switch {
+		case math.IsNaN(v):
+			b.WriteString("NaN")
+		case math.IsInf(v, 1):
+			b.WriteString("Infinity")
+		case math.IsInf(v, -1):
+			b.WriteString("-Infinity")
+		default:
+			b.WriteString(formatFloat(v))
+		}
+	case string:
+		writeJSONString(b, v)
+	case []any:
+		if len(v) == 0 {
+			b.WriteString("[]")
+			return nil
+		}
+		b.WriteByte('[')
+		for i, it := range v {
+			if i > 0 {
+				b.WriteString(itemSep)
+			}
+			newline(level + 1)
+			if err := writeJSON(b, it, indent, level+1); err != nil {
+				return err
+			}
+		}
+		newline(level)
+		b.WriteByte(']')
+	case *Dict:
+		if len(v.keys) == 0 {
+			b.WriteString("{}")
+			return nil
+		}
+		b.WriteByte('{')
+		for i, k := range v.keys {
+			if i > 0 {
+				b.WriteString(itemSep)
+			}
+			newline(level + 1)
+			writeJSONString(b, k)
+			b.WriteString(": ")
+			if err := writeJSON(b, v.values[k], indent, level+1); err != nil {
+				return err
+			}
+		}
+		newline(level)
+		b.WriteByte('}')
+	default:
+		return fmt.Errorf("%s is not JSON serializable", typeName(v))
+	}
+	return nil
+}
+
+// writeJSONString quotes s as Python's json.dumps(ensure_ascii=False) does.
+func writeJSONString(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		default:
+			if r < 0x20 {
+				fmt.Fprintf(b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('"')
+}
+
+// testFunc is a Jinja test ("x is defined").
+type testFunc func(v any, args []any) (bool, error)
+
+var tests map[string]testFunc
+
+func init() {
+	isType := func(f func(any) bool) testFunc {
+		return func(v any, _ []any) (bool, error) { return f(v), nil }
+	}
+	eq := func(v any, args []any) (bool, error) {
+		if len(args) != 1 {
+			return false, fmt.Errorf("needs one argument")
+		}
+		return equal(v, args[0]), nil
+	}
+	tests = map[string]testFunc{
+		"defined":   isType(func(v any) bool { _, u := v.(undefined); return !u }),
+		"undefined": isType(func(v any) bool { _, u := v.(undefined); return u }),
+		"none":      isType(func(v any) bool { return v == nil }),
+		"string":    isType(func(v any) bool { _, ok := v.(string); return ok }),
+		"mapping":   isType(func(v any) bool { _, ok := v.(*Dict); return ok }),
+		"boolean":   isType(func(v any) bool { _, ok := v.(bool); return ok }),
+		"integer":   isType(func(v any) bool { _, ok := v.(int); return ok }),
+		"float":     isType(func(v any) bool { _, ok := v.(float64); return ok }),
+		"number":    isType(func(v any) bool { _, ok := number(v); return ok }),
+		"true":      isType(func(v any) bool { return v == true }),
+		"false":     isType(func(v any) bool { return v == false }),
+		"callable":  isType(func(v any) bool { _, ok := v.(function); return ok }),
+		"sequence": isType(func(v any) bool {
+			switch v.(type) {
+			case string, []any, *Dict:
+				return true
+			}
+			return false
+		}),
+		"iterable": isType(func(v any) bool {
+			switch v.(type) {
+			case string, []any, *Dict, undefined:
+				return true
+			}
+			return false
+		}),
+		"lower": isType(func(v any) bool { s, ok := v.(string); return ok && strings.ToLower(s) == s }),
+		"upper": isType(func(v any) bool { s, ok := v.(string); return ok && strings.ToUpper(s) == s }),
+		"even":  isType(func(v any) bool { n, ok := integer(v); return ok && n%2 == 0 }),
+		"odd":   isType(func(v any) bool { n, ok := integer(v); return ok && n%2 != 0 }),
+		"divisibleby": func(v any, args []any) (bool, error) {
+			n, ok1 := integer(v)
+			if len(args) != 1 {
+				return false, fmt.Errorf("needs one argument")
+			}
+			d, ok2 := integer(args[0])
+			if !ok1 || !ok2 || d == 0 {
+				return false, fmt.Errorf("needs non-zero integers")
+			}
+			return n%d == 0, nil
+		},
+		"equalto": eq,
+		"eq":      eq,
+		"==":      eq,
+		"ne": func(v any, args []any) (bool, error) {
+			ok, err := eq(v, args)
+			return !ok, err
+		},
+		"sameas": func(v any, args []any) (bool, error) {
+			if len(args) != 1 {
+				return false, fmt.Errorf("needs one argument")
+			}
+			// Python's "is": identity, which for the singletons None, True
+			// and False is equality of kind and value.
+			switch v.(type) {
+			case nil, bool:
+				return v == args[0], nil
+			}
+			return false, nil
+		},
+		"in": func(v any, args []any) (bool, error) {
+			if len(args) != 1 {
+				return false, fmt.Errorf("needs one argument")
+			}
+			return contains(args[0], v)
+		},
+	}
+}
