@@ -2,8 +2,8 @@ package chattemplate
 
 import (
 	"errors"
-	"slices"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )

@@ -21,9 +21,9 @@ import (
 type segmentKind int
 
 const (
-	textSegment segmentKind = iota
-	outputSegment           // {{ ... }}
-	blockSegment            // {% ... %}
+	textSegment   segmentKind = iota
+	outputSegment             // {{ ... }}
+	blockSegment              // {% ... %}
 )
 
 // segment is a piece of the template: literal text, or the tokens of a tag.
