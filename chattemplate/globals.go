@@ -9,7 +9,7 @@ import (
 )
 
 // maxRange bounds range(), so that a template cannot loop for ever.
-const maxRange = 1 << 20
+const maxRange = 1 << 16
 
 // TemplateError is raised by the template itself through raise_exception,
 // typically because the conversation breaks the model's rules (roles that do

@@ -84,7 +84,11 @@ func (t *Template) execute(vars map[string]any) (string, error) {
 // or a list of named templates of which "default" is used). BOSToken and
 // EOSToken come from tokenizer_config.json. A directory without a template
 // gives an error wrapping ErrNoTemplate.
-func Load(dir string) (*Template, error) {
+func Load(dir string) (*Template, error) { return LoadFile(dir, "") }
+
+// LoadFile is Load with the template read from file instead, when file is
+// not "" (to serve a model whose own template is missing or unsupported).
+func LoadFile(dir, file string) (*Template, error) {
 	var cfg tokenizerConfig
 	cfgPath := filepath.Join(dir, "tokenizer_config.json")
 	data, err := os.ReadFile(cfgPath)
@@ -96,8 +100,14 @@ func Load(dir string) (*Template, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, err
 	}
-	src, srcPath, err := templateSource(dir, cfgPath, cfg.ChatTemplate)
-	if err != nil {
+	src, srcPath := "", file
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		src = string(data)
+	} else if src, srcPath, err = templateSource(dir, cfgPath, cfg.ChatTemplate); err != nil {
 		return nil, err
 	}
 	t, err := Parse(src)

@@ -295,4 +295,14 @@ func TestLoad(t *testing.T) {
 	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), "chat_template.jinja") {
 		t.Errorf("unsupported template: got %v, want an error naming the file", err)
 	}
+	// LoadFile replaces the unsupported template, keeping the tokens.
+	override := filepath.Join(t.TempDir(), "override.jinja")
+	write(filepath.Dir(override), "override.jinja", "[{{ messages[0].content }}]{{ eos_token }}")
+	tpl, err := LoadFile(jinja, override)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tpl.Render(oneTurn, true); err != nil || got != "[Hi]<E>" {
+		t.Errorf("LoadFile: got %q, %v", got, err)
+	}
 }
