@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // filterFunc applies a filter to v.
@@ -22,7 +23,7 @@ func init() {
 		"count":      filterLength,
 		"upper":      stringFilter(strings.ToUpper),
 		"lower":      stringFilter(strings.ToLower),
-		"title":      stringFilter(title),
+		"title":      stringFilter(titleWords),
 		"capitalize": stringFilter(capitalize),
 		"string":     func(v any, _ []any, _ map[string]any) (any, error) { return toString(v), nil },
 		"safe":       func(v any, _ []any, _ map[string]any) (any, error) { return v, nil },
@@ -44,6 +45,28 @@ func init() {
 		"map":        filterMap,
 		"unique":     filterUnique,
 	}
+}
+
+// titleWords is Jinja's title filter: words are split at whitespace and
+// -({[<, and each gets its first character upper-cased and the rest
+// lower-cased (unlike Python's str.title, "'word" keeps its lower w).
+func titleWords(s string) string {
+	var b strings.Builder
+	wordStart := true
+	for _, r := range s {
+		if unicode.IsSpace(r) || strings.ContainsRune("-({[<", r) {
+			b.WriteRune(r)
+			wordStart = true
+			continue
+		}
+		if wordStart {
+			b.WriteRune(unicode.ToUpper(r))
+		} else {
+			b.WriteRune(unicode.ToLower(r))
+		}
+		wordStart = false
+	}
+	return b.String()
 }
 
 func stringFilter(f func(string) string) filterFunc {
@@ -434,6 +457,19 @@ func writeJSONString(b *strings.Builder, s string) {
 	b.WriteByte('"')
 }
 
+// parity is the even (0) or odd (1) test: value % 2 == want, so numbers only.
+func parity(want int) testFunc {
+	return func(v any, _ []any) (bool, error) {
+		if n, ok := integer(v); ok {
+			return n%2 == want || n%2 == -want, nil
+		}
+		if f, ok := v.(float64); ok {
+			return math.Mod(f, 2) == float64(want), nil
+		}
+		return false, fmt.Errorf("%s is not a number", typeName(v))
+	}
+}
+
 // testFunc is a Jinja test ("x is defined").
 type testFunc func(v any, args []any) (bool, error)
 
@@ -464,7 +500,7 @@ func init() {
 		"callable":  isType(func(v any) bool { _, ok := v.(function); return ok }),
 		"sequence": isType(func(v any) bool {
 			switch v.(type) {
-			case string, []any, *Dict:
+			case string, []any, *Dict, undefined:
 				return true
 			}
 			return false
@@ -478,8 +514,8 @@ func init() {
 		}),
 		"lower": isType(func(v any) bool { s, ok := v.(string); return ok && strings.ToLower(s) == s }),
 		"upper": isType(func(v any) bool { s, ok := v.(string); return ok && strings.ToUpper(s) == s }),
-		"even":  isType(func(v any) bool { n, ok := integer(v); return ok && n%2 == 0 }),
-		"odd":   isType(func(v any) bool { n, ok := integer(v); return ok && n%2 != 0 }),
+		"even":  parity(0),
+		"odd":   parity(1),
 		"divisibleby": func(v any, args []any) (bool, error) {
 			n, ok1 := integer(v)
 			if len(args) != 1 {

@@ -152,6 +152,8 @@ func TestFeatures(t *testing.T) {
 			"TrueTrueTrueFalseFalseTrue"},
 		{"{{ \"dq\" 'sq' }}|{{ 'tab\\tnl\\nq\\'' }}|{{ 1_000 }}",
 			"dqsq|tab\tnl\nq'|1000"},
+		{"{{ \"it's a-b (c)\"|title }}|{{ \"it's a-b\".title() }}|{{ 4 is even }}{{ -3 is odd }}{{ 2.0 is even }}",
+			"It's A-B (C)|It'S A-B|TrueTrueTrue"},
 		{"{{ messages[0] }}",
 			"{'role': 'system', 'content': 'S'}"},
 		{"{% for m in messages %}{{ loop.previtem is defined }}{{ loop.cycle('a', 'b') }}{% endfor %}",
@@ -230,6 +232,8 @@ func TestRenderErrors(t *testing.T) {
 		{"{{ 'x' * 100000000 }}", "string exceeds"},
 		{"{% break %}", "break outside a loop"},
 		{"{{ 1 < 'a' }}", "cannot compare"},
+		{"{{ 'a' is odd }}", "string is not a number"},
+		{"{% set n = 3 %}{{ n[1:] }}", "cannot slice integer"},
 	}
 	for _, c := range cases {
 		tpl, err := Parse(c.src)
