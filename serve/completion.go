@@ -29,7 +29,7 @@ type job struct {
 }
 
 func (h *Handler) completions(w http.ResponseWriter, r *http.Request) {
-	req, aerr := decodeRequest(r, h.cfg.MaxBodyBytes)
+	req, aerr := decodeRequest(w, r, h.cfg.MaxBodyBytes)
 	if aerr == nil {
 		aerr = h.checkModel(req)
 	}
@@ -53,7 +53,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("messages", "model %q has no chat template (no chat_template in tokenizer_config.json and no chat_template.jinja); use /v1/completions", h.cfg.Model))
 		return
 	}
-	req, aerr := decodeRequest(r, h.cfg.MaxBodyBytes)
+	req, aerr := decodeRequest(w, r, h.cfg.MaxBodyBytes)
 	if aerr == nil {
 		aerr = h.checkModel(req)
 	}

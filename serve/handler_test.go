@@ -234,6 +234,10 @@ func TestBadRequests(t *testing.T) {
 	gen := newFakeGenerator([]int{5})
 	h := newTestHandler(t, gen, testTemplate(t))
 	noTemplate := newTestHandler(t, gen, nil)
+	small, err := NewHandler(Config{Model: "tiny", Generator: gen, Tokenizer: testTokenizer(t), ContextLength: 64, MaxBodyBytes: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
 	long := strings.Repeat("word ", 100)
 	cases := []struct {
 		h          http.Handler
@@ -271,6 +275,7 @@ func TestBadRequests(t *testing.T) {
 		{h, "/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]}`, 400, "tools", "not supported"},
 		{noTemplate, "/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}]}`, 400, "messages", "has no chat template"},
 		{h, "/v1/nothing", `{}`, 404, nil, "no route"},
+		{small, "/v1/completions", `{"prompt": "` + strings.Repeat("x", 100) + `"}`, 413, nil, "exceeds 64 bytes"},
 	}
 	for _, c := range cases {
 		code, body := post(t, c.h, c.path, c.body)
@@ -364,5 +369,24 @@ func TestClientDisconnect(t *testing.T) {
 		gen.waitCancelled(t)
 		<-done
 		cancel()
+	}
+}
+
+func TestNewHandlerChecksConfig(t *testing.T) {
+	tok := testTokenizer(t)
+	gen := newFakeGenerator([]int{5})
+	cases := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Tokenizer: tok, Model: "m", ContextLength: 8}, "no generator"},
+		{Config{Generator: gen, Model: "m", ContextLength: 8}, "no tokenizer"},
+		{Config{Generator: gen, Tokenizer: tok, ContextLength: 8}, "no model name"},
+		{Config{Generator: gen, Tokenizer: tok, Model: "m", ContextLength: 1}, "context length 1"},
+	}
+	for _, c := range cases {
+		if _, err := NewHandler(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want an error containing %q", err, c.want)
+		}
 	}
 }

@@ -47,8 +47,8 @@ type apiRequest struct {
 }
 
 // decodeRequest reads and checks the generic shape of a request body.
-func decodeRequest(r *http.Request, maxBytes int64) (*apiRequest, *apiError) {
-	body := http.MaxBytesReader(nil, r.Body, maxBytes)
+func decodeRequest(w http.ResponseWriter, r *http.Request, maxBytes int64) (*apiRequest, *apiError) {
+	body := http.MaxBytesReader(w, r.Body, maxBytes)
 	dec := json.NewDecoder(body)
 	var req apiRequest
 	if err := dec.Decode(&req); err != nil {
