@@ -2,6 +2,21 @@
 // POST /v1/completions and /v1/chat/completions (streamed as server-sent
 // events on request), GET /v1/models, GET /health and GET /metrics
 // (Prometheus text). A client that goes away cancels its sequence.
+//
+// Requests follow OpenAI's API: prompt (a string, a list of one string, or
+// token ids) or messages, max_tokens (max_completion_tokens), temperature
+// (default 1), top_p, seed, stop (up to 16 strings), stream and
+// stream_options.include_usage. Like vLLM it also takes top_k,
+// stop_token_ids and ignore_eos. max_tokens defaults to 16 for completions
+// and to the rest of the context for chat. Options that would change the
+// output in ways qtk does not implement (n > 1, logprobs, penalties,
+// logit_bias, tools) are refused with 400 rather than ignored.
+//
+// Text prompts are tokenized with the tokenizer's special tokens (BOS for
+// LLaMA tokenizers); chat messages are rendered with the model's chat
+// template and tokenized without them, as transformers' apply_chat_template
+// does. Stop strings are matched on the detokenized text; streamed text is
+// held back while it could still be the start of a stop string.
 package serve
 
 import (
