@@ -4,21 +4,20 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 // FuzzParseConfig: any input either parses into a config whose derived
-// sizes are positive and consistent, or fails with ErrConfig.
+// sizes are positive and consistent, or fails with ErrConfig. Seeds: the
+// bundled model's config.json and testdata/fuzz/FuzzParseConfig.
 func FuzzParseConfig(f *testing.F) {
 	seed, err := os.ReadFile(filepath.Join("..", "testdata", "models", "tiny-llama", "config.json"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(seed)
-	f.Add([]byte(`{"model_type":"qwen2","hidden_size":64,"intermediate_size":128,"num_hidden_layers":1,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":10}`))
-	f.Add([]byte(`{"model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":1,"num_attention_heads":1,"vocab_size":10,"rope_scaling":{"rope_type":"llama3","factor":8,"low_freq_factor":1,"high_freq_factor":4,"original_max_position_embeddings":8192}}`))
-	f.Add([]byte(`{"model_type":"llama","eos_token_id":[1,2]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)
 		if err != nil {
@@ -34,4 +33,32 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("%d frequencies for head_dim %d", len(inv), cfg.HeadDim)
 		}
 	})
+}
+
+// TestFuzzSeeds keeps the seed corpus meaningful: seeds named valid-* must
+// parse and broken-* must not.
+func TestFuzzSeeds(t *testing.T) {
+	paths, err := filepath.Glob("testdata/fuzz/FuzzParseConfig/*")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no seeds: %v", err)
+	}
+	for _, path := range paths {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		quoted, ok := strings.CutPrefix(string(text), "go test fuzz v1\n[]byte(")
+		quoted, ok2 := strings.CutSuffix(quoted, ")\n")
+		data, err := strconv.Unquote(quoted)
+		if !ok || !ok2 || err != nil {
+			t.Fatalf("%s: not a []byte seed", path)
+		}
+		_, err = ParseConfig([]byte(data))
+		switch name := filepath.Base(path); {
+		case strings.HasPrefix(name, "valid-") && err != nil:
+			t.Errorf("%s: %v", path, err)
+		case strings.HasPrefix(name, "broken-") && err == nil:
+			t.Errorf("%s: parsed", path)
+		}
+	}
 }

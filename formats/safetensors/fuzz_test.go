@@ -65,7 +65,17 @@ func FuzzParse(f *testing.F) {
 // TestFuzzSeeds keeps the seed corpus meaningful: seeds named valid-* must
 // parse and broken-* must not.
 func TestFuzzSeeds(t *testing.T) {
-	paths, err := filepath.Glob("testdata/fuzz/FuzzParse/*")
+	checkSeeds(t, "testdata/fuzz/FuzzParse/*", func(b []byte) error {
+		_, err := Parse(b)
+		return err
+	})
+}
+
+// checkSeeds runs parse on every []byte seed matching pattern: seeds named
+// valid-* must parse and broken-* must not.
+func checkSeeds(t *testing.T, pattern string, parse func([]byte) error) {
+	t.Helper()
+	paths, err := filepath.Glob(pattern)
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no seeds: %v", err)
 	}
@@ -80,7 +90,7 @@ func TestFuzzSeeds(t *testing.T) {
 		if !ok || !ok2 || err != nil {
 			t.Fatalf("%s: not a []byte seed", path)
 		}
-		_, err = Parse([]byte(buf))
+		err = parse([]byte(buf))
 		switch name := filepath.Base(path); {
 		case strings.HasPrefix(name, "valid-") && err != nil:
 			t.Errorf("%s: %v", path, err)
