@@ -32,6 +32,7 @@ const (
 type quantizeOptions struct {
 	out          string
 	force        bool
+	resume       bool
 	format       string
 	bits         int
 	groupSize    int
@@ -84,7 +85,8 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.out, "output", "o", "", "output directory (required)")
-	f.BoolVar(&opts.force, "force", false, "replace an existing output directory")
+	f.BoolVar(&opts.force, "force", false, "replace an existing output directory (or an interrupted run's layers)")
+	f.BoolVar(&opts.resume, "resume", false, "continue an interrupted run from its finished layers (same model, options and calibration data)")
 	f.StringVar(&opts.format, "format", "gptq", "output format: gptq, awq or compressed-tensors")
 	f.IntVar(&opts.bits, "bits", 4, "bits per weight: 4 or 8")
 	f.IntVar(&opts.groupSize, "group-size", 128, "input channels per scale (32, 64, 128, ...; -1: one per output channel)")
@@ -160,6 +162,7 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		},
 		AWQThenGPTQ:   opts.awqGPTQ,
 		MaxShardBytes: maxShard,
+		Resume:        opts.resume,
 		Log:           logf,
 	}
 	if opts.actOrder && !opts.staticGroups && hf.Format(opts.format) == hf.AWQ {
@@ -178,11 +181,15 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
 	rep, err := convert.Quantize(ctx, ck, opts.out, opts.force, copts)
 	if err != nil {
-		if ctx.Err() != nil {
+		var stopped *convert.Interrupted
+		switch {
+		case errors.As(err, &stopped):
+			return exitError{code: exitInterrupted, err: err}
+		case ctx.Err() != nil:
 			return exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; nothing was written to %s", opts.out)}
 		}
 		return err
@@ -223,6 +230,21 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		return exitError{code: exitGate, err: fmt.Errorf("perplexity rose %.2f%%, more than the allowed %.2f%%", 100*delta, 100*maxDelta)}
 	}
 	return nil
+}
+
+// interruptible returns a context cancelled by the first Ctrl-C or
+// SIGTERM, which lets the layer in progress finish and be saved; a second
+// signal stops the process at once (the layers saved so far stay).
+func interruptible() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		if context.Cause(ctx) != context.Canceled {
+			logf("stopping after the current layer (interrupt again to stop now)")
+		}
+		stop() // restores the default handling for the second signal
+	}()
+	return ctx, stop
 }
 
 // pplOf measures perplexity under the hf protocol with 512-token windows.
