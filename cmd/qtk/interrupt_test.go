@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,8 +35,8 @@ func qtkProcess(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// TestInterruptThenResume sends SIGINT while the second layer is being
-// quantized: qtk finishes that layer, exits 130 with no output in place,
+// TestInterruptThenResume sends SIGINT once the first layer is done: qtk
+// finishes the layer in progress, exits 130 with no output in place,
 // and --resume completes a checkpoint identical to an uninterrupted run's.
 func TestInterruptThenResume(t *testing.T) {
 	dir := t.TempDir()
@@ -71,7 +72,9 @@ func TestInterruptThenResume(t *testing.T) {
 		t.Fatalf("exit %v, want %d; stderr:\n%s", err, exitInterrupted, strings.Join(log, "\n"))
 	}
 	last := log[len(log)-1]
-	if !strings.Contains(last, "interrupted after 2 of 4 layers") || !strings.Contains(last, "--resume") {
+	// The signal lands during the second layer, or on a busy machine just
+	// before it starts.
+	if !regexp.MustCompile(`interrupted after [12] of 4 layers; they are kept in .*--resume`).MatchString(last) {
 		t.Fatalf("last line %q: want the layers kept and how to continue", last)
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
