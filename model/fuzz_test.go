@@ -4,9 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/qtk-dev/qtk/internal/fuzzseed"
 )
 
 // FuzzParseConfig: any input either parses into a config whose derived
@@ -38,27 +39,8 @@ func FuzzParseConfig(f *testing.F) {
 // TestFuzzSeeds keeps the seed corpus meaningful: seeds named valid-* must
 // parse and broken-* must not.
 func TestFuzzSeeds(t *testing.T) {
-	paths, err := filepath.Glob("testdata/fuzz/FuzzParseConfig/*")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no seeds: %v", err)
-	}
-	for _, path := range paths {
-		text, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		quoted, ok := strings.CutPrefix(string(text), "go test fuzz v1\n[]byte(")
-		quoted, ok2 := strings.CutSuffix(quoted, ")\n")
-		data, err := strconv.Unquote(quoted)
-		if !ok || !ok2 || err != nil {
-			t.Fatalf("%s: not a []byte seed", path)
-		}
-		_, err = ParseConfig([]byte(data))
-		switch name := filepath.Base(path); {
-		case strings.HasPrefix(name, "valid-") && err != nil:
-			t.Errorf("%s: %v", path, err)
-		case strings.HasPrefix(name, "broken-") && err == nil:
-			t.Errorf("%s: parsed", path)
-		}
-	}
+	fuzzseed.Check(t, "testdata/fuzz/FuzzParseConfig/*", func(b []byte) error {
+		_, err := ParseConfig(b)
+		return err
+	})
 }

@@ -234,7 +234,6 @@ func runTo(t *testing.T, w io.Writer, args ...string) (string, error) {
 	return "", cmd.Execute()
 }
 
-
 // TestBadOutputPaths: outputs that cannot be created fail with a one-line
 // error naming them and leave nothing behind.
 func TestBadOutputPaths(t *testing.T) {

@@ -2,12 +2,11 @@ package hf
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/qtk-dev/qtk/internal/fuzzseed"
 )
 
 // FuzzParseQuantizationConfig checks that any input either fails with a
@@ -41,30 +40,11 @@ func FuzzParseQuantizationConfig(f *testing.F) {
 	})
 }
 
-// TestQuantizationConfigSeeds keeps the seed corpus meaningful: seeds named
-// valid-* must parse and broken-* must not.
+// TestQuantizationConfigSeeds keeps the seed corpus meaningful: seeds
+// named valid-* must parse and broken-* must not.
 func TestQuantizationConfigSeeds(t *testing.T) {
-	paths, err := filepath.Glob("testdata/fuzz/FuzzParseQuantizationConfig/*")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no seeds: %v", err)
-	}
-	for _, path := range paths {
-		text, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		quoted, ok := strings.CutPrefix(string(text), "go test fuzz v1\n[]byte(")
-		quoted, ok2 := strings.CutSuffix(quoted, ")\n")
-		data, err := strconv.Unquote(quoted)
-		if !ok || !ok2 || err != nil {
-			t.Fatalf("%s: not a []byte seed", path)
-		}
-		_, err = ParseQuantizationConfig([]byte(data))
-		switch name := filepath.Base(path); {
-		case strings.HasPrefix(name, "valid-") && err != nil:
-			t.Errorf("%s: %v", path, err)
-		case strings.HasPrefix(name, "broken-") && err == nil:
-			t.Errorf("%s: parsed", path)
-		}
-	}
+	fuzzseed.Check(t, "testdata/fuzz/FuzzParseQuantizationConfig/*", func(b []byte) error {
+		_, err := ParseQuantizationConfig(b)
+		return err
+	})
 }

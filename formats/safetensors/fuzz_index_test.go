@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/qtk-dev/qtk/internal/fuzzseed"
 )
 
 // FuzzParseIndex checks that parseIndex never panics, that every error is a
@@ -33,7 +35,7 @@ func FuzzParseIndex(f *testing.F) {
 // TestIndexFuzzSeeds keeps the index seed corpus meaningful: seeds named
 // valid-* must parse and broken-* must not.
 func TestIndexFuzzSeeds(t *testing.T) {
-	checkSeeds(t, "testdata/fuzz/FuzzParseIndex/*", func(b []byte) error {
+	fuzzseed.Check(t, "testdata/fuzz/FuzzParseIndex/*", func(b []byte) error {
 		_, err := parseIndex(b)
 		return err
 	})
