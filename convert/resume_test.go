@@ -154,6 +154,22 @@ func TestResumeRefusesOtherInputs(t *testing.T) {
 			}
 		})
 	}
+	t.Run("model", func(t *testing.T) {
+		other := copyTiny(t)
+		config, _ := os.ReadFile(filepath.Join(other, "config.json"))
+		os.WriteFile(filepath.Join(other, "config.json"), bytes.Replace(config, []byte(`"rms_norm_eps": 1e-05`), []byte(`"rms_norm_eps": 1e-06`), 1), 0o644)
+		ck2, err := model.Open(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ck2.Close()
+		opts := base
+		opts.Resume = true
+		_, err = Quantize(context.Background(), ck2, dest, false, opts)
+		if err == nil || !strings.Contains(err.Error(), "different model") {
+			t.Fatalf("error %v, want a refusal naming the model", err)
+		}
+	})
 	// Without --resume or --force the interrupted run is not overwritten.
 	if _, err := Quantize(context.Background(), ck, dest, false, base); err == nil || !strings.Contains(err.Error(), "--resume") {
 		t.Fatalf("error %v, want a pointer to --resume", err)
@@ -165,4 +181,14 @@ func TestResumeRefusesOtherInputs(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Dir(dest)); len(entries) != 1 {
 		t.Fatalf("left behind beside the output: %v", entries)
 	}
+}
+
+// copyTiny copies the bundled model into a temporary directory.
+func copyTiny(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := os.CopyFS(dir, os.DirFS(tinyLlama)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
