@@ -142,17 +142,35 @@ func (p *partial) saveLayer(l int, tensors []tensorData) error {
 // [windows, tokens × hidden] float32.
 const activationsTensor = "hidden_states"
 
-// saveInputs writes the activations entering layer l and drops those
-// entering layer l-1.
+// saveInputs writes the activations entering layer l, a window at a time,
+// and drops those entering layer l-1.
 func (p *partial) saveInputs(l int, x [][]float32) error {
-	data := make([]byte, 0, 4*len(x)*len(x[0]))
-	for _, row := range x {
-		for _, v := range row {
-			data = appendF32(data, v)
+	dir := filepath.Dir(p.inputFile(l))
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	w, err := safetensors.NewWriter(dir, safetensors.WriterOptions{})
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := w.Declare(activationsTensor, safetensors.F32, []int{len(x), len(x[0])}); err != nil {
+		return err
+	}
+	out, err := w.Create(activationsTensor)
+	if err != nil {
+		return err
+	}
+	row := make([]byte, 4*len(x[0]))
+	for _, window := range x {
+		for i, v := range window {
+			putF32(row[4*i:], v)
+		}
+		if _, err := out.Write(row); err != nil {
+			return err
 		}
 	}
-	t := tensorData{name: activationsTensor, dtype: safetensors.F32, shape: []int{len(x), len(x[0])}, data: data}
-	if err := writeSafetensors(filepath.Dir(p.inputFile(l)), []tensorData{t}); err != nil {
+	if err := w.Close(); err != nil {
 		return err
 	}
 	if l > 0 {
@@ -171,15 +189,16 @@ func (p *partial) loadInputs(l int, x [][]float32) error {
 	}
 	defer f.Close()
 	t, ok := f.Tensor(activationsTensor)
-	if !ok || len(t.Shape) != 2 || t.Shape[0] != len(x) || t.Shape[1] != len(x[0]) {
-		return fmt.Errorf("%s: want %s of shape [%d %d]", path, activationsTensor, len(x), len(x[0]))
+	if !ok || t.DType != safetensors.F32 || len(t.Shape) != 2 || t.Shape[0] != len(x) || t.Shape[1] != len(x[0]) {
+		return fmt.Errorf("%s: want F32 %s of shape [%d %d]", path, activationsTensor, len(x), len(x[0]))
 	}
-	all, err := t.Float32()
-	if err != nil {
-		return err
-	}
-	for i, row := range x {
-		copy(row, all[i*len(row):])
+	rowBytes := 4 * len(x[0])
+	for i, window := range x {
+		row := t
+		row.Shape, row.Data = []int{len(window)}, t.Data[i*rowBytes:(i+1)*rowBytes]
+		if err := row.Float32Into(window); err != nil {
+			return err
+		}
 	}
 	return nil
 }
