@@ -105,6 +105,11 @@ func TestEveryCommandRejectsBadFiles(t *testing.T) {
 				checkFailure(t, err, named, outDir)
 			})
 		}
+		t.Run(c.name+"/file instead of model directory", func(t *testing.T) {
+			outDir := t.TempDir()
+			_, err := run(t, "", c.args(excerpt, filepath.Join(outDir, "out"))...)
+			checkFailure(t, err, excerpt, outDir)
+		})
 		t.Run(c.name+"/missing model", func(t *testing.T) {
 			missing := filepath.Join(t.TempDir(), "no-model")
 			outDir := t.TempDir()
