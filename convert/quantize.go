@@ -122,6 +122,9 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 		}
 		opts.logf("layer %d/%d quantized in %.1fs", l+1, cfg.NumLayers, time.Since(layerStart).Seconds())
 	}
+	if err := part.clearOutputs(); err != nil {
+		return Report{}, err
+	}
 	if err := writeWeights(ck, qc, part, opts.maxShardBytes()); err != nil {
 		return Report{}, err
 	}

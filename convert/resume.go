@@ -203,6 +203,24 @@ func (p *partial) loadInputs(l int, x [][]float32) error {
 	return nil
 }
 
+// clearOutputs removes what an earlier attempt at writing the output files,
+// killed before it completed, left beside the resume folder.
+func (p *partial) clearOutputs() error {
+	entries, err := os.ReadDir(p.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == resumeFolder {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(p.dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // dropState removes the resume folder before the output is renamed into
 // place.
 func (p *partial) dropState() error { return os.RemoveAll(p.state) }

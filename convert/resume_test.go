@@ -65,6 +65,11 @@ func TestResumeWritesTheSameBytes(t *testing.T) {
 				t.Fatalf("output exists after an interruption: %v", err)
 			}
 
+			// What a run killed while writing the output files leaves.
+			partial := filepath.Join(dir, ".resumed.partial")
+			os.WriteFile(filepath.Join(partial, "model.safetensors"), []byte("half a file"), 0o644)
+			os.WriteFile(filepath.Join(partial, ".model.safetensors.tmp-1"), []byte("half a file"), 0o644)
+
 			again := tt.opts
 			again.Resume = true
 			var redone []int
