@@ -40,6 +40,9 @@ type Options struct {
 	// MaxShardBytes caps the weight bytes of one output file; 0 means
 	// DefaultMaxShardBytes.
 	MaxShardBytes int64
+	// Resume continues an interrupted run of the same inputs from its
+	// finished layers (starting afresh when there is none).
+	Resume bool
 	// Log receives progress lines.
 	Log func(format string, args ...any)
 	// Decided, when set, receives every quantized tensor as decided, before
@@ -73,6 +76,13 @@ func (o *Options) logf(format string, args ...any) {
 // more than one group per row.
 func (o *Options) storesGIdx() bool {
 	return o.GPTQ.ActOrder && !o.GPTQ.StaticGroups && o.Scheme.GroupSize > 0
+}
+
+func (o *Options) maxShardBytes() int64 {
+	if o.MaxShardBytes <= 0 {
+		return DefaultMaxShardBytes
+	}
+	return o.MaxShardBytes
 }
 
 func (o *Options) validate() error {

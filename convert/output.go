@@ -24,71 +24,47 @@ var sideFiles = []string{
 	"generation_config.json", "chat_template.jinja", "chat_template.json",
 }
 
-// output is a quantized checkpoint being written into a hidden temporary
-// directory beside its destination; Commit renames it into place, Abort
-// removes it. Nothing appears at the destination before Commit.
-type output struct {
-	dest, tmp string
-	force     bool
-	w         *safetensors.Writer
+// tensorData is one tensor as it is written.
+type tensorData struct {
+	name  string
+	dtype safetensors.DType
+	shape []int
+	data  []byte
 }
 
-// createOutput checks the destination and starts the temporary directory.
-func createOutput(dest string, force bool, maxShardBytes int64) (*output, error) {
-	if info, err := os.Stat(dest); err == nil {
-		if !force {
-			return nil, fmt.Errorf("%s: already exists (use --force to replace it)", dest)
-		}
-		if !info.IsDir() {
-			return nil, fmt.Errorf("%s: exists and is not a directory", dest)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s: cannot create the output: %w", dest, errors.Unwrap(err))
-	}
-	parent := filepath.Dir(filepath.Clean(dest))
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".tmp-")
-	if err != nil {
-		return nil, fmt.Errorf("%s: cannot create the output: %w", dest, err)
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
-	}
-	w, err := safetensors.NewWriter(tmp, safetensors.WriterOptions{MaxShardBytes: maxShardBytes})
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
-	}
-	return &output{dest: dest, tmp: tmp, force: force, w: w}, nil
+// plannedTensor is one tensor of the quantized checkpoint; layer is -1 for
+// the embedding, final norm and head, copied from the source.
+type plannedTensor struct {
+	name  string
+	dtype safetensors.DType
+	shape []int
+	layer int
+	spec  model.TensorSpec
 }
 
-// declare lists every tensor of the quantized checkpoint, in the order they
-// will be written: layer by layer, then the embedding, final norm and head.
-func (o *output) declare(ck *model.Checkpoint, qc hf.Config) error {
+// planTensors lists every tensor of the quantized checkpoint in the order
+// they are written: layer by layer, then the embedding, final norm and head.
+func planTensors(ck *model.Checkpoint, qc hf.Config) ([]plannedTensor, error) {
 	specs := ck.Config.Tensors()
-	ordered := append(layerSpecs(specs), globalSpecs(specs)...)
-	for _, spec := range ordered {
+	var planned []plannedTensor
+	for _, spec := range append(layerSpecs(specs), globalSpecs(specs)...) {
 		if isQuantized(spec) {
-			planned, err := hf.Plan(qc, spec.Shape[0], spec.Shape[1])
+			packed, err := hf.Plan(qc, spec.Shape[0], spec.Shape[1])
 			if err != nil {
-				return fmt.Errorf("%s: %w", spec.Name, err)
+				return nil, fmt.Errorf("%s: %w", spec.Name, err)
 			}
-			for _, p := range planned {
-				if err := o.w.Declare(moduleOf(spec)+"."+p.Suffix, p.DType, p.Shape); err != nil {
-					return err
-				}
+			for _, p := range packed {
+				planned = append(planned, plannedTensor{moduleOf(spec) + "." + p.Suffix, p.DType, p.Shape, spec.Layer, spec})
 			}
 			continue
 		}
 		t, err := ck.Tensor(spec.Role, spec.Layer)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := o.w.Declare(spec.Name, t.DType, t.Shape); err != nil {
-			return err
-		}
+		planned = append(planned, plannedTensor{spec.Name, t.DType, t.Shape, spec.Layer, spec})
 	}
-	return nil
+	return planned, nil
 }
 
 func layerSpecs(specs []model.TensorSpec) []model.TensorSpec {
@@ -119,31 +95,30 @@ func moduleOf(spec model.TensorSpec) string {
 	return spec.Name[:len(spec.Name)-len(".weight")]
 }
 
-// writePacked writes the packed tensors of one quantized linear.
-func (o *output) writePacked(spec model.TensorSpec, packed []hf.Packed) error {
+// packedData is the stored form of a quantized linear.
+func packedData(spec model.TensorSpec, packed []hf.Packed) []tensorData {
+	var out []tensorData
 	for _, p := range packed {
-		if err := o.w.WriteTensor(moduleOf(spec)+"."+p.Suffix, p.Data); err != nil {
-			return err
-		}
+		out = append(out, tensorData{moduleOf(spec) + "." + p.Suffix, p.DType, p.Shape, p.Data})
 	}
-	return nil
+	return out
 }
 
-// writeCopy writes a tensor unchanged from the source checkpoint.
-func (o *output) writeCopy(ck *model.Checkpoint, spec model.TensorSpec) error {
+// copiedData is a tensor unchanged from the source checkpoint.
+func copiedData(ck *model.Checkpoint, spec model.TensorSpec) (tensorData, error) {
 	t, err := ck.Tensor(spec.Role, spec.Layer)
 	if err != nil {
-		return err
+		return tensorData{}, err
 	}
-	return o.w.WriteTensor(spec.Name, t.Data)
+	return tensorData{spec.Name, t.DType, t.Shape, t.Data}, nil
 }
 
-// writeFloat writes float32 values (a norm that absorbed AWQ scales) in
+// floatData stores float32 values (a norm that absorbed AWQ scales) in
 // the dtype of the source tensor.
-func (o *output) writeFloat(ck *model.Checkpoint, spec model.TensorSpec, values []float32) error {
+func floatData(ck *model.Checkpoint, spec model.TensorSpec, values []float32) (tensorData, error) {
 	t, err := ck.Tensor(spec.Role, spec.Layer)
 	if err != nil {
-		return err
+		return tensorData{}, err
 	}
 	var data []byte
 	switch t.DType {
@@ -159,16 +134,69 @@ func (o *output) writeFloat(ck *model.Checkpoint, spec model.TensorSpec, values 
 			putF32(data[4*i:], v)
 		}
 	}
-	return o.w.WriteTensor(spec.Name, data)
+	return tensorData{spec.Name, t.DType, t.Shape, data}, nil
 }
 
-// finish closes the weights and writes config.json with its
-// quantization_config (and GPTQ's quantize_config.json), then copies the
-// tokenizer and generation files.
-func (o *output) finish(ck *model.Checkpoint, qc hf.Config) error {
-	if err := o.w.Close(); err != nil {
+// writeWeights writes the checkpoint's safetensors files into p.dir: the
+// decoder layers from their saved files, the rest from the source.
+func writeWeights(ck *model.Checkpoint, qc hf.Config, p *partial, maxShardBytes int64) error {
+	planned, err := planTensors(ck, qc)
+	if err != nil {
 		return err
 	}
+	w, err := safetensors.NewWriter(p.dir, safetensors.WriterOptions{MaxShardBytes: maxShardBytes})
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	for _, t := range planned {
+		if err := w.Declare(t.name, t.dtype, t.shape); err != nil {
+			return err
+		}
+	}
+	var layer *safetensors.File // the saved file of layer open
+	open := -1
+	defer func() {
+		if layer != nil {
+			layer.Close()
+		}
+	}()
+	for _, t := range planned {
+		if t.layer < 0 {
+			src, err := copiedData(ck, t.spec)
+			if err != nil {
+				return err
+			}
+			if err := w.WriteTensor(t.name, src.data); err != nil {
+				return err
+			}
+			continue
+		}
+		path := p.layerFile(t.layer)
+		if open != t.layer {
+			if layer != nil {
+				layer.Close()
+			}
+			if layer, err = safetensors.Open(path); err != nil {
+				return err
+			}
+			open = t.layer
+		}
+		saved, ok := layer.Tensor(t.name)
+		if !ok {
+			return fmt.Errorf("%s: no tensor %s", path, t.name)
+		}
+		if err := w.WriteTensor(t.name, saved.Data); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// writeSideFiles writes config.json with its quantization_config (and
+// GPTQ's quantize_config.json) into dir, then copies the tokenizer and
+// generation files.
+func writeSideFiles(ck *model.Checkpoint, qc hf.Config, dir string) error {
 	raw, err := os.ReadFile(filepath.Join(ck.Dir, "config.json"))
 	if err != nil {
 		return err
@@ -182,43 +210,37 @@ func (o *output) finish(ck *model.Checkpoint, qc hf.Config) error {
 		return err
 	}
 	config["quantization_config"] = qconfig
-	if err := writeJSON(filepath.Join(o.tmp, "config.json"), config); err != nil {
+	if err := writeJSON(filepath.Join(dir, "config.json"), config); err != nil {
 		return err
 	}
 	if qc.Format == hf.GPTQ {
-		if err := writeJSON(filepath.Join(o.tmp, "quantize_config.json"), qconfig); err != nil {
+		if err := writeJSON(filepath.Join(dir, "quantize_config.json"), qconfig); err != nil {
 			return err
 		}
 	}
 	for _, name := range sideFiles {
-		if err := copyFile(filepath.Join(ck.Dir, name), filepath.Join(o.tmp, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := copyFile(filepath.Join(ck.Dir, name), filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
 	return nil
 }
 
-// commit moves the finished checkpoint to its destination, replacing an
-// existing one only now that the new one is complete.
-func (o *output) commit() error {
-	if _, err := os.Stat(o.dest); err == nil {
-		old := o.tmp + ".old"
-		if err := os.Rename(o.dest, old); err != nil {
+// commit moves the finished checkpoint to dest, replacing an existing one
+// only now that the new one is complete.
+func (p *partial) commit(dest string) error {
+	if _, err := os.Stat(dest); err == nil {
+		old := p.dir + ".old"
+		if err := os.Rename(dest, old); err != nil {
 			return err
 		}
-		if err := os.Rename(o.tmp, o.dest); err != nil {
-			os.Rename(old, o.dest)
+		if err := os.Rename(p.dir, dest); err != nil {
+			os.Rename(old, dest)
 			return err
 		}
 		return os.RemoveAll(old)
 	}
-	return os.Rename(o.tmp, o.dest)
-}
-
-// abort removes everything written so far.
-func (o *output) abort() {
-	o.w.Abort()
-	os.RemoveAll(o.tmp)
+	return os.Rename(p.dir, dest)
 }
 
 func writeJSON(path string, v any) error {

@@ -23,11 +23,30 @@ type Report struct {
 	CalibrationTokens int `json:"calibration_tokens"`
 }
 
+// Interrupted is the error of a run stopped by its context after some
+// layers were finished: they are kept, and a run with Options.Resume
+// continues after them.
+type Interrupted struct {
+	Dest        string
+	Done, Total int    // layers finished, of all
+	Dir         string // where the finished layers are kept
+	Err         error  // the context's error
+}
+
+func (e *Interrupted) Error() string {
+	return fmt.Sprintf("%s: interrupted after %d of %d layers; they are kept in %s, continue with --resume", e.Dest, e.Done, e.Total, e.Dir)
+}
+
+func (e *Interrupted) Unwrap() error { return e.Err }
+
 // Quantize quantizes the decoder layers of ck and writes the checkpoint to
 // dest (replacing an existing directory only with force). Layers are read,
-// quantized and written one at a time; with calibration, only the current
-// layer is held in float32 beside the calibration activations. A cancelled
-// ctx stops between layers, and nothing is left at dest on any error.
+// quantized and saved one at a time into a hidden directory beside dest;
+// with calibration, only the current layer is held in float32 beside the
+// calibration activations. A cancelled ctx stops between layers with an
+// *Interrupted error, keeping the finished layers for a run with
+// opts.Resume, which continues after them and writes the same bytes as an
+// uninterrupted run. On any other error nothing is left behind.
 func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool, opts Options) (Report, error) {
 	start := time.Now()
 	cfg := ck.Config
@@ -57,49 +76,68 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 		}
 		opts.logf("calibration: %d windows of %d tokens", len(windows), len(windows[0]))
 	}
-
-	shard := opts.MaxShardBytes
-	if shard <= 0 {
-		shard = DefaultMaxShardBytes
-	}
-	out, err := createOutput(dest, force, shard)
+	from, err := newMadeFrom(ck, &opts)
 	if err != nil {
 		return Report{}, err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			out.abort()
-		}
-	}()
-	if err := out.declare(ck, qc); err != nil {
+	part, err := openPartial(dest, force, opts.Resume, from, cfg.NumLayers, opts.logf)
+	if err != nil {
 		return Report{}, err
 	}
-	for l := 0; l < cfg.NumLayers; l++ {
+	first := part.layersDone(cfg.NumLayers, acts != nil)
+	if first > 0 {
+		if acts != nil && first < cfg.NumLayers {
+			if err := part.loadInputs(first, acts.X); err != nil {
+				return Report{}, err // a damaged save: kept for inspection
+			}
+		}
+		opts.logf("resuming after layer %d/%d", first, cfg.NumLayers)
+	}
+	keep := false // keep the finished layers on return
+	defer func() {
+		if !keep {
+			part.remove()
+		}
+	}()
+	for l := first; l < cfg.NumLayers; l++ {
 		if err := ctx.Err(); err != nil {
-			return Report{}, err
+			keep = l > 0
+			if !keep {
+				return Report{}, err
+			}
+			return Report{}, &Interrupted{Dest: dest, Done: l, Total: cfg.NumLayers, Dir: part.dir, Err: err}
 		}
 		layerStart := time.Now()
-		if err := quantizeLayer(ck, l, acts, out, qc, &opts); err != nil {
+		tensors, err := quantizeLayer(ck, l, acts, qc, &opts)
+		if err != nil {
 			return Report{}, err
+		}
+		if err := part.saveLayer(l, tensors); err != nil {
+			return Report{}, err
+		}
+		if acts != nil && l+1 < cfg.NumLayers {
+			if err := part.saveInputs(l+1, acts.X); err != nil {
+				return Report{}, err
+			}
 		}
 		opts.logf("layer %d/%d quantized in %.1fs", l+1, cfg.NumLayers, time.Since(layerStart).Seconds())
 	}
-	for _, spec := range globalSpecs(cfg.Tensors()) {
-		if err := out.writeCopy(ck, spec); err != nil {
-			return Report{}, err
-		}
-	}
-	if err := out.finish(ck, qc); err != nil {
+	if err := part.clearOutputs(); err != nil {
 		return Report{}, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := writeWeights(ck, qc, part, opts.maxShardBytes()); err != nil {
 		return Report{}, err
 	}
-	if err := out.commit(); err != nil {
+	if err := writeSideFiles(ck, qc, part.dir); err != nil {
 		return Report{}, err
 	}
-	committed = true
+	if err := part.dropState(); err != nil {
+		return Report{}, err
+	}
+	if err := part.commit(dest); err != nil {
+		return Report{}, err
+	}
+	keep = true
 	rep := Report{Method: opts.Method, Format: qc.Format, Layers: cfg.NumLayers, Seconds: time.Since(start).Seconds()}
 	if acts != nil {
 		rep.CalibrationTokens = acts.Tokens()
@@ -107,18 +145,19 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 	return rep, nil
 }
 
-// quantizeLayer quantizes layer l, writes its tensors and, with
-// calibration, advances the activations to the next layer's inputs.
-func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out *output, qc hf.Config, opts *Options) error {
+// quantizeLayer quantizes layer l and returns its tensors as stored, in
+// the order of the model's tensor list; with calibration it advances the
+// activations to the next layer's inputs.
+func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, qc hf.Config, opts *Options) ([]tensorData, error) {
 	cfg := ck.Config
 	w, err := runtime.ReadLayer(ck, l)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, role := range linearRoles {
 		rows, cols := shapeOf(cfg, role)
 		if err := checkFinite(*weightOf(&w, role), cols); err != nil {
-			return fmt.Errorf("%s [%d×%d]: %w", model.HFName(role, l), rows, cols, err)
+			return nil, fmt.Errorf("%s [%d×%d]: %w", model.HFName(role, l), rows, cols, err)
 		}
 	}
 	var decided decisions
@@ -146,39 +185,39 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("layer %d: %w", l, err)
+		return nil, fmt.Errorf("layer %d: %w", l, err)
 	}
+	var tensors []tensorData
 	for _, spec := range cfg.Tensors() {
 		if spec.Layer != l {
 			continue
 		}
-		if isQuantized(spec) {
-			t := decided[spec.Role]
+		var t tensorData
+		switch {
+		case isQuantized(spec):
+			q := decided[spec.Role]
 			if opts.Decided != nil {
-				opts.Decided(spec.Role, l, t)
+				opts.Decided(spec.Role, l, q)
 			}
-			packed, err := hf.Pack(qc, t)
+			packed, err := hf.Pack(qc, q)
 			if err != nil {
-				return fmt.Errorf("%s: %w", spec.Name, err)
+				return nil, fmt.Errorf("%s: %w", spec.Name, err)
 			}
-			if err := out.writePacked(spec, packed); err != nil {
-				return err
-			}
+			tensors = append(tensors, packedData(spec, packed)...)
 			continue
-		}
-		if opts.Method == AWQ {
+		case opts.Method == AWQ:
 			// AWQ folded its scales into the norms (and biases).
-			if err := out.writeFloat(ck, spec, vectorOf(&w, spec.Role)); err != nil {
-				return err
-			}
-			continue
+			t, err = floatData(ck, spec, vectorOf(&w, spec.Role))
+		default:
+			t, err = copiedData(ck, spec)
 		}
-		if err := out.writeCopy(ck, spec); err != nil {
-			return err
+		if err != nil {
+			return nil, err
 		}
+		tensors = append(tensors, t)
 	}
 	if acts == nil {
-		return nil
+		return tensors, nil
 	}
 	if next == nil {
 		for role, t := range decided {
@@ -186,7 +225,7 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 		}
 		next = runtime.NewLayer(cfg, w)
 	}
-	return acts.Advance(next)
+	return tensors, acts.Advance(next)
 }
 
 // checkFinite reports the first NaN or infinite weight of a [rows × cols]

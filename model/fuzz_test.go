@@ -6,19 +6,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qtk-dev/qtk/internal/fuzzseed"
 )
 
 // FuzzParseConfig: any input either parses into a config whose derived
-// sizes are positive and consistent, or fails with ErrConfig.
+// sizes are positive and consistent, or fails with ErrConfig. Seeds: the
+// bundled model's config.json and testdata/fuzz/FuzzParseConfig.
 func FuzzParseConfig(f *testing.F) {
 	seed, err := os.ReadFile(filepath.Join("..", "testdata", "models", "tiny-llama", "config.json"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(seed)
-	f.Add([]byte(`{"model_type":"qwen2","hidden_size":64,"intermediate_size":128,"num_hidden_layers":1,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":10}`))
-	f.Add([]byte(`{"model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":1,"num_attention_heads":1,"vocab_size":10,"rope_scaling":{"rope_type":"llama3","factor":8,"low_freq_factor":1,"high_freq_factor":4,"original_max_position_embeddings":8192}}`))
-	f.Add([]byte(`{"model_type":"llama","eos_token_id":[1,2]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)
 		if err != nil {
@@ -33,5 +33,14 @@ func FuzzParseConfig(f *testing.F) {
 		if inv := cfg.InvFrequencies(); len(inv) != cfg.HeadDim/2 {
 			t.Fatalf("%d frequencies for head_dim %d", len(inv), cfg.HeadDim)
 		}
+	})
+}
+
+// TestFuzzSeeds keeps the seed corpus meaningful: seeds named valid-* must
+// parse and broken-* must not.
+func TestFuzzSeeds(t *testing.T) {
+	fuzzseed.Check(t, "testdata/fuzz/FuzzParseConfig/*", func(b []byte) error {
+		_, err := ParseConfig(b)
+		return err
 	})
 }

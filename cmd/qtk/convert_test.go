@@ -31,7 +31,7 @@ func TestConvertGGUFAndInspect(t *testing.T) {
 	}
 
 	var text bytes.Buffer
-	if err := runInspect(out, false, &text); err != nil {
+	if err := runInspect(out, false, defaultSizes, &text); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"general.architecture", "tokenizer.ggml.tokens", "len 4096", "blk.0.attn_q.weight", "Q8_0"} {
@@ -40,11 +40,22 @@ func TestConvertGGUFAndInspect(t *testing.T) {
 		}
 	}
 	var js bytes.Buffer
-	if err := runInspect(out, true, &js); err != nil {
+	if err := runInspect(out, true, defaultSizes, &js); err != nil {
 		t.Fatal(err)
 	}
 	var rep ggufReport
 	if err := json.Unmarshal(js.Bytes(), &rep); err != nil || len(rep.Tensors) != 39 || rep.Version != 3 {
 		t.Errorf("json: %v, %d tensors, version %d", err, len(rep.Tensors), rep.Version)
+	}
+	// The file is sized like the checkpoint it came from: 5,114,112
+	// parameters (its index's total_parameters), and its own q8_0 tensor
+	// data among the formats.
+	if rep.Arch != "llama" || rep.Params != 5_114_112 || rep.Sizes == nil {
+		t.Fatalf("json: architecture %q, %d parameters, sizes %v", rep.Arch, rep.Params, rep.Sizes)
+	}
+	for _, f := range rep.Sizes.Formats {
+		if f.Format == "gguf q8_0" && f.Bytes != rep.Bytes {
+			t.Errorf("q8_0 sized at %d bytes, the file holds %d", f.Bytes, rep.Bytes)
+		}
 	}
 }

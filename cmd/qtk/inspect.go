@@ -12,15 +12,21 @@ import (
 
 func newInspectCmd() *cobra.Command {
 	var jsonOut bool
+	var sizes sizeOptions
 	cmd := &cobra.Command{
-		Use:   "inspect MODEL",
-		Short: "Describe a checkpoint: architecture, sizes, tensors",
+		Use:   "inspect MODEL|FILE.gguf",
+		Short: "Describe a checkpoint or GGUF file: architecture, sizes per format, KV cache and serving memory, tensors",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInspect(args[0], jsonOut, cmd.OutOrStdout())
+			return runInspect(args[0], jsonOut, sizes, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object")
+	f := cmd.Flags()
+	f.BoolVar(&jsonOut, "json", false, "print one JSON object")
+	f.IntVar(&sizes.batch, "batch", 1, "sequences served at once, for the memory estimate")
+	f.IntVar(&sizes.ctx, "ctx", 0, "tokens per sequence, for the memory estimate (default the model's context length)")
+	f.IntVar(&sizes.groupSize, "group-size", 128, "group size of the INT4 layouts sized")
+	f.StringVar(&sizes.kvDType, "kv-dtype", "f16", "KV cache value type for the estimate: f16, bf16 or f32 (qtk's CPU runtime)")
 	return cmd
 }
 
@@ -32,29 +38,30 @@ type tensorRow struct {
 }
 
 type inspectReport struct {
-	Dir          string      `json:"dir"`
-	ModelType    string      `json:"model_type"`
-	Parameters   int64       `json:"parameters"`
-	DType        string      `json:"dtype"`
-	Layers       int         `json:"layers"`
-	Hidden       int         `json:"hidden_size"`
-	FFN          int         `json:"intermediate_size"`
-	Heads        int         `json:"heads"`
-	KVHeads      int         `json:"kv_heads"`
-	HeadDim      int         `json:"head_dim"`
-	Vocab        int         `json:"vocab_size"`
-	Context      int         `json:"max_position_embeddings"`
-	RopeTheta    float64     `json:"rope_theta"`
-	RopeType     string      `json:"rope_type"`
-	TiedEmbedded bool        `json:"tie_word_embeddings"`
-	Quantization string      `json:"quantization,omitempty"`
-	WeightBytes  int         `json:"weight_bytes"`
-	Tensors      []tensorRow `json:"tensors"`
+	Dir          string       `json:"dir"`
+	ModelType    string       `json:"model_type"`
+	Parameters   int64        `json:"parameters"`
+	DType        string       `json:"dtype"`
+	Layers       int          `json:"layers"`
+	Hidden       int          `json:"hidden_size"`
+	FFN          int          `json:"intermediate_size"`
+	Heads        int          `json:"heads"`
+	KVHeads      int          `json:"kv_heads"`
+	HeadDim      int          `json:"head_dim"`
+	Vocab        int          `json:"vocab_size"`
+	Context      int          `json:"max_position_embeddings"`
+	RopeTheta    float64      `json:"rope_theta"`
+	RopeType     string       `json:"rope_type"`
+	TiedEmbedded bool         `json:"tie_word_embeddings"`
+	Quantization string       `json:"quantization,omitempty"`
+	WeightBytes  int          `json:"weight_bytes"`
+	Sizes        *sizesReport `json:"sizes"`
+	Tensors      []tensorRow  `json:"tensors"`
 }
 
-func runInspect(dir string, jsonOut bool, stdout io.Writer) error {
+func runInspect(dir string, jsonOut bool, sizes sizeOptions, stdout io.Writer) error {
 	if isGGUF(dir) {
-		return runInspectGGUF(dir, jsonOut, stdout)
+		return runInspectGGUF(dir, jsonOut, sizes, stdout)
 	}
 	ck, err := model.Open(dir)
 	if err != nil {
@@ -80,6 +87,9 @@ func runInspect(dir string, jsonOut bool, stdout io.Writer) error {
 		rep.Tensors = append(rep.Tensors, tensorRow{Name: t.Name, DType: string(t.DType), Shape: t.Shape, Bytes: len(t.Data)})
 		rep.WeightBytes += len(t.Data)
 	}
+	if rep.Sizes, err = newSizesReport(cfg, sizes); err != nil {
+		return err
+	}
 	if jsonOut {
 		return json.NewEncoder(stdout).Encode(rep)
 	}
@@ -89,6 +99,10 @@ func runInspect(dir string, jsonOut bool, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "  rope %s theta %g, tied embeddings %v, weights %.1f MB\n", cfg.Rope.Type, cfg.Rope.Theta, cfg.TieWordEmbeddings, float64(rep.WeightBytes)/1e6)
 	if rep.Quantization != "" {
 		fmt.Fprintf(stdout, "  quantized: %s\n", rep.Quantization)
+	}
+	fmt.Fprintln(stdout)
+	if err := rep.Sizes.print(stdout); err != nil {
+		return err
 	}
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

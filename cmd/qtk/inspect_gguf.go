@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/qtk-dev/qtk/convert"
 	"github.com/qtk-dev/qtk/formats/gguf"
 )
 
@@ -48,6 +49,10 @@ type ggufTensorRow struct {
 type ggufReport struct {
 	Path     string          `json:"path"`
 	Version  uint32          `json:"version"`
+	Arch     string          `json:"architecture,omitempty"`
+	Params   int64           `json:"parameters,omitempty"`
+	FileType int64           `json:"file_type,omitempty"`
+	Sizes    *sizesReport    `json:"sizes,omitempty"`
 	Metadata []ggufKVRow     `json:"metadata"`
 	Tensors  []ggufTensorRow `json:"tensors"`
 	Bytes    int64           `json:"tensor_bytes"`
@@ -55,7 +60,7 @@ type ggufReport struct {
 
 const ggufArrayPreview = 8
 
-func runInspectGGUF(path string, jsonOut bool, stdout io.Writer) error {
+func runInspectGGUF(path string, jsonOut bool, sizes sizeOptions, stdout io.Writer) error {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return err
@@ -77,10 +82,28 @@ func runInspectGGUF(path string, jsonOut bool, stdout io.Writer) error {
 		rep.Tensors = append(rep.Tensors, ggufTensorRow{Name: t.Name, Type: t.Type.String(), Shape: t.Shape(), Bytes: t.Size})
 		rep.Bytes += t.Size
 	}
+	// A file of an architecture qtk cannot size is still listed.
+	cfg, cfgErr := convert.ConfigFromGGUF(f)
+	if cfgErr == nil {
+		rep.Arch, rep.Params = cfg.ModelType, cfg.ParamCount()
+		rep.FileType, _ = f.Int("general.file_type")
+		if rep.Sizes, err = newSizesReport(cfg, sizes); err != nil {
+			return err
+		}
+	}
 	if jsonOut {
 		return json.NewEncoder(stdout).Encode(rep)
 	}
-	fmt.Fprintf(stdout, "%s: GGUF v%d, %d metadata keys, %d tensors, %.1f MB of tensor data\n\n", path, rep.Version, len(rep.Metadata), len(rep.Tensors), float64(rep.Bytes)/1e6)
+	fmt.Fprintf(stdout, "%s: GGUF v%d, %d metadata keys, %d tensors, %.1f MB of tensor data\n", path, rep.Version, len(rep.Metadata), len(rep.Tensors), float64(rep.Bytes)/1e6)
+	if rep.Sizes != nil {
+		fmt.Fprintf(stdout, "  %s, %.2fM parameters, file type %d\n\n", rep.Arch, float64(rep.Params)/1e6, rep.FileType)
+		if err := rep.Sizes.print(stdout); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "  not sized: %v\n", cfgErr)
+	}
+	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tTYPE\tVALUE")
 	for _, kv := range rep.Metadata {

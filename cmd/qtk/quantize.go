@@ -32,6 +32,7 @@ const (
 type quantizeOptions struct {
 	out          string
 	force        bool
+	resume       bool
 	format       string
 	ggufType     string
 	bits         int
@@ -85,7 +86,8 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.out, "output", "o", "", "output directory (required)")
-	f.BoolVar(&opts.force, "force", false, "replace an existing output directory")
+	f.BoolVar(&opts.force, "force", false, "replace an existing output directory (or an interrupted run's layers)")
+	f.BoolVar(&opts.resume, "resume", false, "continue an interrupted run from its finished layers (same model, options and calibration data)")
 	f.StringVar(&opts.format, "format", "gptq", "output format: gptq, awq, compressed-tensors, or gguf (gptq and awq only; a file)")
 	if method != convert.RTN {
 		f.StringVar(&opts.ggufType, "type", "q4_k_m", "with --format gguf: q4_0 or q4_k_m")
@@ -164,6 +166,7 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		},
 		AWQThenGPTQ:   opts.awqGPTQ,
 		MaxShardBytes: maxShard,
+		Resume:        opts.resume,
 		Log:           logf,
 	}
 	if opts.actOrder && !opts.staticGroups && hf.Format(opts.format) == hf.AWQ {
@@ -182,14 +185,18 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
 	if opts.format == "gguf" {
 		return quantizeGGUF(ctx, ck, opts, copts, stdout)
 	}
 	rep, err := convert.Quantize(ctx, ck, opts.out, opts.force, copts)
 	if err != nil {
-		if ctx.Err() != nil {
+		var stopped *convert.Interrupted
+		switch {
+		case errors.As(err, &stopped):
+			return exitError{code: exitInterrupted, err: err}
+		case ctx.Err() != nil:
 			return exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; nothing was written to %s", opts.out)}
 		}
 		return err
@@ -237,6 +244,9 @@ func quantizeGGUF(ctx context.Context, ck *model.Checkpoint, opts quantizeOption
 	if opts.evalData != "" {
 		return fmt.Errorf("--eval: measure a GGUF output with qtk eval ppl, or with llama.cpp (tools/llamacpp)")
 	}
+	if opts.resume {
+		return fmt.Errorf("--resume applies to checkpoint outputs; a GGUF file is written in one run")
+	}
 	rep, err := convert.QuantizeGGUF(ctx, ck, opts.out, convert.GGUFOptions{Type: opts.ggufType, Force: opts.force, Log: logf}, copts)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -250,6 +260,21 @@ func quantizeGGUF(ctx context.Context, ck *model.Checkpoint, opts quantizeOption
 		return json.NewEncoder(stdout).Encode(map[string]any{"quantize": rep, "method": copts.Method, "output": opts.out, "peak_rss_bytes": peak})
 	}
 	return nil
+}
+
+// interruptible returns a context cancelled by the first Ctrl-C or
+// SIGTERM, which lets the layer in progress finish and be saved; a second
+// signal stops the process at once (the layers saved so far stay).
+func interruptible() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		if context.Cause(ctx) != context.Canceled {
+			logf("stopping after the current layer (interrupt again to stop now)")
+		}
+		stop() // restores the default handling for the second signal
+	}()
+	return ctx, stop
 }
 
 // pplOf measures perplexity under the hf protocol with 512-token windows.

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
+	"github.com/qtk-dev/qtk/tokenizer"
 	"github.com/spf13/cobra"
 )
 
@@ -51,25 +51,38 @@ func runTokenize(path string, opts tokenizeOptions, stdin io.Reader, stdout io.W
 		}
 		input = string(data)
 	}
-	w := bufio.NewWriter(stdout)
-	defer w.Flush()
+	result, err := tokenizeResult(tok, input, opts)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(stdout, result); err != nil {
+		return fmt.Errorf("writing the result: %w", err)
+	}
+	return nil
+}
+
+// tokenizeResult is the line tokenize prints: the ids of input, or with
+// opts.decode the text of the ids in input.
+func tokenizeResult(tok *tokenizer.Tokenizer, input string, opts tokenizeOptions) (string, error) {
+	var b strings.Builder
 	if opts.decode {
 		var ids []int
 		for _, field := range strings.Fields(input) {
 			id, err := strconv.Atoi(field)
 			if err != nil || id < 0 || id >= tok.VocabSize() {
-				return fmt.Errorf("--decode: %q is not a token id of this tokenizer (0..%d)", field, tok.VocabSize()-1)
+				return "", fmt.Errorf("--decode: %q is not a token id of this tokenizer (0..%d)", field, tok.VocabSize()-1)
 			}
 			ids = append(ids, id)
 		}
-		_, err := fmt.Fprintln(w, tok.Decode(ids, opts.noSpecial))
-		return err
-	}
-	for i, id := range tok.Encode(input, !opts.noSpecial) {
-		if i > 0 {
-			w.WriteByte(' ')
+		b.WriteString(tok.Decode(ids, opts.noSpecial))
+	} else {
+		for i, id := range tok.Encode(input, !opts.noSpecial) {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(strconv.Itoa(id))
 		}
-		w.WriteString(strconv.Itoa(id))
 	}
-	return w.WriteByte('\n')
+	b.WriteByte('\n')
+	return b.String(), nil
 }

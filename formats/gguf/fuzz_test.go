@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/qtk-dev/qtk/internal/fuzzseed"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the seed corpus in testdata/fuzz/FuzzParse")
@@ -108,27 +110,8 @@ func TestFuzzSeeds(t *testing.T) {
 			writeFile(t, filepath.Join(dir, name), []byte(seed))
 		}
 	}
-	paths, err := filepath.Glob(filepath.Join(dir, "*"))
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no seeds: %v", err)
-	}
-	for _, path := range paths {
-		text, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		quoted, ok := strings.CutPrefix(string(text), "go test fuzz v1\n[]byte(")
-		quoted, ok2 := strings.CutSuffix(quoted, ")\n")
-		data, err := strconv.Unquote(quoted)
-		if !ok || !ok2 || err != nil {
-			t.Fatalf("%s: not a []byte seed", path)
-		}
-		_, err = Parse([]byte(data))
-		switch name := filepath.Base(path); {
-		case strings.HasPrefix(name, "valid-") && err != nil:
-			t.Errorf("%s: %v", path, err)
-		case strings.HasPrefix(name, "broken-") && err == nil:
-			t.Errorf("%s: parsed", path)
-		}
-	}
+	fuzzseed.Check(t, filepath.Join(dir, "*"), func(b []byte) error {
+		_, err := Parse(b)
+		return err
+	})
 }

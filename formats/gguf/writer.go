@@ -66,9 +66,16 @@ const (
 // NewWriter starts a GGUF file at path, creating its temporary file in the
 // same directory.
 func NewWriter(path string) (*Writer, error) {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory", path)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return nil, err
+		var pathErr *os.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err // the temporary name means nothing to the caller
+		}
+		return nil, fmt.Errorf("%s: cannot create: %w", path, err)
 	}
 	return &Writer{
 		path:      path,

@@ -70,7 +70,7 @@ func (c *Checkpoint) openShards(shardOf map[string]string) error {
 		path := filepath.Join(c.dir, shard)
 		f, err := Open(path)
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s: shard %s is missing", filepath.Join(c.dir, IndexFileName), shard)
+			return fmt.Errorf("%s: missing (a shard listed in %s)", path, IndexFileName)
 		}
 		if err != nil {
 			return err

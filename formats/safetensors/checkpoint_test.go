@@ -193,7 +193,7 @@ func TestOpenCheckpointErrors(t *testing.T) {
 				IndexFileName:                      index(`"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"`),
 				"model-00001-of-00002.safetensors": shard("a"),
 			},
-			want: "DIR/model.safetensors.index.json: shard model-00002-of-00002.safetensors is missing",
+			want: "DIR/model-00002-of-00002.safetensors: missing (a shard listed in model.safetensors.index.json)",
 		},
 		{
 			name: "tensor not in the index",

@@ -3,12 +3,11 @@ package safetensors
 import (
 	"errors"
 	"maps"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/qtk-dev/qtk/internal/fuzzseed"
 )
 
 // FuzzParse checks that Parse never panics, that every error is a one-line
@@ -65,27 +64,8 @@ func FuzzParse(f *testing.F) {
 // TestFuzzSeeds keeps the seed corpus meaningful: seeds named valid-* must
 // parse and broken-* must not.
 func TestFuzzSeeds(t *testing.T) {
-	paths, err := filepath.Glob("testdata/fuzz/FuzzParse/*")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no seeds: %v", err)
-	}
-	for _, path := range paths {
-		text, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		quoted, ok := strings.CutPrefix(string(text), "go test fuzz v1\n[]byte(")
-		quoted, ok2 := strings.CutSuffix(quoted, ")\n")
-		buf, err := strconv.Unquote(quoted)
-		if !ok || !ok2 || err != nil {
-			t.Fatalf("%s: not a []byte seed", path)
-		}
-		_, err = Parse([]byte(buf))
-		switch name := filepath.Base(path); {
-		case strings.HasPrefix(name, "valid-") && err != nil:
-			t.Errorf("%s: %v", path, err)
-		case strings.HasPrefix(name, "broken-") && err == nil:
-			t.Errorf("%s: parsed", path)
-		}
-	}
+	fuzzseed.Check(t, "testdata/fuzz/FuzzParse/*", func(b []byte) error {
+		_, err := Parse(b)
+		return err
+	})
 }
