@@ -192,7 +192,6 @@ func (e *Engine) commit(s *sequence, logits []float32) {
 		next = []int{s.sampler.Next(logits)}
 	}
 	e.cache.truncate(&s.target, s.target.computed)
-	e.cache.index(&s.target, s.tokens)
 	maxPos := e.target.Config.MaxPositions
 	for _, tok := range next {
 		e.count(func(m *Metrics) { m.GeneratedTokens++ })
@@ -205,6 +204,8 @@ func (e *Engine) commit(s *sequence, logits []float32) {
 			return
 		}
 	}
+	// Accepted drafts are in the cache now that they are in s.tokens.
+	e.cache.index(&s.target, s.tokens)
 }
 
 // finish sends s's final event and frees its pages (static batching keeps

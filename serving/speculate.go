@@ -28,9 +28,9 @@ func (e *Engine) propose(plan []*sequence) {
 			if len(s.drafted) != round || round >= s.speculate {
 				continue // done, or the draft cache ran out
 			}
-			tokens := s.tokens[s.draft.computed:]
-			if round > 0 {
-				tokens = s.drafted[round-1:]
+			tokens := s.drafted[max(round-1, 0):]
+			if round == 0 {
+				tokens = s.tokens[s.draft.computed:]
 			}
 			if !e.draft.reserve(&s.draft, s.draft.computed+len(tokens)) {
 				continue
@@ -80,28 +80,24 @@ func (e *Engine) verify(s *sequence, logits []float32) []int {
 	known := len(s.tokens) // the sequence before this step's drafts
 	var out []int
 	p := make([]float64, vocab)
+	accepted := 0
 	for i, d := range s.drafted {
 		row := logits[i*vocab : (i+1)*vocab]
+		tok, ok := argmax(row), false
 		if s.sampler.Greedy() {
-			if t := argmax(row); t != d {
-				out = append(out, t)
-				break
-			}
-			out = append(out, d)
-			continue
+			ok = tok == d
+		} else {
+			s.sampler.Probs(p, row)
+			tok, ok = acceptDraft(&s.sampler, p, s.draftProbs[i], d)
 		}
-		s.sampler.Probs(p, row)
-		tok, ok := acceptDraft(&s.sampler, p, s.draftProbs[i], d)
 		out = append(out, tok)
 		if !ok {
 			break
 		}
+		accepted++
 	}
-	accepted := len(out)
 	if accepted == len(s.drafted) {
 		out = append(out, s.sampler.Next(logits[accepted*vocab:(accepted+1)*vocab]))
-	} else {
-		accepted--
 	}
 	e.count(func(m *Metrics) {
 		m.DraftProposed += uint64(len(s.drafted))
