@@ -54,8 +54,8 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// staticFlush is how long a static batch waits to fill up before it
-// starts with fewer requests.
+// staticFlush is how long a static batch waits for another request
+// before it starts with fewer than StaticBatch.
 const staticFlush = 50 * time.Millisecond
 
 // Engine runs many sequences of one model at once on a paged KV cache.

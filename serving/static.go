@@ -8,15 +8,15 @@ import (
 )
 
 // planStatic plans a step of static batching. With nothing running it
-// starts a batch once StaticBatch requests wait (or the first has waited
-// staticFlush): whole prompts in one pass, each padded to the longest
+// starts a batch once StaticBatch requests wait (or no request has
+// arrived for staticFlush): whole prompts in one pass, each padded to the longest
 // with throwaway rows. Then every sequence of the batch, padding
 // included, decodes one token per step until all have ended.
 func (e *Engine) planStatic() ([]*sequence, []runtime.SeqChunk) {
 	if len(e.running) > 0 {
 		return e.planStaticDecode(), nil
 	}
-	if len(e.waiting) == 0 || (len(e.waiting) < e.cfg.StaticBatch && time.Since(e.waiting[0].arrived) < staticFlush) {
+	if len(e.waiting) == 0 || (len(e.waiting) < e.cfg.StaticBatch && time.Since(e.waiting[len(e.waiting)-1].arrived) < staticFlush) {
 		return nil, nil
 	}
 	longest := 0
