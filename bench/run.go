@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/qtk-dev/qtk/serving"
@@ -19,6 +20,11 @@ type Result struct {
 	PromptTokens    int     `json:"prompt_tokens"`
 	GeneratedTokens int     `json:"generated_tokens"`
 	Seconds         float64 `json:"seconds"`
+	// CPUSeconds is the process's user and system CPU time during the
+	// run: on a shared machine, TokensPerCPUSecond is steadier than the
+	// rates over wall time.
+	CPUSeconds         float64 `json:"cpu_seconds"`
+	TokensPerCPUSecond float64 `json:"tokens_per_cpu_second"`
 	// ThroughputTokensPerS is prompt plus generated tokens per second of
 	// the whole run.
 	ThroughputTokensPerS float64 `json:"throughput_tokens_per_s"`
@@ -116,7 +122,7 @@ func Run(ctx context.Context, gen serving.Generator, reqs []serving.Request, opt
 			}
 		}
 	}()
-	start := time.Now()
+	start, cpuStart := time.Now(), cpuTime()
 	var wg sync.WaitGroup
 	for c := 0; c < opts.Concurrency; c++ {
 		wg.Add(1)
@@ -141,7 +147,7 @@ func Run(ctx context.Context, gen serving.Generator, reqs []serving.Request, opt
 		}()
 	}
 	wg.Wait()
-	secs := time.Since(start).Seconds()
+	secs, cpu := time.Since(start).Seconds(), cpuTime()-cpuStart
 	close(stop)
 	<-sampled
 	if firstErr != nil {
@@ -150,6 +156,10 @@ func Run(ctx context.Context, gen serving.Generator, reqs []serving.Request, opt
 	after := gen.Metrics()
 	r := summarize(stats, secs)
 	r.Concurrency = opts.Concurrency
+	r.CPUSeconds = cpu
+	if cpu > 0 {
+		r.TokensPerCPUSecond = float64(r.PromptTokens+r.GeneratedTokens) / cpu
+	}
 	r.KV = kv.result()
 	r.Preemptions = after.Preemptions - before.Preemptions
 	r.DraftTokens = after.DraftProposed - before.DraftProposed
@@ -157,6 +167,15 @@ func Run(ctx context.Context, gen serving.Generator, reqs []serving.Request, opt
 		r.Acceptance = float64(after.Accepted-before.Accepted) / float64(r.DraftTokens)
 	}
 	return r, nil
+}
+
+// cpuTime is the user and system CPU seconds the process has used.
+func cpuTime() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func cmpOr(a, b error) error {

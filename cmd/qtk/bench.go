@@ -145,6 +145,7 @@ func printBench(w io.Writer, r benchReport, m *runtime.Model) {
 	row("requests", "%d (%d concurrent), %d prompt + %d generated tokens in %.2fs", r.Requests, r.Concurrency, r.PromptTokens, r.GeneratedTokens, r.Seconds)
 	row("throughput", "%.1f tokens/s (prompt + generated)", r.ThroughputTokensPerS)
 	row("decode", "%.1f generated tokens/s", r.DecodeTokensPerS)
+	row("CPU time", "%.2fs (%.1f tokens per CPU-second)", r.CPUSeconds, r.TokensPerCPUSecond)
 	row("prefill", "%.1f prompt tokens/s per request (prompt / time to first token)", r.PrefillTokensPerS)
 	row("time to first token", "p50 %.1f ms, p99 %.1f ms", r.TTFTms.P50, r.TTFTms.P99)
 	row("time per token", "p50 %.2f ms, p99 %.2f ms", r.MsPerToken.P50, r.MsPerToken.P99)
