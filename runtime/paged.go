@@ -3,8 +3,6 @@ package runtime
 import (
 	"fmt"
 	goruntime "runtime"
-
-	"github.com/qtk-dev/qtk/model"
 )
 
 // SeqChunk is one sequence's share of a paged forward pass: new tokens at
@@ -142,9 +140,3 @@ func (pl pagedLayer) attend(qkv, out []float32, n int, sc *scratch) {
 		attendGroup(cfg, g, qkv[row*stride:], out[row*qDim:], len(c.Tokens), c.Pos, keys, values, buf)
 	})
 }
-
-// MaxPositions is the longest sequence the runner accepts.
-func (r *PagedRunner) MaxPositions() int { return r.m.Config.MaxPositions }
-
-// Config is the model's configuration.
-func (r *PagedRunner) Config() *model.Config { return r.m.Config }

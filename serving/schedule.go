@@ -45,19 +45,13 @@ func (e *Engine) step() {
 		return
 	}
 	for _, s := range plan {
-		rows := 0
-		if s.chunk == s.pending() {
-			rows = 1 + len(s.drafted)
-		}
+		rows := s.logitRows()
 		e.commit(s, logits[:rows*vocab])
 		logits = logits[rows*vocab:]
 	}
 	e.removeEnded()
-	if len(e.running) > 0 && e.cfg.StaticBatch > 0 && !slices.ContainsFunc(e.running, func(s *sequence) bool { return !s.padding }) {
-		for _, s := range e.running {
-			e.release(s)
-		}
-		e.running = nil
+	if e.cfg.StaticBatch > 0 {
+		e.endStaticBatch()
 	}
 }
 
@@ -80,9 +74,7 @@ func (e *Engine) chunks(plan []*sequence) ([]runtime.SeqChunk, int) {
 			Pos:    from,
 			Pages:  s.target.pages,
 		}
-		if s.chunk == s.pending() {
-			c.Logits = 1 + len(s.drafted)
-		}
+		c.Logits = s.logitRows()
 		rows += c.Logits
 		chunks = append(chunks, c)
 	}

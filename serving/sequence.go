@@ -36,6 +36,16 @@ func (s *sequence) generated() int { return len(s.tokens) - s.prompt }
 // pending is the number of known tokens not yet in the target's cache.
 func (s *sequence) pending() int { return len(s.tokens) - s.target.computed }
 
+// logitRows is how many rows of logits this step's chunk yields: none in
+// the middle of a prompt, else one after the last known token and one
+// after each draft token.
+func (s *sequence) logitRows() int {
+	if s.chunk < s.pending() {
+		return 0
+	}
+	return 1 + len(s.drafted)
+}
+
 // emit reports a new token and whether the sequence must end, with the
 // reason.
 func (s *sequence) emit(tok, maxPositions int) (done bool, finish string) {

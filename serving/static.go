@@ -2,6 +2,7 @@ package serving
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/qtk-dev/qtk/runtime"
@@ -79,3 +80,15 @@ func (e *Engine) planStaticDecode() []*sequence {
 }
 
 var errStaticCache = errors.New("serving: a static batch ran out of KV cache")
+
+// endStaticBatch frees the running batch once every sequence in it has
+// ended.
+func (e *Engine) endStaticBatch() {
+	if slices.ContainsFunc(e.running, func(s *sequence) bool { return !s.padding }) {
+		return
+	}
+	for _, s := range e.running {
+		e.release(s)
+	}
+	e.running = nil
+}
