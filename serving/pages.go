@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"container/heap"
 	"hash/maphash"
 	"slices"
 )
@@ -14,7 +15,7 @@ import (
 // page before them. A new sequence whose prompt starts with the same
 // tokens takes those pages instead of computing them again.
 type pagePool struct {
-	free []int // free page ids, the lowest on top so memory stays compact
+	free freePages
 	refs []int
 	// prefix maps a page's key to the page; key[p] is the key page p is
 	// indexed under, when it is.
@@ -39,10 +40,25 @@ func newPagePool(pages int) *pagePool {
 		content: make([][]int, pages),
 		seed:    maphash.MakeSeed(),
 	}
-	for i := pages - 1; i >= 0; i-- {
-		p.free = append(p.free, i)
+	for i := 0; i < pages; i++ {
+		p.free = append(p.free, i) // ascending: already a heap
 	}
 	return p
+}
+
+// freePages is a min-heap of page ids: the lowest free page is taken
+// first, so the pages touched (and so allocated) stay few.
+type freePages []int
+
+func (f freePages) Len() int           { return len(f) }
+func (f freePages) Less(i, j int) bool { return f[i] < f[j] }
+func (f freePages) Swap(i, j int)      { f[i], f[j] = f[j], f[i] }
+func (f *freePages) Push(x any)        { *f = append(*f, x.(int)) }
+func (f *freePages) Pop() any {
+	old := *f
+	x := old[len(old)-1]
+	*f = old[:len(old)-1]
+	return x
 }
 
 func (p *pagePool) size() int      { return len(p.refs) }
@@ -54,8 +70,7 @@ func (p *pagePool) alloc() (int, bool) {
 	if len(p.free) == 0 {
 		return 0, false
 	}
-	id := p.free[len(p.free)-1]
-	p.free = p.free[:len(p.free)-1]
+	id := heap.Pop(&p.free).(int)
 	p.refs[id] = 1
 	return id, true
 }
@@ -70,11 +85,7 @@ func (p *pagePool) release(id int) {
 		return
 	}
 	p.unindex(id)
-	p.free = append(p.free, id)
-	// Keep the lowest ids on top of the stack.
-	if n := len(p.free); n > 1 && p.free[n-1] > p.free[n-2] {
-		slices.SortFunc(p.free, func(a, b int) int { return b - a })
-	}
+	heap.Push(&p.free, id)
 }
 
 func (p *pagePool) hash(tokens []int) uint64 {
