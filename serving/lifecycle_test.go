@@ -182,3 +182,25 @@ func TestSubmitRejects(t *testing.T) {
 		t.Error("a budget below one page was accepted")
 	}
 }
+
+// TestInt8Cache runs requests over an int8 cache: its pages are smaller,
+// so the same budget holds more of them, and the requests run to their
+// lengths with every page returned.
+func TestInt8Cache(t *testing.T) {
+	m := tiny(t)
+	budget := 64 * runtime.KVPageBytes(m.Config, 4, false)
+	e, failure := newEngine(t, m, Config{PageSize: 4, KVMemory: budget, Int8KV: true})
+	if pages := e.Metrics().KVPages; pages <= 64*3 {
+		t.Errorf("an int8 budget of 64 float32 pages holds %d pages", pages)
+	}
+	reqs := []Request{{Prompt: []int{3, 4, 5}, MaxTokens: 9}, {Prompt: []int{6, 7}, MaxTokens: 5}}
+	for i, r := range runAll(t, e, reqs) {
+		if len(r.tokens) != reqs[i].MaxTokens || r.last.Finish != FinishLength {
+			t.Errorf("request %d: %d tokens, final %+v", i, len(r.tokens), r.last)
+		}
+	}
+	e.Close()
+	if *failure != nil || e.cache.pool.used() != 0 {
+		t.Errorf("invariants %v, %d pages in use", *failure, e.cache.pool.used())
+	}
+}
