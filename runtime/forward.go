@@ -2,10 +2,7 @@ package runtime
 
 import (
 	"fmt"
-	"math"
-	"sync"
 
-	"github.com/qtk-dev/qtk/internal/gemm"
 	"github.com/qtk-dev/qtk/model"
 )
 
@@ -36,8 +33,8 @@ func (s *State) Forward(tokens []int, logitsFrom int, logits []float32) error {
 	x := sc.x[:n*h]
 	m.Embed(x, tokens)
 	for l, ly := range m.layers {
-		kv := kvCache{keys: s.keys[l], values: s.values[l], maxLen: s.maxLen, past: s.length}
-		ly.forward(x, n, kv, &s.rope, sc, nil)
+		kv := contiguousKV{cfg: cfg, keys: s.keys[l], values: s.values[l], maxLen: s.maxLen, past: s.length, rope: &s.rope}
+		ly.forward(x, n, kv, sc, nil)
 	}
 	s.length += n
 	if rows := n - logitsFrom; rows > 0 {
@@ -62,94 +59,34 @@ func (m *Model) Logits(dst, hidden []float32, rows int, normed []float32) {
 	m.head.MatMul(dst, normed[:rows*h], rows)
 }
 
-// storeKV applies RoPE to the new queries and keys in qkv and copies the
-// keys and values into the cache.
-func storeKV(cfg *model.Config, qkv []float32, n int, kv kvCache, rope *ropeTable) {
-	hd := cfg.HeadDim
-	qDim, kvDim := cfg.QDim(), cfg.KVDim()
+// contiguousKV is one layer's key and value history in a State or a
+// LayerRunner, laid out [kvHead][position][headDim] so each head's history
+// is one contiguous matrix. past tokens are already in it.
+type contiguousKV struct {
+	cfg          *model.Config
+	keys, values []float32
+	maxLen, past int
+	rope         *ropeTable
+}
+
+func (kv contiguousKV) attend(qkv, out []float32, n int, sc *scratch) {
+	cfg := kv.cfg
+	hd, qDim, kvDim := cfg.HeadDim, cfg.QDim(), cfg.KVDim()
 	stride := qDim + 2*kvDim
+	ropeRows(cfg, qkv, n, kv.past, kv.rope)
 	for t := 0; t < n; t++ {
-		pos := kv.past + t
-		cos, sin := rope.at(pos)
 		row := qkv[t*stride : (t+1)*stride]
-		for hq := 0; hq < cfg.NumHeads; hq++ {
-			rotate(row[hq*hd:(hq+1)*hd], cos, sin)
-		}
 		for g := 0; g < cfg.NumKVHeads; g++ {
-			k := row[qDim+g*hd : qDim+(g+1)*hd]
-			rotate(k, cos, sin)
-			at := (g*kv.maxLen + pos) * hd
-			copy(kv.keys[at:at+hd], k)
+			at := (g*kv.maxLen + kv.past + t) * hd
+			copy(kv.keys[at:at+hd], row[qDim+g*hd:qDim+(g+1)*hd])
 			copy(kv.values[at:at+hd], row[qDim+kvDim+g*hd:qDim+kvDim+(g+1)*hd])
 		}
 	}
-}
-
-// attend computes causal attention of the n new queries over the whole
-// cache, writing [n × qDim] to out. Each KV head and the query heads that
-// share it form one pair of matrix products, run in parallel across KV
-// heads.
-func attend(cfg *model.Config, qkv, out []float32, n int, kv kvCache, sc *scratch) {
-	var wg sync.WaitGroup
-	for g := 0; g < cfg.NumKVHeads; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			attendGroup(cfg, g, qkv, out, n, kv, sc)
-		}()
-	}
-	wg.Wait()
-}
-
-func attendGroup(cfg *model.Config, g int, qkv, out []float32, n int, kv kvCache, sc *scratch) {
-	hd := cfg.HeadDim
-	rep := cfg.NumHeads / cfg.NumKVHeads
-	stride := cfg.QDim() + 2*cfg.KVDim()
-	total := kv.past + n
-	rows := rep * n
-
-	// q holds the group's queries, row j·n+t for head g·rep+j at token t.
-	q := grow(&sc.groupQ[g], rows*hd)
-	for j := 0; j < rep; j++ {
-		hq := g*rep + j
-		for t := 0; t < n; t++ {
-			copy(q[(j*n+t)*hd:(j*n+t+1)*hd], qkv[t*stride+hq*hd:t*stride+(hq+1)*hd])
-		}
-	}
-	keys := kv.keys[g*kv.maxLen*hd : (g*kv.maxLen+total)*hd]
-	values := kv.values[g*kv.maxLen*hd : (g*kv.maxLen+total)*hd]
-	scores := grow(&sc.groupScores[g], rows*total)
-	gemm.MatMulT(scores, q, keys, rows, total, hd)
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	for r := 0; r < rows; r++ {
-		row := scores[r*total : (r+1)*total]
-		visible := kv.past + r%n + 1
-		for i := range row[:visible] {
-			row[i] *= scale
-		}
-		softmaxPrefix(row, visible)
-	}
-	o := q // the queries are no longer needed
-	gemm.MatMul(o, scores, values, rows, hd, total)
-	for j := 0; j < rep; j++ {
-		hq := g*rep + j
-		for t := 0; t < n; t++ {
-			copy(out[t*cfg.QDim()+hq*hd:t*cfg.QDim()+(hq+1)*hd], o[(j*n+t)*hd:(j*n+t+1)*hd])
-		}
-	}
-}
-
-// grow returns (*buf)[:n], reallocating when the buffer is too small.
-func grow(buf *[]float32, n int) []float32 {
-	if cap(*buf) < n {
-		*buf = make([]float32, n)
-	}
-	return (*buf)[:n]
-}
-
-// addInto adds src to dst elementwise.
-func addInto(dst, src []float32) {
-	for i, v := range src {
-		dst[i] += v
-	}
+	// One worker per KV head.
+	bufs := sc.attentionWorkers(cfg.NumKVHeads)
+	parallelFor(cfg.NumKVHeads, cfg.NumKVHeads, func(_, g int) {
+		head := kv.keys[g*kv.maxLen*hd : (g+1)*kv.maxLen*hd]
+		vals := kv.values[g*kv.maxLen*hd : (g+1)*kv.maxLen*hd]
+		attendGroup(cfg, g, qkv, out, n, kv.past, head, vals, &bufs[g])
+	})
 }

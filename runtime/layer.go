@@ -120,17 +120,9 @@ type Hooks struct {
 	DownIn func(x []float32, rows int) // input of down_proj
 }
 
-// kvCache is one layer's key and value history, laid out
-// [kvHead][position][headDim] so each head's history is one contiguous
-// matrix. past tokens are already in it.
-type kvCache struct {
-	keys, values []float32
-	maxLen, past int
-}
-
 // forward runs the layer on the n rows of the residual stream x in place,
 // appending the new keys and values to kv.
-func (ly *Layer) forward(x []float32, n int, kv kvCache, rope *ropeTable, sc *scratch, hooks *Hooks) {
+func (ly *Layer) forward(x []float32, n int, kv kvHistory, sc *scratch, hooks *Hooks) {
 	cfg := ly.cfg
 	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
 	normed := sc.normed[:n*h]
@@ -140,7 +132,7 @@ func (ly *Layer) forward(x []float32, n int, kv kvCache, rope *ropeTable, sc *sc
 		hooks.QKVIn(normed, n)
 	}
 	attn := sc.attn[:n*cfg.QDim()]
-	ly.attention(attn, normed, n, kv, rope, sc)
+	ly.attention(attn, normed, n, kv, sc)
 	if hooks != nil && hooks.OIn != nil {
 		hooks.OIn(attn, n)
 	}
@@ -170,15 +162,14 @@ func (ly *Layer) forward(x []float32, n int, kv kvCache, rope *ropeTable, sc *sc
 // attention projects normed rows to q, k and v, rotates q and k, appends
 // k and v to the cache and writes the attention output [n × qDim] to out
 // (before o_proj).
-func (ly *Layer) attention(out, normed []float32, n int, kv kvCache, rope *ropeTable, sc *scratch) {
+func (ly *Layer) attention(out, normed []float32, n int, kv kvHistory, sc *scratch) {
 	cfg := ly.cfg
 	qkv := sc.qkv[:n*(cfg.QDim()+2*cfg.KVDim())]
 	ly.qkv.MatMul(qkv, normed, n)
 	if ly.qkvBias != nil {
 		addBias(qkv, ly.qkvBias, n)
 	}
-	storeKV(cfg, qkv, n, kv, rope)
-	attend(cfg, qkv, out, n, kv, sc)
+	kv.attend(qkv, out, n, sc)
 }
 
 // mlp writes silu(gate)·up of the normed rows to act.

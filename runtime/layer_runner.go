@@ -45,7 +45,7 @@ func (r *LayerRunner) Run(ly *Layer, x []float32, hooks *Hooks) error {
 		return err
 	}
 	sc := r.scratch.ensure(r.cfg, n)
-	ly.forward(x, n, r.cache(), &r.rope, sc, hooks)
+	ly.forward(x, n, r.cache(), sc, hooks)
 	return nil
 }
 
@@ -58,7 +58,7 @@ func (r *LayerRunner) Attention(ly *Layer, dst, normed []float32) error {
 	}
 	sc := r.scratch.ensure(r.cfg, n)
 	attn := sc.attn[:n*r.cfg.QDim()]
-	ly.attention(attn, normed, n, r.cache(), &r.rope, sc)
+	ly.attention(attn, normed, n, r.cache(), sc)
 	ly.o.MatMul(dst[:len(normed)], attn, n)
 	if ly.oBias != nil {
 		addBias(dst, ly.oBias, n)
@@ -83,8 +83,8 @@ func (r *LayerRunner) MLP(ly *Layer, dst, normed []float32) error {
 	return nil
 }
 
-func (r *LayerRunner) cache() kvCache {
-	return kvCache{keys: r.keys, values: r.values, maxLen: r.seqLen}
+func (r *LayerRunner) cache() contiguousKV {
+	return contiguousKV{cfg: r.cfg, keys: r.keys, values: r.values, maxLen: r.seqLen, rope: &r.rope}
 }
 
 // RMSNorm writes x / rms(x) · weight for each row of x [rows × len(weight)].

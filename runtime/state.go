@@ -77,9 +77,17 @@ type scratch struct {
 	proj   []float32 // [rows × hidden]
 	gateUp []float32 // [rows × 2·ffn]
 	act    []float32 // [rows × ffn]
-	// Per KV head: the group's queries, then its outputs [rep·rows × headDim],
-	// and its attention scores [rep·rows × cached tokens].
-	groupQ, groupScores [][]float32
+	// Attention workers' buffers, grown on demand.
+	workers []groupScratch
+}
+
+// attentionWorkers returns the buffers of n attention workers; call it
+// before starting them.
+func (sc *scratch) attentionWorkers(n int) []groupScratch {
+	for len(sc.workers) < n {
+		sc.workers = append(sc.workers, groupScratch{})
+	}
+	return sc.workers[:n]
 }
 
 func (sc *scratch) ensure(cfg *model.Config, rows int) *scratch {
@@ -88,16 +96,15 @@ func (sc *scratch) ensure(cfg *model.Config, rows int) *scratch {
 	}
 	h := cfg.HiddenSize
 	*sc = scratch{
-		rows:        rows,
-		x:           make([]float32, rows*h),
-		normed:      make([]float32, rows*h),
-		qkv:         make([]float32, rows*(cfg.QDim()+2*cfg.KVDim())),
-		attn:        make([]float32, rows*cfg.QDim()),
-		proj:        make([]float32, rows*h),
-		gateUp:      make([]float32, rows*2*cfg.IntermediateSize),
-		act:         make([]float32, rows*cfg.IntermediateSize),
-		groupQ:      make([][]float32, cfg.NumKVHeads),
-		groupScores: make([][]float32, cfg.NumKVHeads),
+		rows:    rows,
+		x:       make([]float32, rows*h),
+		normed:  make([]float32, rows*h),
+		qkv:     make([]float32, rows*(cfg.QDim()+2*cfg.KVDim())),
+		attn:    make([]float32, rows*cfg.QDim()),
+		proj:    make([]float32, rows*h),
+		gateUp:  make([]float32, rows*2*cfg.IntermediateSize),
+		act:     make([]float32, rows*cfg.IntermediateSize),
+		workers: sc.workers,
 	}
 	return sc
 }

@@ -1,22 +1,23 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/qtk-dev/qtk/runtime"
+	"github.com/qtk-dev/qtk/serving"
 	"github.com/spf13/cobra"
 )
 
 type generateOptions struct {
+	engine      engineFlags
 	prompt      string
 	tokens      int
 	temperature float64
+	topK        int
 	topP        float64
 	seed        uint64
 	jsonOut     bool
@@ -27,15 +28,20 @@ func newGenerateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "generate MODEL -p PROMPT",
 		Short: "Continue a prompt (greedy unless --temperature is set)",
-		Args:  cobra.ExactArgs(1),
+		Long: `generate continues a prompt through the serving engine (the one qtk bench
+drives), stopping at the model's end-of-sequence token; --draft speeds it
+up with speculative decoding without changing greedy output.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGenerate(args[0], opts, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
+	opts.engine.register(f)
 	f.StringVarP(&opts.prompt, "prompt", "p", "", "prompt text (required)")
 	f.IntVarP(&opts.tokens, "tokens", "n", 32, "number of tokens to generate")
 	f.Float64Var(&opts.temperature, "temperature", 0, "sampling temperature; 0 is greedy")
+	f.IntVar(&opts.topK, "top-k", 0, "keep only the k most likely tokens; 0 keeps all")
 	f.Float64Var(&opts.topP, "top-p", 1, "nucleus sampling threshold")
 	f.Uint64Var(&opts.seed, "seed", 0, "random seed for sampling")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object with the ids and text")
@@ -55,32 +61,46 @@ func runGenerate(dir string, opts generateOptions, stdout io.Writer) error {
 	if len(prompt) == 0 {
 		return fmt.Errorf("the prompt encodes to no tokens")
 	}
-	ctx := min(len(prompt)+opts.tokens, m.Config.MaxPositions)
-	if len(prompt)+opts.tokens > ctx {
-		return fmt.Errorf("prompt (%d tokens) plus %d new tokens exceed the model's context of %d", len(prompt), opts.tokens, ctx)
+	if len(prompt)+opts.tokens > m.Config.MaxPositions {
+		return fmt.Errorf("prompt (%d tokens) plus %d new tokens exceed the model's context of %d", len(prompt), opts.tokens, m.Config.MaxPositions)
 	}
-	sampler := &runtime.Sampler{Temperature: opts.temperature, TopP: opts.topP, Rand: rand.New(rand.NewPCG(opts.seed, 0))}
-	eos := m.Config.EOSTokenIDs
-	stop := func(id int) bool { return slices.Contains(eos, id) }
+	e, err := opts.engine.engine(m, tok, 0)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
 	start := time.Now()
-	var emit func(int)
-	if !opts.jsonOut {
-		// Stream text as tokens arrive: print the newly decoded suffix.
-		var ids []int
-		printed := 0
-		emit = func(id int) {
-			ids = append(ids, id)
-			text := tok.Decode(ids, true)
-			// Hold back a partial UTF-8 character until its bytes arrive.
+	events, err := e.Submit(context.Background(), serving.Request{
+		Prompt:    prompt,
+		MaxTokens: opts.tokens,
+		Sampling:  serving.Sampling{Temperature: opts.temperature, TopK: opts.topK, TopP: opts.topP, Seed: opts.seed},
+		Stop:      m.Config.EOSTokenIDs,
+	})
+	if err != nil {
+		return err
+	}
+	var out []int
+	printed := 0
+	for ev := range events {
+		if ev.Done {
+			if ev.Err != nil {
+				return ev.Err
+			}
+			if ev.Finish == serving.FinishStop {
+				out = append(out, ev.Token) // the end-of-sequence token
+			}
+			continue
+		}
+		out = append(out, ev.Token)
+		if !opts.jsonOut {
+			// Stream text as tokens arrive: print the newly decoded suffix,
+			// holding back a partial UTF-8 character until its bytes arrive.
+			text := tok.Decode(out, true)
 			if len(text) > printed && !strings.HasSuffix(text, "\uFFFD") {
 				fmt.Fprint(stdout, text[printed:])
 				printed = len(text)
 			}
 		}
-	}
-	out, err := m.NewState(ctx).Generate(prompt, opts.tokens, sampler, stop, emit)
-	if err != nil {
-		return err
 	}
 	secs := time.Since(start).Seconds()
 	if opts.jsonOut {

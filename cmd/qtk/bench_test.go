@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestBenchJSON(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		batching string
+		draft    bool
+	}{
+		{"continuous", nil, "continuous", false},
+		{"static", []string{"--static"}, "static", false},
+		{"speculative", []string{"--draft", tinyLlama, "--draft-tokens", "2"}, "continuous", true},
+	}
+	for _, tt := range tests {
+		args := append([]string{"bench", tinyLlama, "--concurrency", "3", "--requests", "5", "--prompt-len", "8", "--gen-len", "6", "--page-size", "4", "--json"}, tt.args...)
+		out, err := run(t, "", args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var got struct {
+			Batching   string  `json:"batching"`
+			Requests   int     `json:"requests"`
+			Throughput float64 `json:"throughput_tokens_per_s"`
+			Proposed   int     `json:"draft_tokens_proposed"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("%s: %v in %s", tt.name, err, out)
+		}
+		if got.Batching != tt.batching || got.Requests != 5 || got.Throughput <= 0 || (got.Proposed > 0) != tt.draft {
+			t.Errorf("%s: %s", tt.name, out)
+		}
+	}
+}
+
+func TestBenchTable(t *testing.T) {
+	out, err := run(t, "", "bench", tinyLlama, "--concurrency", "2", "--requests", "2", "--prompt-len", "4", "--gen-len", "3", "--lengths", "fixed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"throughput", "time to first token", "time per token", "2 (2 concurrent), 8 prompt + 6 generated"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+}
+
+func TestBenchRejects(t *testing.T) {
+	tests := [][]string{
+		{"--concurrency", "0"},
+		{"--lengths", "normal"},
+		{"--kv-memory", "lots"},
+		{"--page-size", "0"},
+		{"--static", "--draft", tinyLlama},
+	}
+	for _, args := range tests {
+		if _, err := run(t, "", append([]string{"bench", tinyLlama, "--requests", "1"}, args...)...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
