@@ -15,12 +15,13 @@ import (
 	"github.com/qtk-dev/qtk/runtime"
 	"github.com/qtk-dev/qtk/serve"
 	"github.com/qtk-dev/qtk/serving"
+	"github.com/qtk-dev/qtk/tokenizer"
 	"github.com/spf13/cobra"
 )
 
 // generatorFactory starts the engine `qtk serve` runs for a loaded model.
 // ctx lives as long as the server, drain included.
-type generatorFactory func(ctx context.Context, m *runtime.Model) (serving.Generator, error)
+type generatorFactory func(ctx context.Context, m *runtime.Model, tok *tokenizer.Tokenizer) (serving.Generator, error)
 
 type serveOptions struct {
 	addr         string
@@ -30,9 +31,23 @@ type serveOptions struct {
 	drain        time.Duration
 }
 
+// newEngineServeCmd returns `qtk serve` running qtk's serving engine, with
+// the engine's flags (cache budget, draft model, ...).
+func newEngineServeCmd() *cobra.Command {
+	var engine engineFlags
+	cmd := newServeCmd(func(ctx context.Context, m *runtime.Model, tok *tokenizer.Tokenizer) (serving.Generator, error) {
+		e, err := engine.engine(m, tok, 0)
+		if err != nil {
+			return nil, err
+		}
+		context.AfterFunc(ctx, e.Close)
+		return e, nil
+	})
+	engine.register(cmd.Flags())
+	return cmd
+}
+
 // newServeCmd returns `qtk serve`, running the engine newGenerator starts.
-// The engine's own flags (cache budget, draft model, ...) are added to the
-// returned command by its caller.
 func newServeCmd(newGenerator generatorFactory) *cobra.Command {
 	var opts serveOptions
 	cmd := &cobra.Command{
@@ -128,7 +143,7 @@ func newServeHandler(ctx context.Context, dir string, opts serveOptions, newGene
 	if name == "" {
 		name = filepath.Base(filepath.Clean(dir))
 	}
-	gen, err := newGenerator(ctx, m)
+	gen, err := newGenerator(ctx, m, tok)
 	if err != nil {
 		return nil, err
 	}

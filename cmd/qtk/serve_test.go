@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/qtk-dev/qtk/runtime"
+	"github.com/qtk-dev/qtk/serve"
 	"github.com/qtk-dev/qtk/serving"
+	"github.com/qtk-dev/qtk/tokenizer"
 )
 
 // echoGenerator repeats the prompt's tokens as the completion.
@@ -32,7 +34,7 @@ func (echoGenerator) Submit(ctx context.Context, req serving.Request) (<-chan se
 
 func (echoGenerator) Metrics() serving.Metrics { return serving.Metrics{} }
 
-func echoFactory(ctx context.Context, m *runtime.Model) (serving.Generator, error) {
+func echoFactory(ctx context.Context, m *runtime.Model, tok *tokenizer.Tokenizer) (serving.Generator, error) {
 	return echoGenerator{}, nil
 }
 
@@ -143,5 +145,42 @@ func TestServeCommand(t *testing.T) {
 	}
 	if _, err := http.Get(url + "/health"); err == nil {
 		t.Errorf("%s still answers after shutdown", url)
+	}
+}
+
+// TestServeLoadTinyLlama runs the serving engine on the bundled model
+// behind the HTTP API and streams from 64 clients at once, with a KV cache
+// budget too small to hold them all: every request must complete with its
+// exact token count, and the cache must stay within its budget.
+func TestServeLoadTinyLlama(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	engine := engineFlags{pageSize: 16, kvMemory: "1MB", maxBatchTokens: 256, maxRunning: 256, draftTokens: 4}
+	factory := func(ctx context.Context, m *runtime.Model, tok *tokenizer.Tokenizer) (serving.Generator, error) {
+		e, err := engine.engine(m, tok, 0)
+		if err != nil {
+			return nil, err
+		}
+		context.AfterFunc(ctx, e.Close)
+		return e, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := newServeHandler(ctx, tinyLlama, serveOptions{}, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := serve.LoadTestHandler(ctx, h, serve.LoadOptions{
+		Model: h.model, Clients: 64, Requests: 192, Duration: 2 * time.Minute,
+		Prompt: "The history of the city", MinTokens: 4, MaxTokens: 24,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(report)
+	t.Logf("%s", out)
+	if !report.OK() {
+		t.Fatal("load test failed")
 	}
 }
