@@ -12,6 +12,7 @@ import (
 
 	"github.com/qtk-dev/qtk/formats/gguf"
 	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/progress"
 )
 
 // GGUFOptions configures WriteGGUF.
@@ -21,6 +22,8 @@ type GGUFOptions struct {
 	Force bool   // replace an existing output file
 	Name  string // general.name; the model directory's name when empty
 	Log   func(format string, args ...any)
+	// Progress receives the tensors written.
+	Progress progress.Func
 }
 
 // GGUFReport summarizes a conversion.
@@ -362,7 +365,9 @@ func WriteGGUF(ctx context.Context, ck *model.Checkpoint, out string, opts GGUFO
 		rep.TypeCount[p.typ.String()]++
 	}
 
-	for _, p := range plan {
+	const step = "convert tensors"
+	opts.Progress.Report(step, 0, len(plan))
+	for i, p := range plan {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -393,6 +398,7 @@ func WriteGGUF(ctx context.Context, ck *model.Checkpoint, out string, opts GGUFO
 		if err := w.WriteFloat32(p.name, data); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
+		opts.Progress.Report(step, i+1, len(plan))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/formats/hf"
 	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/progress"
 	"github.com/qtk-dev/qtk/quant"
 )
 
@@ -40,8 +41,10 @@ type Options struct {
 	// MaxShardBytes caps the weight bytes of one output file; 0 means
 	// DefaultMaxShardBytes.
 	MaxShardBytes int64
-	// Log receives progress lines.
+	// Log receives notes on the run (calibration size, damping raised...).
 	Log func(format string, args ...any)
+	// Progress receives the layers done.
+	Progress progress.Func
 	// Decided, when set, receives every quantized tensor as decided, before
 	// it is packed.
 	Decided func(role model.Role, layer int, t *quant.Tensor)

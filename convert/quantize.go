@@ -75,15 +75,19 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 	if err := out.declare(ck, qc); err != nil {
 		return Report{}, err
 	}
+	step := "quantize layers"
+	if acts != nil {
+		step = "calibrate and quantize layers"
+	}
+	opts.Progress.Report(step, 0, cfg.NumLayers)
 	for l := 0; l < cfg.NumLayers; l++ {
 		if err := ctx.Err(); err != nil {
 			return Report{}, err
 		}
-		layerStart := time.Now()
 		if err := quantizeLayer(ck, l, acts, out, qc, &opts); err != nil {
 			return Report{}, err
 		}
-		opts.logf("layer %d/%d quantized in %.1fs", l+1, cfg.NumLayers, time.Since(layerStart).Seconds())
+		opts.Progress.Report(step, l+1, cfg.NumLayers)
 	}
 	for _, spec := range globalSpecs(cfg.Tensors()) {
 		if err := out.writeCopy(ck, spec); err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,17 +14,12 @@ import (
 	"github.com/qtk-dev/qtk/convert"
 	"github.com/qtk-dev/qtk/eval"
 	"github.com/qtk-dev/qtk/formats/hf"
+	"github.com/qtk-dev/qtk/gate"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/quant"
-	"github.com/qtk-dev/qtk/runtime"
+	"github.com/qtk-dev/qtk/report"
 	"github.com/qtk-dev/qtk/tokenizer"
 	"github.com/spf13/cobra"
-)
-
-// Exit codes besides 1 (any error).
-const (
-	exitGate        = 3   // a quality gate (--max-ppl-delta) failed
-	exitInterrupted = 130 // Ctrl-C or SIGTERM
 )
 
 type quantizeOptions struct {
@@ -51,6 +44,7 @@ type quantizeOptions struct {
 	maxShard     string
 	evalData     string
 	maxPPLDelta  string
+	reportDir    string
 	jsonOut      bool
 }
 
@@ -92,7 +86,8 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	f.BoolVar(&opts.clip, "clip", method != convert.RTN, "search each group's clipping range (AWQ: the reference auto_clip; RTN, GPTQ: weighted MSE)")
 	f.StringVar(&opts.evalData, "eval", "", "text file: measure perplexity of the original and the quantized model")
 	f.StringVar(&opts.maxPPLDelta, "max-ppl-delta", "", "with --eval, fail (exit 3) when perplexity rises more than this (\"1%\" or \"0.01\")")
-	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object with the results")
+	f.StringVar(&opts.reportDir, "report", "", "write report.json, report.md and chart.png into this directory")
+	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object (docs/json.md)")
 	f.StringVar(&opts.maxShard, "max-shard-size", "5GB", "largest weight file; bigger checkpoints are sharded with an index (e.g. 500MB, 2GB)")
 	if method != convert.RTN {
 		f.StringVar(&opts.calib, "calib", "", "calibration text file (required)")
@@ -119,9 +114,12 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 }
 
 func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout io.Writer) error {
-	maxDelta, err := parseDelta(opts.maxPPLDelta)
-	if err != nil {
-		return err
+	maxDelta := -1.0
+	if opts.maxPPLDelta != "" {
+		var err error
+		if maxDelta, err = gate.ParseFraction(opts.maxPPLDelta); err != nil {
+			return fmt.Errorf("--max-ppl-delta %w", err)
+		}
 	}
 	maxShard, err := parseSize(opts.maxShard)
 	if err != nil {
@@ -161,6 +159,7 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		AWQThenGPTQ:   opts.awqGPTQ,
 		MaxShardBytes: maxShard,
 		Log:           logf,
+		Progress:      showProgress,
 	}
 	if opts.actOrder && !opts.staticGroups && hf.Format(opts.format) == hf.AWQ {
 		opts.staticGroups = true
@@ -189,69 +188,27 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 	}
 	peak := peakRSS()
 	logf("wrote %s (%s, %s) in %.1fs, peak memory %.0f MB", opts.out, rep.Method, rep.Format, rep.Seconds, float64(peak)/1e6)
-	result := map[string]any{"quantize": rep, "output": opts.out, "peak_rss_bytes": peak}
-	if opts.evalData == "" {
-		if opts.jsonOut {
-			return json.NewEncoder(stdout).Encode(result)
-		}
-		return nil
-	}
 
-	base, err := pplOf(ck, tok, evalText)
-	if err != nil {
-		return err
+	run := report.New("quantize")
+	run.Quantize = &report.QuantizeInfo{
+		Method: string(rep.Method), Format: string(rep.Format),
+		Bits: copts.Scheme.Bits, GroupSize: copts.Scheme.GroupSize, Symmetric: copts.Scheme.Symmetric,
+		Layers: rep.Layers, CalibrationTokens: rep.CalibrationTokens, Seconds: rep.Seconds, PeakRSSBytes: peak,
 	}
-	qck, err := model.Open(opts.out)
-	if err != nil {
-		return err
+	if opts.evalData != "" {
+		// hf protocol, 512-token windows: the GPTQ and AWQ papers' setting.
+		run.Eval = &report.EvalSettings{Data: opts.evalData, Protocol: eval.ProtocolHF, Ctx: min(512, ck.Config.MaxPositions)}
 	}
-	defer qck.Close()
-	quantized, err := pplOf(qck, tok, evalText)
-	if err != nil {
-		return err
-	}
-	delta := quantized.PPL/base.PPL - 1
-	result["ppl_original"], result["ppl_quantized"], result["ppl_delta"] = base.PPL, quantized.PPL, delta
-	if opts.jsonOut {
-		if err := json.NewEncoder(stdout).Encode(result); err != nil {
+	for _, path := range []string{dir, opts.out} {
+		v, err := measure(path, evalText, run.Eval)
+		if err != nil {
 			return err
 		}
-	} else {
-		fmt.Fprintf(stdout, "ppl original %.4f, quantized %.4f (%+.2f%%)\n", base.PPL, quantized.PPL, 100*delta)
+		run.Variants = append(run.Variants, v)
 	}
-	if maxDelta >= 0 && delta > maxDelta {
-		return exitError{code: exitGate, err: fmt.Errorf("perplexity rose %.2f%%, more than the allowed %.2f%%", 100*delta, 100*maxDelta)}
-	}
-	return nil
-}
-
-// pplOf measures perplexity under the hf protocol with 512-token windows.
-func pplOf(ck *model.Checkpoint, tok *tokenizer.Tokenizer, text string) (eval.Result, error) {
-	m, err := runtime.Load(ck)
-	if err != nil {
-		return eval.Result{}, err
-	}
-	bos, addBOS := tok.BOS()
-	ctx := min(512, m.Config.MaxPositions)
-	progress := newProgress("eval " + ck.Dir)
-	defer progress.done()
-	return eval.Perplexity(m, tok.Encode(text, true), eval.Options{Protocol: eval.ProtocolHF, Ctx: ctx, BOS: bos, AddBOS: addBOS, Progress: progress.update})
-}
-
-// parseDelta reads "1%" or "0.01" as 0.01; "" gives -1 (no gate).
-func parseDelta(s string) (float64, error) {
-	if s == "" {
-		return -1, nil
-	}
-	percent := strings.HasSuffix(s, "%")
-	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil || v < 0 {
-		return 0, errors.New("--max-ppl-delta must be a non-negative number or percentage, like 1% or 0.01")
-	}
-	if percent {
-		v /= 100
-	}
-	return v, nil
+	report.UniqueNames(run.Variants)
+	run.Compare(0, maxDelta)
+	return finish(run, opts.reportDir, opts.jsonOut, stdout)
 }
 
 // parseSize reads a byte count with an optional KB, MB or GB suffix
