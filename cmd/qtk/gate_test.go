@@ -138,8 +138,15 @@ func TestReportDir(t *testing.T) {
 }
 
 func TestQuantizeJSON(t *testing.T) {
+	// Two 512-token windows of the excerpt keep the evaluation short.
+	text, err := os.ReadFile(excerpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "eval.txt")
+	os.WriteFile(data, text[:bytes.LastIndexByte(text[:5000], '\n')+1], 0o644)
 	out := filepath.Join(t.TempDir(), "tiny-rtn")
-	stdout, err := run(t, "", "quantize", "rtn", tinyLlama, "-o", out, "--eval", excerpt, "--max-ppl-delta", "100%", "--json")
+	stdout, err := run(t, "", "quantize", "rtn", tinyLlama, "-o", out, "--eval", data, "--max-ppl-delta", "100%", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +157,7 @@ func TestQuantizeJSON(t *testing.T) {
 	q := run.Quantize
 	if run.Command != "quantize" || q == nil || q.Method != "rtn" || q.Bits != 4 || q.GroupSize != 128 || len(run.Variants) != 2 ||
 		run.Base != "tiny-llama" || run.Variants[1].Name != "tiny-rtn" || run.Variants[1].BitsPerWeight >= run.Variants[0].BitsPerWeight ||
-		len(run.Gates) != 1 || !run.Passed || run.Eval == nil || run.Eval.Ctx != 512 {
+		len(run.Gates) != 1 || !run.Passed || run.Eval == nil || run.Eval.Ctx != 512 || run.Variants[1].Perplexity.Windows < 1 {
 		t.Fatalf("result %s", stdout)
 	}
 }
