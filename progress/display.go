@@ -39,8 +39,11 @@ type stepState struct {
 }
 
 // NewDisplay shows progress on out when tty is set, and through logger
-// otherwise.
+// (slog's default when nil) otherwise.
 func NewDisplay(out io.Writer, tty bool, logger *slog.Logger) *Display {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	return &Display{out: out, tty: tty, logger: logger, now: time.Now, steps: map[string]*stepState{}}
 }
 

@@ -88,8 +88,8 @@ func qualityPlot(vs []Variant) (*plot.Plot, error) {
 	}
 	for i := range names.TextStyle {
 		names.TextStyle[i].XAlign = draw.XLeft
-		names.Offset = vg.Point{X: vg.Points(6), Y: vg.Points(2)}
 	}
+	names.Offset = vg.Point{X: vg.Points(6), Y: vg.Points(2)}
 	p.Add(names)
 	// Room for the labels right of the points and above the highest.
 	p.X.Min, p.X.Max = 0, p.X.Max*1.35

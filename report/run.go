@@ -88,6 +88,9 @@ func New(command string) *Run {
 // Compare sets every other variant's perplexity delta against the
 // variant at index base, and when maxDelta >= 0 gates each on it.
 func (r *Run) Compare(base int, maxDelta float64) {
+	if base < 0 || base >= len(r.Variants) {
+		return
+	}
 	r.Base = r.Variants[base].Name
 	ref := r.Variants[base].Perplexity
 	if ref == nil {
