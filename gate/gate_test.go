@@ -128,3 +128,15 @@ func TestParseFraction(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseFraction(f *testing.F) {
+	for _, s := range []string{"1%", "0.01", "", "%", "-0", "1e-3%", "NaN%", "Inf"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseFraction(s)
+		if err == nil && (v < 0 || math.IsNaN(v) || math.IsInf(v, 0)) {
+			t.Fatalf("ParseFraction(%q) = %g", s, v)
+		}
+	})
+}
