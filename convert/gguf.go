@@ -12,6 +12,7 @@ import (
 
 	"github.com/qtk-dev/qtk/formats/gguf"
 	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/progress"
 )
 
 // GGUFOptions configures WriteGGUF.
@@ -21,6 +22,8 @@ type GGUFOptions struct {
 	Force bool   // replace an existing output file
 	Name  string // general.name; the model directory's name when empty
 	Log   func(format string, args ...any)
+	// Progress receives the tensors written.
+	Progress progress.Func
 }
 
 // GGUFReport summarizes a conversion.
@@ -246,7 +249,9 @@ func WriteGGUF(ctx context.Context, ck *model.Checkpoint, out string, opts GGUFO
 		return nil, err
 	}
 	defer g.w.Abort()
-	for _, p := range g.plan {
+	const step = "convert tensors"
+	opts.Progress.Report(step, 0, len(g.plan))
+	for i, p := range g.plan {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -259,6 +264,7 @@ func WriteGGUF(ctx context.Context, ck *model.Checkpoint, out string, opts GGUFO
 		if err := g.writeFloat32(p, data); err != nil {
 			return nil, err
 		}
+		opts.Progress.Report(step, i+1, len(g.plan))
 	}
 	return g.close(ctx, start)
 }

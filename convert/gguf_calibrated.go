@@ -68,6 +68,8 @@ func QuantizeGGUF(ctx context.Context, ck *model.Checkpoint, out string, gopts G
 		return nil, err
 	}
 	defer g.w.Abort()
+	const step = "calibrate and quantize layers"
+	opts.Progress.Report(step, 0, g.cfg.NumLayers)
 	for i := 0; i < len(g.plan); {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -91,11 +93,10 @@ func QuantizeGGUF(ctx context.Context, ck *model.Checkpoint, out string, gopts G
 		for end < len(g.plan) && g.plan[end].spec.Layer == p.spec.Layer {
 			end++
 		}
-		layerStart := time.Now()
 		if err := g.quantizeLayer(ck, p.spec.Layer, g.plan[i:end], acts, &opts); err != nil {
 			return nil, fmt.Errorf("layer %d: %w", p.spec.Layer, err)
 		}
-		opts.logf("layer %d/%d quantized in %.1fs", p.spec.Layer+1, g.cfg.NumLayers, time.Since(layerStart).Seconds())
+		opts.Progress.Report(step, p.spec.Layer+1, g.cfg.NumLayers)
 		i = end
 	}
 	return g.close(ctx, start)

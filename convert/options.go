@@ -9,6 +9,7 @@ import (
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/formats/hf"
 	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/progress"
 	"github.com/qtk-dev/qtk/quant"
 )
 
@@ -43,8 +44,10 @@ type Options struct {
 	// Resume continues an interrupted run of the same inputs from its
 	// finished layers (starting afresh when there is none).
 	Resume bool
-	// Log receives progress lines.
+	// Log receives notes on the run (calibration size, damping raised...).
 	Log func(format string, args ...any)
+	// Progress receives the layers done.
+	Progress progress.Func
 	// Decided, when set, receives every quantized tensor as decided, before
 	// it is packed.
 	Decided func(role model.Role, layer int, t *quant.Tensor)

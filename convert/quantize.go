@@ -99,6 +99,11 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 			part.remove()
 		}
 	}()
+	step := "quantize layers"
+	if acts != nil {
+		step = "calibrate and quantize layers"
+	}
+	opts.Progress.Report(step, first, cfg.NumLayers)
 	for l := first; l < cfg.NumLayers; l++ {
 		if err := ctx.Err(); err != nil {
 			keep = l > 0
@@ -107,7 +112,6 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 			}
 			return Report{}, &Interrupted{Dest: dest, Done: l, Total: cfg.NumLayers, Dir: part.dir, Err: err}
 		}
-		layerStart := time.Now()
 		tensors, err := quantizeLayer(ck, l, acts, qc, &opts)
 		if err != nil {
 			return Report{}, err
@@ -120,7 +124,7 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 				return Report{}, err
 			}
 		}
-		opts.logf("layer %d/%d quantized in %.1fs", l+1, cfg.NumLayers, time.Since(layerStart).Seconds())
+		opts.Progress.Report(step, l+1, cfg.NumLayers)
 	}
 	if err := part.clearOutputs(); err != nil {
 		return Report{}, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/qtk-dev/qtk/internal/fastmath"
+	"github.com/qtk-dev/qtk/progress"
 	"github.com/qtk-dev/qtk/runtime"
 )
 
@@ -45,8 +46,8 @@ type Options struct {
 	// BOS is prepended to chunks under the llama.cpp protocol when AddBOS.
 	BOS    int
 	AddBOS bool
-	// Progress, when set, is called after each window.
-	Progress func(done, total int)
+	// Progress, when set, receives the windows scored.
+	Progress progress.Func
 }
 
 // Result is the outcome of a perplexity run.
@@ -60,6 +61,9 @@ type Result struct {
 	Seconds         float64  `json:"seconds"`
 	TokensPerSecond float64  `json:"tokens_per_second"`
 }
+
+// progressStep names the scoring of windows in progress reports.
+const progressStep = "perplexity windows"
 
 // ErrTooShort reports a token stream shorter than one window.
 var ErrTooShort = errors.New("text is shorter than one window")
@@ -99,6 +103,7 @@ func Perplexity(m *runtime.Model, tokens []int, opts Options) (Result, error) {
 	start := time.Now()
 	var nll float64
 	scored := 0
+	opts.Progress.Report(progressStep, 0, windows)
 	for w := 0; w < windows; w++ {
 		copy(window, tokens[w*ctx:(w+1)*ctx])
 		if opts.Protocol == ProtocolLlamaCpp && opts.AddBOS {
@@ -110,9 +115,7 @@ func Perplexity(m *runtime.Model, tokens []int, opts Options) (Result, error) {
 		}
 		nll += sumNLL(logits, window[first+1:], vocab)
 		scored += ctx - 1 - first
-		if opts.Progress != nil {
-			opts.Progress(w+1, windows)
-		}
+		opts.Progress.Report(progressStep, w+1, windows)
 	}
 	secs := time.Since(start).Seconds()
 	mean := nll / float64(scored)

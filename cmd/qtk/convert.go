@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/qtk-dev/qtk/convert"
 	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/report"
 	"github.com/spf13/cobra"
 )
 
@@ -53,16 +53,23 @@ func runConvert(dir string, opts convertOptions, stdout io.Writer) error {
 	defer ck.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := convert.WriteGGUF(ctx, ck, opts.out, convert.GGUFOptions{Type: opts.typ, Force: opts.force, Log: logf})
+	rep, err := convert.WriteGGUF(ctx, ck, opts.out, convert.GGUFOptions{Type: opts.typ, Force: opts.force, Log: logf, Progress: showProgress})
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; nothing was written to %s", opts.out)}
 		}
 		return err
 	}
-	if opts.jsonOut {
-		return json.NewEncoder(stdout).Encode(map[string]any{"convert": rep, "output": opts.out})
-	}
 	logf("wrote %s (%s %s, %d tensors %v, %.1f MB) in %.1fs", opts.out, rep.Arch, rep.Type, rep.Tensors, rep.TypeCount, float64(rep.Bytes)/1e6, rep.Seconds)
-	return nil
+	if !opts.jsonOut {
+		return nil
+	}
+	run := report.New("convert")
+	run.Convert = &report.ConvertInfo{Type: rep.Type, Arch: rep.Arch, Tensors: rep.Tensors, TensorTypes: rep.TypeCount, Fallbacks: rep.Fallbacks, Seconds: rep.Seconds}
+	v, err := report.DescribeFile(opts.out, "gguf "+rep.Type, ck.Config.ParamCount())
+	if err != nil {
+		return err
+	}
+	run.Variants = append(run.Variants, v)
+	return run.WriteJSON(stdout)
 }

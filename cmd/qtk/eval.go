@@ -1,13 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"unicode/utf8"
 
 	"github.com/qtk-dev/qtk/eval"
+	"github.com/qtk-dev/qtk/gate"
+	"github.com/qtk-dev/qtk/report"
 	"github.com/spf13/cobra"
 )
 
@@ -25,15 +26,20 @@ type pplOptions struct {
 	protocol   string
 	ctx        int
 	maxWindows int
+	maxDelta   string
+	reportDir  string
 	jsonOut    bool
 }
 
 func newEvalPPLCmd() *cobra.Command {
 	var opts pplOptions
 	cmd := &cobra.Command{
-		Use:   "ppl MODEL --data FILE",
-		Short: "Perplexity of a model on a text file",
-		Long: `Tokenize FILE once and score it in windows of --ctx tokens.
+		Use:   "ppl BASE [CANDIDATE...] --data FILE",
+		Short: "Perplexity of models on a text file; gate candidates against a base",
+		Long: `Tokenize FILE once per model and score it in windows of --ctx tokens.
+With candidates, each is compared with the first model (the base);
+--max-delta fails the run (exit 3) when a candidate's perplexity is more
+than that much above the base's.
 
 Protocols:
   hf        non-overlapping windows, every position but the first scored
@@ -41,9 +47,9 @@ Protocols:
   llamacpp  chunks whose first token is replaced by BOS when the tokenizer
             adds one; only the second half of each chunk is scored
             (llama.cpp's perplexity tool)`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runEvalPPL(args[0], opts, cmd.OutOrStdout())
+			return runEvalPPL(args, opts, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -51,12 +57,14 @@ Protocols:
 	f.StringVar(&opts.protocol, "protocol", "hf", "scoring protocol: hf or llamacpp")
 	f.IntVar(&opts.ctx, "ctx", 512, "window length in tokens")
 	f.IntVar(&opts.maxWindows, "max-windows", 0, "score at most this many windows (0: all)")
-	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object")
+	f.StringVar(&opts.maxDelta, "max-delta", "", "fail (exit 3) when a candidate's perplexity exceeds the base's by more than this (\"1%\" or \"0.01\")")
+	f.StringVar(&opts.reportDir, "report", "", "write report.json, report.md and chart.png into this directory")
+	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object (docs/json.md)")
 	cmd.MarkFlagRequired("data")
 	return cmd
 }
 
-func runEvalPPL(dir string, opts pplOptions, stdout io.Writer) error {
+func runEvalPPL(dirs []string, opts pplOptions, stdout io.Writer) error {
 	protocol, err := eval.ParseProtocol(opts.protocol)
 	if err != nil {
 		return err
@@ -64,36 +72,72 @@ func runEvalPPL(dir string, opts pplOptions, stdout io.Writer) error {
 	if opts.maxWindows < 0 {
 		return fmt.Errorf("--max-windows must not be negative")
 	}
+	maxDelta := -1.0
+	if opts.maxDelta != "" {
+		if len(dirs) < 2 {
+			return fmt.Errorf("--max-delta needs a base and at least one candidate")
+		}
+		if maxDelta, err = gate.ParseFraction(opts.maxDelta); err != nil {
+			return fmt.Errorf("--max-delta %w", err)
+		}
+	}
 	text, err := readText(opts.data)
 	if err != nil {
 		return err
 	}
-	m, tok, err := loadModel(dir)
-	if err != nil {
-		return err
+	run := report.New("eval ppl")
+	run.Eval = &report.EvalSettings{Data: opts.data, Protocol: protocol, Ctx: opts.ctx, MaxWindows: opts.maxWindows}
+	for _, dir := range dirs {
+		v, err := measure(dir, text, run.Eval)
+		if err != nil {
+			return err
+		}
+		run.Variants = append(run.Variants, v)
 	}
-	tokens := tok.Encode(text, true)
-	bos, addBOS := tok.BOS()
-	logf("%s: %d tokens", opts.data, len(tokens))
-	progress := newProgress("windows")
-	res, err := eval.Perplexity(m, tokens, eval.Options{
-		Protocol:   protocol,
-		Ctx:        opts.ctx,
-		MaxWindows: opts.maxWindows,
-		BOS:        bos,
-		AddBOS:     addBOS,
-		Progress:   progress.update,
-	})
-	progress.done()
-	if err != nil {
-		return fmt.Errorf("%s: %w", opts.data, err)
+	report.UniqueNames(run.Variants)
+	if len(dirs) > 1 {
+		run.Compare(0, maxDelta)
 	}
-	if opts.jsonOut {
-		return json.NewEncoder(stdout).Encode(res)
+	return finish(run, opts.reportDir, opts.jsonOut, stdout)
+}
+
+// finish prints the run (JSON or one line per variant), writes its report
+// directory and returns the gate failure, if any. The report is written
+// whether or not the gates passed.
+func finish(run *report.Run, reportDir string, jsonOut bool, stdout io.Writer) error {
+	if jsonOut {
+		if err := run.WriteJSON(stdout); err != nil {
+			return err
+		}
+	} else {
+		printVariants(run, stdout)
 	}
-	fmt.Fprintf(stdout, "ppl %.4f  (%s protocol, ctx %d, %d windows, %d tokens scored, %.0f tokens/s)\n",
-		res.PPL, res.Protocol, res.Ctx, res.Windows, res.TokensScored, res.TokensPerSecond)
-	return nil
+	if reportDir != "" {
+		if err := run.WriteDir(reportDir); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+		logf("wrote the report to %s", reportDir)
+	}
+	return run.Err()
+}
+
+// printVariants prints one line per measured variant.
+func printVariants(run *report.Run, stdout io.Writer) {
+	for _, v := range run.Variants {
+		res := v.Perplexity
+		if res == nil {
+			continue
+		}
+		if len(run.Variants) > 1 {
+			fmt.Fprintf(stdout, "%s: ", v.Name)
+		}
+		fmt.Fprintf(stdout, "ppl %.4f", res.PPL)
+		if v.PPLDelta != nil {
+			fmt.Fprintf(stdout, " (%+.2f%% vs %s)", 100**v.PPLDelta, run.Base)
+		}
+		fmt.Fprintf(stdout, "  (%s protocol, ctx %d, %d windows, %d tokens scored, %.0f tokens/s)\n",
+			res.Protocol, res.Ctx, res.Windows, res.TokensScored, res.TokensPerSecond)
+	}
 }
 
 // readText reads a UTF-8 text file, refusing empty or binary input.

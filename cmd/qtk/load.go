@@ -25,14 +25,20 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 }
 
 // loadModel opens a checkpoint, packs its weights for the runtime and reads
-// its tokenizer, logging the time taken to stderr.
+// its tokenizer, logging the time taken.
 func loadModel(dir string) (*runtime.Model, *tokenizer.Tokenizer, error) {
-	start := time.Now()
 	ck, err := model.Open(dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer ck.Close()
+	return loadCheckpoint(ck)
+}
+
+// loadCheckpoint packs an open checkpoint's weights for the runtime and
+// reads its tokenizer.
+func loadCheckpoint(ck *model.Checkpoint) (*runtime.Model, *tokenizer.Tokenizer, error) {
+	start := time.Now()
 	tok, err := tokenizer.Load(ck.TokenizerPath())
 	if err != nil {
 		return nil, nil, err
@@ -44,11 +50,6 @@ func loadModel(dir string) (*runtime.Model, *tokenizer.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	logf("loaded %s (%s, %d layers) in %.2fs", dir, ck.Config.ModelType, ck.Config.NumLayers, time.Since(start).Seconds())
+	logf("loaded %s (%s, %d layers) in %.2fs", ck.Dir, ck.Config.ModelType, ck.Config.NumLayers, time.Since(start).Seconds())
 	return m, tok, nil
-}
-
-// logf writes one progress line to stderr.
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, format+"\n", args...)
 }

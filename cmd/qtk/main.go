@@ -5,6 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/qtk-dev/qtk/gate"
+)
+
+// Exit codes besides 0 (success) and 1 (any other error); README lists
+// them.
+const (
+	exitGate        = gate.ExitCode // a gate (--max-delta, --max-ppl-delta) failed
+	exitInterrupted = 130           // Ctrl-C or SIGTERM
 )
 
 func main() {
@@ -13,11 +22,19 @@ func main() {
 		return
 	}
 	fmt.Fprintf(os.Stderr, "qtk: %v\n", err)
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the process status for an error returned by a command.
+func exitCode(err error) int {
 	var exit exitError
-	if errors.As(err, &exit) {
-		os.Exit(exit.code)
+	switch {
+	case errors.As(err, &exit):
+		return exit.code
+	case gate.IsFailure(err):
+		return exitGate
 	}
-	os.Exit(1)
+	return 1
 }
 
 // exitError carries a specific exit code to main.

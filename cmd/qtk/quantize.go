@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,17 +15,12 @@ import (
 	"github.com/qtk-dev/qtk/convert"
 	"github.com/qtk-dev/qtk/eval"
 	"github.com/qtk-dev/qtk/formats/hf"
+	"github.com/qtk-dev/qtk/gate"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/quant"
-	"github.com/qtk-dev/qtk/runtime"
+	"github.com/qtk-dev/qtk/report"
 	"github.com/qtk-dev/qtk/tokenizer"
 	"github.com/spf13/cobra"
-)
-
-// Exit codes besides 1 (any error).
-const (
-	exitGate        = 3   // a quality gate (--max-ppl-delta) failed
-	exitInterrupted = 130 // Ctrl-C or SIGTERM
 )
 
 type quantizeOptions struct {
@@ -53,6 +47,7 @@ type quantizeOptions struct {
 	maxShard     string
 	evalData     string
 	maxPPLDelta  string
+	reportDir    string
 	jsonOut      bool
 }
 
@@ -98,7 +93,8 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	f.BoolVar(&opts.clip, "clip", method != convert.RTN, "search each group's clipping range (AWQ: the reference auto_clip; RTN, GPTQ: weighted MSE)")
 	f.StringVar(&opts.evalData, "eval", "", "text file: measure perplexity of the original and the quantized model")
 	f.StringVar(&opts.maxPPLDelta, "max-ppl-delta", "", "with --eval, fail (exit 3) when perplexity rises more than this (\"1%\" or \"0.01\")")
-	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object with the results")
+	f.StringVar(&opts.reportDir, "report", "", "write report.json, report.md and chart.png into this directory")
+	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object (docs/json.md)")
 	f.StringVar(&opts.maxShard, "max-shard-size", "5GB", "largest weight file; bigger checkpoints are sharded with an index (e.g. 500MB, 2GB)")
 	if method != convert.RTN {
 		f.StringVar(&opts.calib, "calib", "", "calibration text file (required)")
@@ -125,9 +121,12 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 }
 
 func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout io.Writer) error {
-	maxDelta, err := parseDelta(opts.maxPPLDelta)
-	if err != nil {
-		return err
+	maxDelta := -1.0
+	if opts.maxPPLDelta != "" {
+		var err error
+		if maxDelta, err = gate.ParseFraction(opts.maxPPLDelta); err != nil {
+			return fmt.Errorf("--max-ppl-delta %w", err)
+		}
 	}
 	maxShard, err := parseSize(opts.maxShard)
 	if err != nil {
@@ -168,6 +167,7 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		MaxShardBytes: maxShard,
 		Resume:        opts.resume,
 		Log:           logf,
+		Progress:      showProgress,
 	}
 	if opts.actOrder && !opts.staticGroups && hf.Format(opts.format) == hf.AWQ {
 		opts.staticGroups = true
@@ -203,40 +203,27 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 	}
 	peak := peakRSS()
 	logf("wrote %s (%s, %s) in %.1fs, peak memory %.0f MB", opts.out, rep.Method, rep.Format, rep.Seconds, float64(peak)/1e6)
-	result := map[string]any{"quantize": rep, "output": opts.out, "peak_rss_bytes": peak}
-	if opts.evalData == "" {
-		if opts.jsonOut {
-			return json.NewEncoder(stdout).Encode(result)
-		}
-		return nil
-	}
 
-	base, err := pplOf(ck, tok, evalText)
-	if err != nil {
-		return err
+	run := report.New("quantize")
+	run.Quantize = &report.QuantizeInfo{
+		Method: string(rep.Method), Format: string(rep.Format),
+		Bits: copts.Scheme.Bits, GroupSize: copts.Scheme.GroupSize, Symmetric: copts.Scheme.Symmetric,
+		Layers: rep.Layers, CalibrationTokens: rep.CalibrationTokens, Seconds: rep.Seconds, PeakRSSBytes: peak,
 	}
-	qck, err := model.Open(opts.out)
-	if err != nil {
-		return err
+	if opts.evalData != "" {
+		// hf protocol, 512-token windows: the GPTQ and AWQ papers' setting.
+		run.Eval = &report.EvalSettings{Data: opts.evalData, Protocol: eval.ProtocolHF, Ctx: min(512, ck.Config.MaxPositions)}
 	}
-	defer qck.Close()
-	quantized, err := pplOf(qck, tok, evalText)
-	if err != nil {
-		return err
-	}
-	delta := quantized.PPL/base.PPL - 1
-	result["ppl_original"], result["ppl_quantized"], result["ppl_delta"] = base.PPL, quantized.PPL, delta
-	if opts.jsonOut {
-		if err := json.NewEncoder(stdout).Encode(result); err != nil {
+	for _, path := range []string{dir, opts.out} {
+		v, err := measure(path, evalText, run.Eval)
+		if err != nil {
 			return err
 		}
-	} else {
-		fmt.Fprintf(stdout, "ppl original %.4f, quantized %.4f (%+.2f%%)\n", base.PPL, quantized.PPL, 100*delta)
+		run.Variants = append(run.Variants, v)
 	}
-	if maxDelta >= 0 && delta > maxDelta {
-		return exitError{code: exitGate, err: fmt.Errorf("perplexity rose %.2f%%, more than the allowed %.2f%%", 100*delta, 100*maxDelta)}
-	}
-	return nil
+	report.UniqueNames(run.Variants)
+	run.Compare(0, maxDelta)
+	return finish(run, opts.reportDir, opts.jsonOut, stdout)
 }
 
 // quantizeGGUF writes a calibrated GGUF file.
@@ -247,7 +234,7 @@ func quantizeGGUF(ctx context.Context, ck *model.Checkpoint, opts quantizeOption
 	if opts.resume {
 		return fmt.Errorf("--resume applies to checkpoint outputs; a GGUF file is written in one run")
 	}
-	rep, err := convert.QuantizeGGUF(ctx, ck, opts.out, convert.GGUFOptions{Type: opts.ggufType, Force: opts.force, Log: logf}, copts)
+	rep, err := convert.QuantizeGGUF(ctx, ck, opts.out, convert.GGUFOptions{Type: opts.ggufType, Force: opts.force, Log: logf, Progress: showProgress}, copts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; nothing was written to %s", opts.out)}
@@ -256,10 +243,21 @@ func quantizeGGUF(ctx context.Context, ck *model.Checkpoint, opts quantizeOption
 	}
 	peak := peakRSS()
 	logf("wrote %s (%s, calibrated %s, %d bytes) in %.1fs, peak memory %.0f MB", opts.out, copts.Method, rep.Type, rep.Bytes, rep.Seconds, float64(peak)/1e6)
-	if opts.jsonOut {
-		return json.NewEncoder(stdout).Encode(map[string]any{"quantize": rep, "method": copts.Method, "output": opts.out, "peak_rss_bytes": peak})
+	run := report.New("quantize")
+	run.Quantize = &report.QuantizeInfo{
+		Method: string(copts.Method), Format: "gguf " + rep.Type, Bits: 4, GroupSize: 32, // blocks (Q4_0) and sub-blocks (Q4_K) of 32
+		Layers: ck.Config.NumLayers, Seconds: rep.Seconds, PeakRSSBytes: peak,
 	}
-	return nil
+	base, err := measure(ck.Dir, "", nil)
+	if err != nil {
+		return err
+	}
+	out, err := report.DescribeFile(opts.out, "gguf "+rep.Type, ck.Config.ParamCount())
+	if err != nil {
+		return err
+	}
+	run.Variants = append(run.Variants, base, out)
+	return finish(run, opts.reportDir, opts.jsonOut, stdout)
 }
 
 // interruptible returns a context cancelled by the first Ctrl-C or
@@ -275,35 +273,6 @@ func interruptible() (context.Context, context.CancelFunc) {
 		stop() // restores the default handling for the second signal
 	}()
 	return ctx, stop
-}
-
-// pplOf measures perplexity under the hf protocol with 512-token windows.
-func pplOf(ck *model.Checkpoint, tok *tokenizer.Tokenizer, text string) (eval.Result, error) {
-	m, err := runtime.Load(ck)
-	if err != nil {
-		return eval.Result{}, err
-	}
-	bos, addBOS := tok.BOS()
-	ctx := min(512, m.Config.MaxPositions)
-	progress := newProgress("eval " + ck.Dir)
-	defer progress.done()
-	return eval.Perplexity(m, tok.Encode(text, true), eval.Options{Protocol: eval.ProtocolHF, Ctx: ctx, BOS: bos, AddBOS: addBOS, Progress: progress.update})
-}
-
-// parseDelta reads "1%" or "0.01" as 0.01; "" gives -1 (no gate).
-func parseDelta(s string) (float64, error) {
-	if s == "" {
-		return -1, nil
-	}
-	percent := strings.HasSuffix(s, "%")
-	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil || v < 0 {
-		return 0, errors.New("--max-ppl-delta must be a non-negative number or percentage, like 1% or 0.01")
-	}
-	if percent {
-		v /= 100
-	}
-	return v, nil
 }
 
 // parseSize reads a byte count with an optional KB, MB or GB suffix

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/qtk-dev/qtk/eval"
+	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/report"
+)
+
+// measure describes the checkpoint at dir for a report and, with
+// settings, measures its perplexity on text.
+func measure(dir string, text string, settings *report.EvalSettings) (report.Variant, error) {
+	ck, err := model.Open(dir)
+	if err != nil {
+		return report.Variant{}, err
+	}
+	defer ck.Close()
+	v, err := report.Describe(ck)
+	if err != nil || settings == nil {
+		return v, err
+	}
+	m, tok, err := loadCheckpoint(ck)
+	if err != nil {
+		return v, err
+	}
+	tokens := tok.Encode(text, true)
+	logf("%s: %d tokens of %s", v.Name, len(tokens), settings.Data)
+	bos, addBOS := tok.BOS()
+	res, err := eval.Perplexity(m, tokens, eval.Options{
+		Protocol:   settings.Protocol,
+		Ctx:        settings.Ctx,
+		MaxWindows: settings.MaxWindows,
+		BOS:        bos,
+		AddBOS:     addBOS,
+		Progress:   showProgress.Prefixed(v.Name),
+	})
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", settings.Data, err)
+	}
+	v.Perplexity = &res
+	logf("%s: ppl %.4f (%d windows, %.0f tokens/s)", v.Name, res.PPL, res.Windows, res.TokensPerSecond)
+	return v, nil
+}
