@@ -6,14 +6,27 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/qtk-dev/qtk/formats/gguf"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/runtime"
 	"github.com/qtk-dev/qtk/tokenizer"
 )
 
-// loadTokenizer reads the tokenizer of a model directory, or a
+// loadTokenizer reads the tokenizer of a model directory or GGUF file, or a
 // tokenizer.json given directly.
 func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
+	if isGGUF(path) {
+		f, err := gguf.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		tok, err := tokenizer.FromGGUF(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return tok, nil
+	}
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -24,27 +37,51 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 	return tokenizer.Load(path)
 }
 
-// loadModel opens a checkpoint, packs its weights for the runtime and reads
-// its tokenizer, logging the time taken to stderr.
-func loadModel(dir string) (*runtime.Model, *tokenizer.Tokenizer, error) {
-	start := time.Now()
-	ck, err := model.Open(dir)
+// openModel opens the weights and the tokenizer of a model directory or a
+// GGUF file.
+func openModel(path string) (model.Weights, *tokenizer.Tokenizer, error) {
+	if isGGUF(path) {
+		g, err := model.OpenGGUF(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		tok, err := tokenizer.FromGGUF(g.File)
+		if err != nil {
+			g.Close()
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return g, tok, nil
+	}
+	ck, err := model.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer ck.Close()
 	tok, err := tokenizer.Load(ck.TokenizerPath())
 	if err != nil {
+		ck.Close()
 		return nil, nil, err
 	}
-	if tok.VocabSize() > ck.Config.VocabSize {
-		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocab_size is %d", ck.TokenizerPath(), tok.VocabSize(), ck.Config.VocabSize)
-	}
-	m, err := runtime.Load(ck)
+	return ck, tok, nil
+}
+
+// loadModel opens a checkpoint directory or GGUF file, packs its weights for
+// the runtime and reads its tokenizer, logging the time taken to stderr.
+func loadModel(path string) (*runtime.Model, *tokenizer.Tokenizer, error) {
+	start := time.Now()
+	w, tok, err := openModel(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	logf("loaded %s (%s, %d layers) in %.2fs", dir, ck.Config.ModelType, ck.Config.NumLayers, time.Since(start).Seconds())
+	defer w.Close()
+	cfg := w.ModelConfig()
+	if tok.VocabSize() > cfg.VocabSize {
+		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocabulary is %d", path, tok.VocabSize(), cfg.VocabSize)
+	}
+	m, err := runtime.Load(w)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	logf("loaded %s (%s, %d layers) in %.2fs", path, cfg.ModelType, cfg.NumLayers, time.Since(start).Seconds())
 	return m, tok, nil
 }
 
