@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/qtk-dev/qtk/convert"
 	"github.com/qtk-dev/qtk/formats/gguf"
@@ -122,4 +123,34 @@ func hasSpecialAfterStart(text string) bool {
 		}
 	}
 	return false
+}
+
+// FuzzGGUFEncode runs random text through small-llama's vocabulary as a
+// GGUF "llama" (SentencePiece) tokenizer. Besides not panicking: every id
+// names a token, BOS comes first, and for valid UTF-8 text holding no
+// special-token literal and no '▁', Decode(Encode(x)) == x (the prefix
+// space is stripped again, and characters outside the vocabulary come back
+// from their byte tokens).
+func FuzzGGUFEncode(f *testing.F) {
+	tok := openGGUFTokenizer(f, writeGGUFTokenizer(f, "../testdata/tokenizers/small-llama", 32000))
+	for _, s := range []string{"", " ", "Hello world", "  x\n\ny", "I'm 12345 é 中文 😀 杜甫", "<s>a</s>", "\xff", "\x00\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		ids := tok.Encode(text, true)
+		if len(ids) == 0 || ids[0] != 1 {
+			t.Fatalf("%q: ids %v do not start with BOS", text, ids)
+		}
+		for _, id := range ids {
+			if _, ok := tok.Token(id); !ok {
+				t.Fatalf("%q: id %d names no token", text, id)
+			}
+		}
+		if !utf8.ValidString(text) || strings.Contains(text, "▁") || strings.Contains(text, "<s>") || strings.Contains(text, "</s>") || strings.Contains(text, "<unk>") {
+			return
+		}
+		if got := tok.Decode(ids, true); got != text {
+			t.Errorf("Decode(Encode(%q)) = %q", text, got)
+		}
+	})
 }
