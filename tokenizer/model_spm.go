@@ -19,16 +19,24 @@ type spmModel struct {
 	scores  []float32
 	byteIDs [256]int // ids of the <0xXX> tokens, -1 where missing
 	unk     int      // the unknown token, -1 if none
+	// joinable holds the pairs of characters that stand side by side in
+	// some token; see tokenize.
+	joinable map[uint64]struct{}
 }
 
 func newSPM(tokens []string, scores []float32, unk int) (*spmModel, error) {
 	if len(scores) != len(tokens) {
 		return nil, fmt.Errorf("%d scores for %d tokens", len(scores), len(tokens))
 	}
-	m := &spmModel{vocab: make(map[string]int, len(tokens)), tokens: tokens, scores: scores, unk: unk}
+	m := &spmModel{vocab: make(map[string]int, len(tokens)), tokens: tokens, scores: scores, unk: unk, joinable: make(map[uint64]struct{})}
 	for id, tok := range tokens {
 		if _, dup := m.vocab[tok]; !dup {
 			m.vocab[tok] = id
+		}
+		prev, n := utf8.DecodeRuneInString(tok)
+		for _, r := range tok[n:] {
+			m.joinable[runePair(prev, r)] = struct{}{}
+			prev = r
 		}
 	}
 	for b := range m.byteIDs {
@@ -89,7 +97,28 @@ func (q *spmQueue) Pop() any {
 	return b
 }
 
+// tokenize cuts text between characters that stand side by side in no
+// token and merges each chunk on its own. No merge can cross such a cut (it
+// would make a token holding the pair), and merges on either side never
+// interact, so this gives the tokens of merging the whole text, with a
+// small queue per chunk.
 func (m *spmModel) tokenize(text string, dst []int) []int {
+	start := 0
+	prev, n := utf8.DecodeRuneInString(text)
+	for i := n; i < len(text); i += n {
+		var r rune
+		r, n = utf8.DecodeRuneInString(text[i:])
+		if _, join := m.joinable[runePair(prev, r)]; !join {
+			dst = m.tokenizeChunk(text[start:i], dst)
+			start = i
+		}
+		prev = r
+	}
+	return m.tokenizeChunk(text[start:], dst)
+}
+
+// tokenizeChunk merges text as llama.cpp's llm_tokenizer_spm_session does.
+func (m *spmModel) tokenizeChunk(text string, dst []int) []int {
 	if text == "" {
 		return dst
 	}
