@@ -292,3 +292,53 @@ func FuzzOpenGGUF(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenGGUFArchitectures checks what differs between the llama and
+// qwen2 architectures: llama.cpp stores llama's query and key rows
+// permuted (undone on reading) and qwen2's as they are, with q/k/v biases.
+func TestOpenGGUFArchitectures(t *testing.T) {
+	for _, arch := range []string{"llama", "qwen2"} {
+		t.Run(arch, func(t *testing.T) {
+			kvs, ts := synthModel()
+			for i := range kvs {
+				kvs[i].Key = strings.Replace(kvs[i].Key, "llama.", arch+".", 1)
+			}
+			kvs[0].Value = gguf.Scalar(arch)
+			if arch == "qwen2" {
+				ts = append(ts,
+					synthTensor{"blk.0.attn_q.bias", gguf.TypeF32, []int64{256}},
+					synthTensor{"blk.0.attn_k.bias", gguf.TypeF32, []int64{128}},
+					synthTensor{"blk.0.attn_v.bias", gguf.TypeF32, []int64{128}})
+			}
+			g, err := model.OpenGGUF(writeSynth(t, kvs, ts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			if g.Config.ModelType != arch || g.Config.QKVBias != (arch == "qwen2") {
+				t.Errorf("model type %s, q/k/v biases %v", g.Config.ModelType, g.Config.QKVBias)
+			}
+			for _, c := range []struct {
+				role model.Role
+				name string
+			}{{model.AttnQ, "blk.0.attn_q.weight"}, {model.AttnK, "blk.0.attn_k.weight"}, {model.AttnV, "blk.0.attn_v.weight"}} {
+				got, err := g.Float32(c.role, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored, _ := g.File.Dequantize(c.name)
+				permuted := arch == "llama" && c.role != model.AttnV
+				if slices.Equal(got, stored) == permuted {
+					t.Errorf("%s: rows reordered %v, want %v", c.name, !slices.Equal(got, stored), permuted)
+				}
+			}
+			if arch == "qwen2" {
+				bias, err := g.Float32(model.AttnKBias, 0)
+				stored, _ := g.File.Dequantize("blk.0.attn_k.bias")
+				if err != nil || !slices.Equal(bias, stored) {
+					t.Errorf("k bias: %v", err)
+				}
+			}
+		})
+	}
+}
