@@ -40,7 +40,7 @@ func OpenGGUF(path string) (*GGUF, error) {
 // checkGGUFTensors verifies presence, shape and type of every needed
 // tensor, and rejects tensors the architecture does not use.
 func checkGGUFTensors(f *gguf.File, cfg *Config) error {
-	needed := map[string]bool{}
+	needed := map[string]bool{ropeFreqsTensor: cfg.Rope.Type == "freq_factors"}
 	for _, spec := range cfg.Tensors() {
 		name, ok := GGUFName(spec.Role, spec.Layer)
 		if !ok {

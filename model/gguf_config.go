@@ -2,10 +2,14 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/qtk-dev/qtk/formats/gguf"
 )
+
+// ropeFreqsTensor holds llama.cpp's per-frequency RoPE factors.
+const ropeFreqsTensor = "rope_freqs.weight"
 
 // ggufArchitectures are the general.architecture values qtk runs; each
 // runs as the model_type of the same name (llama.cpp writes Mistral as
@@ -160,18 +164,16 @@ func configFromGGUF(f *gguf.File) (*Config, error) {
 	case !(cfg.Rope.Theta > 0):
 		return nil, fmt.Errorf("%w: %s must be positive", ErrConfig, key("rope.freq_base"))
 	}
-	if err := ropeScalingFromGGUF(m, key, &cfg.Rope); err != nil {
+	if err := ropeScalingFromGGUF(m, key, &cfg.Rope, cfg.HeadDim); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
 
-// ropeScalingFromGGUF reads llama.cpp's RoPE scaling keys: none or linear
-// (rope.scaling.type and .factor, or the older rope.scale_linear).
-func ropeScalingFromGGUF(m *ggufMeta, key func(string) string, rope *Rope) error {
-	if _, ok := m.f.Tensor("rope_freqs.weight"); ok {
-		return fmt.Errorf("%w: rope_freqs.weight (per-frequency RoPE scaling, as for Llama 3.1) is not supported", ErrConfig)
-	}
+// ropeScalingFromGGUF reads llama.cpp's RoPE scaling: none, linear
+// (rope.scaling.type and .factor, or the older rope.scale_linear), or
+// per-frequency factors in the rope_freqs tensor (Llama 3).
+func ropeScalingFromGGUF(m *ggufMeta, key func(string) string, rope *Rope, headDim int) error {
 	kind := m.str(key("rope.scaling.type"))
 	factor := m.float(key("rope.scaling.factor"), 0, false)
 	if old := m.float(key("rope.scale_linear"), 0, false); kind == "" && old != 0 {
@@ -179,6 +181,27 @@ func ropeScalingFromGGUF(m *ggufMeta, key func(string) string, rope *Rope) error
 	}
 	if m.err != nil {
 		return m.err
+	}
+	if t, ok := m.f.Tensor(ropeFreqsTensor); ok {
+		if kind != "" && kind != "none" {
+			return fmt.Errorf("%w: %s together with %s %q", ErrConfig, ropeFreqsTensor, key("rope.scaling.type"), kind)
+		}
+		if len(t.Dims) != 1 || t.Dims[0] != int64(headDim/2) || !t.Type.HasCodec() {
+			return fmt.Errorf("%w: %s must hold %d values (%s %v)", ErrConfig, ropeFreqsTensor, headDim/2, t.Type, t.Dims)
+		}
+		factors, err := m.f.Dequantize(ropeFreqsTensor)
+		if err != nil {
+			return err
+		}
+		rope.Type = "freq_factors"
+		rope.FreqFactors = make([]float64, len(factors))
+		for i, f := range factors {
+			if !(f > 0) || math.IsInf(float64(f), 0) {
+				return fmt.Errorf("%w: %s[%d] is %g, want a positive factor", ErrConfig, ropeFreqsTensor, i, f)
+			}
+			rope.FreqFactors[i] = float64(f)
+		}
+		return nil
 	}
 	switch kind {
 	case "", "none":
@@ -193,5 +216,5 @@ func ropeScalingFromGGUF(m *ggufMeta, key func(string) string, rope *Rope) error
 		rope.Type, rope.Factor = "linear", factor
 		return nil
 	}
-	return fmt.Errorf("%w: unsupported RoPE scaling %q (supported: none, linear)", ErrConfig, kind)
+	return fmt.Errorf("%w: unsupported RoPE scaling %q (supported: none, linear, rope_freqs)", ErrConfig, kind)
 }

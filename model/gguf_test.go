@@ -220,9 +220,12 @@ func TestOpenGGUFErrors(t *testing.T) {
 		{"kv heads", setKV("llama.attention.head_count_kv", gguf.Scalar(uint32(3))), "head_count_kv 3 does not divide"},
 		{"partial rotary", setKV("llama.rope.dimension_count", gguf.Scalar(uint32(64))), "rope.dimension_count 64"},
 		{"rope scaling", setKV("llama.rope.scaling.type", gguf.Scalar("yarn")), `unsupported RoPE scaling "yarn"`},
-		{"rope freqs", func(_ *[]gguf.KV, ts *[]synthTensor) {
+		{"rope freqs size", func(_ *[]gguf.KV, ts *[]synthTensor) {
+			*ts = append(*ts, synthTensor{"rope_freqs.weight", gguf.TypeF32, []int64{32}})
+		}, "rope_freqs.weight must hold 64 values"},
+		{"rope freqs values", func(_ *[]gguf.KV, ts *[]synthTensor) {
 			*ts = append(*ts, synthTensor{"rope_freqs.weight", gguf.TypeF32, []int64{64}})
-		}, "rope_freqs.weight"},
+		}, "want a positive factor"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kvs, ts := synthModel()
@@ -340,5 +343,59 @@ func TestOpenGGUFArchitectures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGGUFLlama3Rope converts tiny-llama with Llama 3 RoPE scaling, which
+// GGUF carries as the rope_freqs tensor, and checks that the frequencies
+// read back.
+func TestGGUFLlama3Rope(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "llama3")
+	if err := os.CopyFS(dir, os.DirFS(tinyLlama)); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	llama3 := `"rope_parameters": {"rope_theta": 500000.0, "rope_type": "llama3", "factor": 8.0,
+		"low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}`
+	data = []byte(strings.Replace(string(data), `"rope_parameters": {
+    "rope_theta": 10000.0,
+    "rope_type": "default"
+  }`, llama3, 1))
+	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := model.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	if ck.Config.Rope.Type != "llama3" {
+		t.Fatalf("config edit failed: rope %+v", ck.Config.Rope)
+	}
+	path := filepath.Join(t.TempDir(), "llama3.gguf")
+	if _, err := convert.WriteGGUF(context.Background(), ck, path, convert.GGUFOptions{Type: "bf16"}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := model.OpenGGUF(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	want, got := ck.Config.InvFrequencies(), g.Config.InvFrequencies()
+	scaled := 0
+	for i := range want {
+		if d := got[i]/want[i] - 1; d > 1e-6 || d < -1e-6 {
+			t.Errorf("inverse frequency %d: %g, want %g", i, got[i], want[i])
+		}
+		if g.Config.Rope.FreqFactors[i] != 1 {
+			scaled++
+		}
+	}
+	if g.Config.Rope.Type != "freq_factors" || scaled == 0 {
+		t.Errorf("rope %s with %d scaled frequencies", g.Config.Rope.Type, scaled)
 	}
 }
