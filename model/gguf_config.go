@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -117,7 +118,11 @@ func configFromGGUF(f *gguf.File) (*Config, error) {
 	if eos := m.int("tokenizer.ggml.eos_token_id", -1, false); eos >= 0 {
 		cfg.EOSTokenIDs = []int{eos}
 	}
-	if emb, ok := f.Tensor("token_embd.weight"); ok && len(emb.Dims) == 2 && emb.Dims[1] <= maxDim {
+	emb, ok := f.Tensor("token_embd.weight")
+	if !ok {
+		return nil, errors.New("missing tensor token_embd.weight")
+	}
+	if len(emb.Dims) == 2 && emb.Dims[1] <= maxDim {
 		cfg.VocabSize = int(emb.Dims[1])
 	}
 	if m.err != nil {

@@ -209,6 +209,8 @@ func TestOpenGGUFErrors(t *testing.T) {
 			"tensor blk.0.attn_q.weight is IQ4_XS"},
 		{"missing tensor", func(_ *[]gguf.KV, ts *[]synthTensor) { *ts = (*ts)[:len(*ts)-1] },
 			"missing tensor output_norm.weight"},
+		{"missing embedding", func(_ *[]gguf.KV, ts *[]synthTensor) { *ts = (*ts)[1:] },
+			"missing tensor token_embd.weight"},
 		{"wrong shape", editTensor("blk.0.attn_k.weight", func(s *synthTensor) { s.dims = []int64{256, 256} }),
 			"tensor blk.0.attn_k.weight has shape [256 256], the metadata implies [128 256]"},
 		{"unexpected tensor", func(_ *[]gguf.KV, ts *[]synthTensor) {
