@@ -59,39 +59,6 @@ func GGUFTypes() []string {
 	return []string{"f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k_m", "q6_k"}
 }
 
-// ggufNames maps each role to its GGUF tensor name (gguf-py constants.py
-// TENSOR_NAMES); per-layer names take the layer index.
-var ggufNames = map[model.Role]string{
-	model.TokenEmbedding: "token_embd.weight",
-	model.OutputNorm:     "output_norm.weight",
-	model.Output:         "output.weight",
-	model.AttnNorm:       "blk.%d.attn_norm.weight",
-	model.AttnQ:          "blk.%d.attn_q.weight",
-	model.AttnK:          "blk.%d.attn_k.weight",
-	model.AttnV:          "blk.%d.attn_v.weight",
-	model.AttnO:          "blk.%d.attn_output.weight",
-	model.AttnQBias:      "blk.%d.attn_q.bias",
-	model.AttnKBias:      "blk.%d.attn_k.bias",
-	model.AttnVBias:      "blk.%d.attn_v.bias",
-	model.AttnOBias:      "blk.%d.attn_output.bias",
-	model.FFNNorm:        "blk.%d.ffn_norm.weight",
-	model.FFNGate:        "blk.%d.ffn_gate.weight",
-	model.FFNUp:          "blk.%d.ffn_up.weight",
-	model.FFNDown:        "blk.%d.ffn_down.weight",
-}
-
-// GGUFName returns the GGUF name of a role's tensor.
-func GGUFName(role model.Role, layer int) (string, bool) {
-	tmpl, ok := ggufNames[role]
-	if !ok {
-		return "", false
-	}
-	if layer < 0 {
-		return tmpl, true
-	}
-	return fmt.Sprintf(tmpl, layer), true
-}
-
 // ggufArch returns llama.cpp's architecture for a model_type.
 func ggufArch(cfg *model.Config) (string, error) {
 	switch cfg.ModelType {
@@ -184,38 +151,6 @@ func ggufTensorType(ft ggufFileType, spec model.TensorSpec, cfg *model.Config) (
 		t = gguf.TypeF16
 	}
 	return t, true, nil
-}
-
-// PermuteQK reorders the rows of a query or key projection weight (rows ×
-// cols, row-major; cols 1 for a bias) from Hugging Face's rotate-half RoPE
-// layout to llama.cpp's interleaved pairs, as convert_hf_to_gguf.py's
-// LlamaModel.permute does:
-// w.reshape(nHead, 2, rows/nHead/2, cols).swapaxes(1, 2).reshape(rows, cols).
-func PermuteQK(w []float32, rows, cols, nHead int) ([]float32, error) {
-	if len(w) != rows*cols {
-		return nil, fmt.Errorf("cannot permute %d values as %d×%d", len(w), rows, cols)
-	}
-	return permuteRows(w, rows, cols, nHead)
-}
-
-// permuteRows moves rows of cols elements as PermuteQK does.
-func permuteRows[E any](w []E, rows, cols, nHead int) ([]E, error) {
-	if nHead <= 0 || rows%(2*nHead) != 0 || len(w) != rows*cols {
-		return nil, fmt.Errorf("cannot permute %d×%d for %d heads", rows, cols, nHead)
-	}
-	per := rows / nHead
-	half := per / 2
-	out := make([]E, len(w))
-	for h := range nHead {
-		for j := range half {
-			for s := range 2 {
-				dst := h*per + j*2 + s
-				src := h*per + s*half + j
-				copy(out[dst*cols:(dst+1)*cols], w[src*cols:(src+1)*cols])
-			}
-		}
-	}
-	return out, nil
 }
 
 // ropeFreqFactors returns llama.cpp's rope_freqs.weight for llama3 RoPE
@@ -321,7 +256,7 @@ func createGGUF(ck *model.Checkpoint, out string, opts GGUFOptions) (*ggufOutput
 	var plan []ggufTensor
 	var fallbacks []string
 	for _, spec := range cfg.Tensors() {
-		name, ok := GGUFName(spec.Role, spec.Layer)
+		name, ok := model.GGUFName(spec.Role, spec.Layer)
 		if !ok {
 			return nil, fmt.Errorf("%s: no GGUF name for role %s", spec.Name, spec.Role)
 		}
@@ -412,7 +347,7 @@ func (g *ggufOutput) declare(ck *model.Checkpoint, opts GGUFOptions, ft ggufFile
 	for _, kv := range ropeKeys {
 		set(kv.Key, kv.Value)
 	}
-	vocab.set(set)
+	vocab.Set(set)
 	if setErr != nil {
 		return setErr
 	}
@@ -448,7 +383,7 @@ func (g *ggufOutput) writeFloat32(p ggufTensor, data []float32) error {
 			cols = p.spec.Shape[1]
 		}
 		var err error
-		if data, err = PermuteQK(data, p.spec.Shape[0], cols, nHead); err != nil {
+		if data, err = model.PermuteQK(data, p.spec.Shape[0], cols, nHead); err != nil {
 			return fmt.Errorf("%s: %w", p.spec.Name, err)
 		}
 	}
@@ -467,7 +402,7 @@ func (g *ggufOutput) writeEncoded(p ggufTensor, data []byte) error {
 			return fmt.Errorf("%s: %d bytes do not split into %d rows", p.name, len(data), rows)
 		}
 		var err error
-		if data, err = permuteRows(data, rows, len(data)/rows, nHead); err != nil {
+		if data, err = model.PermuteQK(data, rows, len(data)/rows, nHead); err != nil {
 			return fmt.Errorf("%s: %w", p.spec.Name, err)
 		}
 	}

@@ -32,7 +32,7 @@ func attnQError(t *testing.T, ck *model.Checkpoint, f *gguf.File, tokens []int) 
 	embed, _ := ck.Float32(model.TokenEmbedding, -1)
 	norm, _ := ck.Float32(model.AttnNorm, 0)
 	w, _ := ck.Float32(model.AttnQ, 0)
-	w, _ = PermuteQK(w, cfg.QDim(), cfg.HiddenSize, cfg.NumHeads)
+	w, _ = model.PermuteQK(w, cfg.QDim(), cfg.HiddenSize, cfg.NumHeads)
 	wq, err := f.Dequantize("blk.0.attn_q.weight")
 	if err != nil {
 		t.Fatal(err)

@@ -79,7 +79,7 @@ func TestGGUFTinyF16(t *testing.T) {
 		t.Errorf("attn_q shape %v", ti.Shape())
 	}
 	w, _ := ck.Float32(model.AttnQ, 1)
-	pw, _ := PermuteQK(w, cfg.QDim(), cfg.HiddenSize, cfg.NumHeads)
+	pw, _ := model.PermuteQK(w, cfg.QDim(), cfg.HiddenSize, cfg.NumHeads)
 	want := make([]float32, len(pw))
 	enc := make([]byte, 2*len(pw))
 	gguf.Encode(gguf.TypeF16, enc, pw)
@@ -93,7 +93,7 @@ func TestGGUFTinyF16(t *testing.T) {
 	// attn_k permuted with the KV head count.
 	k, _ := f.Dequantize("blk.0.attn_k.weight")
 	kw, _ := ck.Float32(model.AttnK, 0)
-	pk, _ := PermuteQK(kw, cfg.KVDim(), cfg.HiddenSize, cfg.NumKVHeads)
+	pk, _ := model.PermuteQK(kw, cfg.KVDim(), cfg.HiddenSize, cfg.NumKVHeads)
 	for i := range pk {
 		if d := k[i] - pk[i]; d > 1e-2 || d < -1e-2 {
 			t.Fatalf("attn_k[%d] = %g, want %g", i, k[i], pk[i])
@@ -168,26 +168,6 @@ func TestGGUFTypeFallback(t *testing.T) {
 	tied := &model.Config{NumLayers: 4, TieWordEmbeddings: true}
 	if got, _, _ := ggufTensorType(ggufFileTypes["q4_0"], model.TensorSpec{Role: model.TokenEmbedding, Layer: -1, Shape: []int{1000, 256}}, tied); got != gguf.TypeQ6_K {
 		t.Errorf("tied token_embd at q4_0: %s", got)
-	}
-}
-
-func TestPermuteQK(t *testing.T) {
-	w := []float32{0, 1, 2, 3, 4, 5, 6, 7}
-	got, err := PermuteQK(w, 8, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []float32{0, 2, 1, 3, 4, 6, 5, 7}; !slices.Equal(got, want) {
-		t.Errorf("1 col: %v, want %v", got, want)
-	}
-	// Two columns, one head: rows 0..3 → 0, 2, 1, 3.
-	w2 := []float32{0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5}
-	got, _ = PermuteQK(w2, 4, 2, 1)
-	if want := []float32{0, 0.5, 2, 2.5, 1, 1.5, 3, 3.5}; !slices.Equal(got, want) {
-		t.Errorf("2 cols: %v, want %v", got, want)
-	}
-	if _, err := PermuteQK(w, 8, 1, 3); err == nil {
-		t.Error("permuted 8 rows over 3 heads")
 	}
 }
 

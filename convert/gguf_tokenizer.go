@@ -446,8 +446,8 @@ func chatTemplate(dir string, cfg map[string]json.RawMessage) string {
 	return ""
 }
 
-// set writes the vocabulary's metadata keys.
-func (v *GGUFVocab) set(set func(string, gguf.Value)) {
+// Set writes the vocabulary's metadata keys through set.
+func (v *GGUFVocab) Set(set func(string, gguf.Value)) {
 	set("tokenizer.ggml.model", gguf.Scalar(v.Model))
 	if v.Pre != "" {
 		set("tokenizer.ggml.pre", gguf.Scalar(v.Pre))

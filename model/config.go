@@ -1,6 +1,7 @@
 // Package model describes a decoder-only transformer checkpoint: its
-// hyperparameters (config.json), the tensors each architecture needs, and
-// the loading of those tensors from a Hugging Face safetensors checkpoint.
+// hyperparameters (config.json, or GGUF metadata), the tensors each
+// architecture needs, and the loading of those tensors from a Hugging Face
+// safetensors checkpoint or a GGUF file.
 package model
 
 import (
@@ -42,13 +43,17 @@ type Config struct {
 // Rope describes the rotary position embedding.
 type Rope struct {
 	Theta float64
-	// Type is "default", "linear" or "llama3".
+	// Type is "default", "linear", "llama3" or "freq_factors".
 	Type   string
 	Factor float64
 	// llama3 frequency smoothing.
 	LowFreqFactor   float64
 	HighFreqFactor  float64
 	OriginalMaxPosn int
+	// FreqFactors divide the inverse frequencies pair by pair (type
+	// freq_factors): llama.cpp's rope_freqs tensor, the form GGUF files
+	// give Llama 3's scaling in.
+	FreqFactors []float64
 }
 
 // architectures lists the supported model_type values and what each implies.
@@ -315,6 +320,10 @@ func (c *Config) InvFrequencies() []float64 {
 	case "linear":
 		for i := range inv {
 			inv[i] /= c.Rope.Factor
+		}
+	case "freq_factors":
+		for i := range inv {
+			inv[i] /= c.Rope.FreqFactors[i]
 		}
 	case "llama3":
 		r := c.Rope

@@ -127,3 +127,37 @@ func (c *Config) ParamCount() int64 {
 	}
 	return n
 }
+
+// ggufNames maps each role to its GGUF tensor name (gguf-py constants.py
+// TENSOR_NAMES); per-layer names take the layer index.
+var ggufNames = map[Role]string{
+	TokenEmbedding: "token_embd.weight",
+	OutputNorm:     "output_norm.weight",
+	Output:         "output.weight",
+	AttnNorm:       "blk.%d.attn_norm.weight",
+	AttnQ:          "blk.%d.attn_q.weight",
+	AttnK:          "blk.%d.attn_k.weight",
+	AttnV:          "blk.%d.attn_v.weight",
+	AttnO:          "blk.%d.attn_output.weight",
+	AttnQBias:      "blk.%d.attn_q.bias",
+	AttnKBias:      "blk.%d.attn_k.bias",
+	AttnVBias:      "blk.%d.attn_v.bias",
+	AttnOBias:      "blk.%d.attn_output.bias",
+	FFNNorm:        "blk.%d.ffn_norm.weight",
+	FFNGate:        "blk.%d.ffn_gate.weight",
+	FFNUp:          "blk.%d.ffn_up.weight",
+	FFNDown:        "blk.%d.ffn_down.weight",
+}
+
+// GGUFName returns the GGUF name of a role's tensor; false for roles GGUF
+// has no name for (the FFN biases).
+func GGUFName(role Role, layer int) (string, bool) {
+	tmpl, ok := ggufNames[role]
+	if !ok {
+		return "", false
+	}
+	if layer < 0 {
+		return tmpl, true
+	}
+	return fmt.Sprintf(tmpl, layer), true
+}

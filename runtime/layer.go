@@ -21,14 +21,14 @@ type LayerWeights struct {
 	DownBias            []float32
 }
 
-// ReadLayer widens layer l of a checkpoint to float32.
-func ReadLayer(ck *model.Checkpoint, l int) (LayerWeights, error) {
-	cfg := ck.Config
+// ReadLayer widens layer l of a checkpoint or GGUF file to float32.
+func ReadLayer(src model.Weights, l int) (LayerWeights, error) {
+	cfg := src.ModelConfig()
 	var w LayerWeights
 	var err error
 	read := func(dst *[]float32, role model.Role) {
 		if err == nil {
-			if *dst, err = ck.Float32(role, l); err != nil {
+			if *dst, err = src.Float32(role, l); err != nil {
 				err = fmt.Errorf("%s: %w", model.HFName(role, l), err)
 			}
 		}

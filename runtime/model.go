@@ -4,8 +4,6 @@
 package runtime
 
 import (
-	"fmt"
-
 	"github.com/qtk-dev/qtk/internal/gemm"
 	"github.com/qtk-dev/qtk/model"
 )
@@ -21,28 +19,28 @@ type Model struct {
 	head   *gemm.Packed // [vocab × hidden]
 }
 
-// Load widens and packs every weight of a checkpoint.
-func Load(ck *model.Checkpoint) (*Model, error) {
-	cfg := ck.Config
+// Load widens and packs every weight of a checkpoint or GGUF file.
+func Load(w model.Weights) (*Model, error) {
+	cfg := w.ModelConfig()
 	m := &Model{Config: cfg, layers: make([]*Layer, cfg.NumLayers)}
 	var err error
-	if m.embed, err = ck.Float32(model.TokenEmbedding, -1); err != nil {
-		return nil, fmt.Errorf("%s: %w", ck.Dir, err)
+	if m.embed, err = w.Float32(model.TokenEmbedding, -1); err != nil {
+		return nil, err
 	}
-	if m.norm, err = ck.Float32(model.OutputNorm, -1); err != nil {
-		return nil, fmt.Errorf("%s: %w", ck.Dir, err)
+	if m.norm, err = w.Float32(model.OutputNorm, -1); err != nil {
+		return nil, err
 	}
-	head, err := ck.Float32(model.Output, -1)
+	head, err := w.Float32(model.Output, -1)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ck.Dir, err)
+		return nil, err
 	}
 	m.head = gemm.PackT(head, cfg.VocabSize, cfg.HiddenSize)
 	for l := range m.layers {
-		w, err := ReadLayer(ck, l)
+		lw, err := ReadLayer(w, l)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", ck.Dir, err)
+			return nil, err
 		}
-		m.layers[l] = NewLayer(cfg, w)
+		m.layers[l] = NewLayer(cfg, lw)
 	}
 	return m, nil
 }

@@ -62,14 +62,14 @@ type addedVocab struct {
 // AddedVocabulary::add_tokens does. The library does not use the ids in the
 // file: a token already known (added, or in the model) keeps that id, and a
 // new one takes the next id after the model vocabulary.
-func newAddedVocab(tokens []addedToken, model *bpeModel, n normalizer) *addedVocab {
+func newAddedVocab(tokens []addedToken, model tokenModel, n normalizer) *addedVocab {
 	v := &addedVocab{
 		ids:        make(map[string]int),
 		byID:       make(map[int]addedToken),
 		special:    make(map[string]bool),
 		decodeForm: make(map[int]string),
 	}
-	next := len(model.vocab)
+	next := model.size()
 	for _, t := range tokens {
 		if t.content == "" {
 			continue
@@ -79,7 +79,7 @@ func newAddedVocab(tokens []addedToken, model *bpeModel, n normalizer) *addedVoc
 			continue
 		}
 		if !ok {
-			id, ok = model.vocab[t.content]
+			id, ok = model.id(t.content)
 		}
 		if !ok {
 			id = next

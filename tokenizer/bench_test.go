@@ -39,7 +39,7 @@ func BenchmarkEncodeWiki(b *testing.B) {
 				b.SetBytes(int64(len(text)))
 				for b.Loop() {
 					if cold {
-						tok.model.cache = newWordCache()
+						tok.model.(*bpeModel).cache = newWordCache()
 					}
 					tok.Encode(text, true)
 				}

@@ -72,17 +72,18 @@ func hasSpecialLiteral(s string) bool {
 // checkChunking compares the model's output on each pre-token of text with
 // merging the pre-token whole.
 func checkChunking(t *testing.T, tok *Tokenizer, text string) {
+	m := tok.model.(*bpeModel)
 	for _, p := range tok.preTokenize(text) {
 		if p.id >= 0 {
 			continue
 		}
-		w := tok.model.newWord(p.text)
-		w.mergeAll(tok.model.merges)
+		w := m.newWord(p.text)
+		w.mergeAll(m.merges)
 		var want []int
 		for _, id := range w.ids() {
 			want = append(want, int(id))
 		}
-		if got := tok.model.tokenize(p.text, nil); !slices.Equal(got, want) {
+		if got := m.tokenize(p.text, nil); !slices.Equal(got, want) {
 			t.Fatalf("chunked tokenize(%q) = %v, merging whole gives %v", p.text, got, want)
 		}
 	}

@@ -77,10 +77,16 @@ func parseModel(raw json.RawMessage) (*bpeModel, error) {
 	if cfg.Type != "BPE" {
 		return nil, fmt.Errorf("unsupported model type %q (only BPE is supported)", cfg.Type)
 	}
-	return newBPE(cfg)
+	pairs, err := parseMerges(cfg.Merges)
+	if err != nil {
+		return nil, err
+	}
+	return newBPE(cfg, pairs)
 }
 
-func newBPE(cfg bpeConfig) (*bpeModel, error) {
+// newBPE builds a BPE model from its options and merges (cfg.Merges is not
+// read).
+func newBPE(cfg bpeConfig, pairs [][2]string) (*bpeModel, error) {
 	m := &bpeModel{
 		vocab:        make(map[string]int, len(cfg.Vocab)),
 		tokens:       make(map[int]string, len(cfg.Vocab)),
@@ -121,10 +127,6 @@ func newBPE(cfg bpeConfig) (*bpeModel, error) {
 		if id, ok := m.vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
 			m.byteIDs[b] = id
 		}
-	}
-	pairs, err := parseMerges(cfg.Merges)
-	if err != nil {
-		return nil, err
 	}
 	if err := m.setMerges(pairs); err != nil {
 		return nil, err
@@ -191,6 +193,18 @@ func (m *bpeModel) setMerges(pairs [][2]string) error {
 	}
 	return nil
 }
+
+func (m *bpeModel) id(token string) (int, bool) {
+	id, ok := m.vocab[token]
+	return id, ok
+}
+
+func (m *bpeModel) token(id int) (string, bool) {
+	tok, ok := m.tokens[id]
+	return tok, ok
+}
+
+func (m *bpeModel) size() int { return len(m.vocab) }
 
 // tokenize appends the ids of one pre-token to dst.
 func (m *bpeModel) tokenize(word string, dst []int) []int {

@@ -24,7 +24,11 @@ func newTestBPE(t *testing.T, vocab []string, merges []string, opts func(*bpeCon
 	if opts != nil {
 		opts(&cfg)
 	}
-	m, err := newBPE(cfg)
+	pairs, err := parseMerges(cfg.Merges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := newBPE(cfg, pairs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +115,7 @@ func TestParseMerges(t *testing.T) {
 // merge can cross gives the tokens of merging it whole.
 func TestChunkingMatchesWholeWord(t *testing.T) {
 	tok := loadTokenizer(t, "../testdata/tokenizers/small-llama/tokenizer.json")
-	m := tok.model
+	m := tok.model.(*bpeModel)
 	pool := []string{"▁", "▁", "▁the", "a", "b", "e", "t", "h", "s", "▁▁", "\n", "1", "2", ".", ",", "é", "中", "😀", "'", "ing", "tion"}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 200 {

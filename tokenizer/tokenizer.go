@@ -6,9 +6,21 @@ import (
 	"strings"
 )
 
+// A tokenModel encodes one pre-token and holds the vocabulary: BPE
+// (tokenizer.json, or a GGUF "gpt2" vocabulary) or llama.cpp's
+// SentencePiece merging (a GGUF "llama" vocabulary).
+type tokenModel interface {
+	// tokenize appends the ids of one pre-token to dst.
+	tokenize(word string, dst []int) []int
+	id(token string) (int, bool)
+	token(id int) (string, bool)
+	// size is the number of distinct tokens.
+	size() int
+}
+
 // Tokenizer encodes text into token ids and decodes ids into text.
 type Tokenizer struct {
-	model      *bpeModel
+	model      tokenModel
 	added      *addedVocab
 	normalizer normalizer    // nil when the file has none
 	pre        preTokenizer  // nil when the file has none
@@ -83,9 +95,9 @@ func (t *Tokenizer) Decode(ids []int, skipSpecial bool) string {
 // plus the added tokens it does not already hold (the library's
 // get_vocab_size(with_added_tokens=True)).
 func (t *Tokenizer) VocabSize() int {
-	n := len(t.model.vocab)
+	n := t.model.size()
 	for content := range t.added.ids {
-		if _, ok := t.model.vocab[content]; !ok {
+		if _, ok := t.model.id(content); !ok {
 			n++
 		}
 	}
@@ -97,8 +109,7 @@ func (t *Tokenizer) TokenID(token string) (int, bool) {
 	if id, ok := t.added.ids[token]; ok {
 		return id, true
 	}
-	id, ok := t.model.vocab[token]
-	return id, ok
+	return t.model.id(token)
 }
 
 // Token returns the token string of id, looking at the added tokens first.
@@ -108,8 +119,7 @@ func (t *Tokenizer) Token(id int) (string, bool) {
 	if tok, ok := t.added.token(id); ok {
 		return tok, true
 	}
-	tok, ok := t.model.tokens[id]
-	return tok, ok
+	return t.model.token(id)
 }
 
 // BOS returns the first token the post-processor puts in front of a single

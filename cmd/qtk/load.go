@@ -6,14 +6,27 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/qtk-dev/qtk/formats/gguf"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/runtime"
 	"github.com/qtk-dev/qtk/tokenizer"
 )
 
-// loadTokenizer reads the tokenizer of a model directory, or a
+// loadTokenizer reads the tokenizer of a model directory or GGUF file, or a
 // tokenizer.json given directly.
 func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
+	if isGGUF(path) {
+		f, err := gguf.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		tok, err := tokenizer.FromGGUF(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return tok, nil
+	}
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -24,32 +37,66 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 	return tokenizer.Load(path)
 }
 
-// loadModel opens a checkpoint, packs its weights for the runtime and reads
-// its tokenizer, logging the time taken.
-func loadModel(dir string) (*runtime.Model, *tokenizer.Tokenizer, error) {
-	ck, err := model.Open(dir)
+// openModel opens the weights and the tokenizer of a model directory or a
+// GGUF file.
+func openModel(path string) (model.Weights, *tokenizer.Tokenizer, error) {
+	if isGGUF(path) {
+		g, err := model.OpenGGUF(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		tok, err := tokenizer.FromGGUF(g.File)
+		if err != nil {
+			g.Close()
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return g, tok, nil
+	}
+	ck, err := model.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer ck.Close()
-	return loadCheckpoint(ck)
+	tok, err := tokenizer.Load(ck.TokenizerPath())
+	if err != nil {
+		ck.Close()
+		return nil, nil, err
+	}
+	return ck, tok, nil
+}
+
+// loadModel opens a checkpoint directory or GGUF file, packs its weights for
+// the runtime and reads its tokenizer, logging the time taken to stderr.
+func loadModel(path string) (*runtime.Model, *tokenizer.Tokenizer, error) {
+	w, tok, err := openModel(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer w.Close()
+	return loadWeights(path, w, tok)
 }
 
 // loadCheckpoint packs an open checkpoint's weights for the runtime and
 // reads its tokenizer.
 func loadCheckpoint(ck *model.Checkpoint) (*runtime.Model, *tokenizer.Tokenizer, error) {
-	start := time.Now()
 	tok, err := tokenizer.Load(ck.TokenizerPath())
 	if err != nil {
 		return nil, nil, err
 	}
-	if tok.VocabSize() > ck.Config.VocabSize {
-		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocab_size is %d", ck.TokenizerPath(), tok.VocabSize(), ck.Config.VocabSize)
+	return loadWeights(ck.Dir, ck, tok)
+}
+
+// loadWeights packs w, read from path, for the runtime after checking its
+// tokenizer against it.
+func loadWeights(path string, w model.Weights, tok *tokenizer.Tokenizer) (*runtime.Model, *tokenizer.Tokenizer, error) {
+	start := time.Now()
+	cfg := w.ModelConfig()
+	if tok.VocabSize() > cfg.VocabSize {
+		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocabulary is %d", path, tok.VocabSize(), cfg.VocabSize)
 	}
-	m, err := runtime.Load(ck)
+	m, err := runtime.Load(w)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	logf("loaded %s (%s, %d layers) in %.2fs", ck.Dir, ck.Config.ModelType, ck.Config.NumLayers, time.Since(start).Seconds())
+	logf("loaded %s (%s, %d layers) in %.2fs", path, cfg.ModelType, cfg.NumLayers, time.Since(start).Seconds())
 	return m, tok, nil
 }

@@ -8,19 +8,24 @@ import (
 	"github.com/qtk-dev/qtk/report"
 )
 
-// measure describes the checkpoint at dir for a report and, with
-// settings, measures its perplexity on text.
-func measure(dir string, text string, settings *report.EvalSettings) (report.Variant, error) {
-	ck, err := model.Open(dir)
+// measure describes the model at path (a checkpoint directory or a GGUF
+// file) for a report and, with settings, measures its perplexity on text.
+func measure(path string, text string, settings *report.EvalSettings) (report.Variant, error) {
+	w, tok, err := openModel(path)
 	if err != nil {
 		return report.Variant{}, err
 	}
-	defer ck.Close()
-	v, err := report.Describe(ck)
+	defer w.Close()
+	var v report.Variant
+	if ck, ok := w.(*model.Checkpoint); ok {
+		v, err = report.Describe(ck)
+	} else {
+		v, err = report.DescribeFile(path, "gguf", w.ModelConfig().ParamCount())
+	}
 	if err != nil || settings == nil {
 		return v, err
 	}
-	m, tok, err := loadCheckpoint(ck)
+	m, tok, err := loadWeights(path, w, tok)
 	if err != nil {
 		return v, err
 	}

@@ -22,10 +22,10 @@ func newTokenizeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tokenize MODEL",
 		Short: "Print the token ids of a text (stdin or --text), or decode ids with --decode",
-		Long: `Encode text with the model's tokenizer.json and print the ids on one line,
+		Long: `Encode text with the model's tokenizer and print the ids on one line,
 separated by spaces, with the special tokens the tokenizer adds (BOS...).
 With --decode, read ids (from --text or stdin) and print the text.
-MODEL is a model directory or a tokenizer.json file.`,
+MODEL is a model directory, a GGUF file or a tokenizer.json file.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.hasText = cmd.Flags().Changed("text")

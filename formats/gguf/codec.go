@@ -2,7 +2,9 @@ package gguf
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 )
 
 // A codec converts between float32 values and one type's blocks. encode
@@ -34,6 +36,10 @@ func (t Type) HasCodec() bool {
 	_, ok := codecs[t]
 	return ok
 }
+
+// CodecTypes lists the types [Encode] and [Decode] support, in ggml's
+// numbering order.
+func CodecTypes() []Type { return slices.Sorted(maps.Keys(codecs)) }
 
 // Encode stores the values of src as type t in dst, which must be exactly
 // t.RowSize(len(src)) bytes. len(src) must be a multiple of t's block

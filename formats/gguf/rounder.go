@@ -32,7 +32,6 @@ type Rounder struct {
 	// computes it; [rows × cols/sub].
 	step, bias []float32
 	blocks     []blockParams // [rows × cols/group]
-	weights    []float32     // Fit's scratch
 }
 
 // blockParams is what a block stores besides its levels.
@@ -67,11 +66,10 @@ func NewRounder(t Type, rows, cols int) (*Rounder, error) {
 	}
 	return &Rounder{
 		typ: t, rows: rows, cols: cols, group: info.group, sub: info.sub, lo: info.lo, hi: info.hi,
-		levels:  make([]int8, rows*cols),
-		step:    make([]float32, rows*cols/info.sub),
-		bias:    make([]float32, rows*cols/info.sub),
-		blocks:  make([]blockParams, rows*cols/info.group),
-		weights: make([]float32, info.group),
+		levels: make([]int8, rows*cols),
+		step:   make([]float32, rows*cols/info.sub),
+		bias:   make([]float32, rows*cols/info.sub),
+		blocks: make([]blockParams, rows*cols/info.group),
 	}, nil
 }
 
@@ -80,7 +78,8 @@ func NewRounder(t Type, rows, cols int) (*Rounder, error) {
 func (r *Rounder) GroupSize() int { return r.group }
 
 // Fit fixes the parameters of group g of row row from x, the GroupSize
-// values it will hold, and their importance (nil for none).
+// values it will hold, and their importance (nil for none). Different rows
+// may be fitted and rounded concurrently.
 func (r *Rounder) Fit(row, g int, x, importance []float32) {
 	p := &r.blocks[row*r.cols/r.group+g]
 	first := (row*r.cols + g*r.group) / r.sub
@@ -106,19 +105,20 @@ func (r *Rounder) Fit(row, g int, x, importance []float32) {
 }
 
 // searchWeights returns the weights of the scale searches: nil without
-// importance, so that each type's reference search runs.
+// importance, so that each type's reference search runs. They are
+// allocated per call: rows are fitted concurrently.
 func (r *Rounder) searchWeights(x, importance []float32) []float32 {
 	if importance == nil {
 		return nil
 	}
 	var sumX2 float32
 	for _, v := range x {
-		sumX2 += v * v
+		sumX2 += float32(v * v)
 	}
 	sigma2 := sumX2 / float32(len(x))
-	w := r.weights[:len(x)]
+	w := make([]float32, len(x))
 	for i, v := range x {
-		w[i] = importance[i] * sqrt32(sigma2+v*v)
+		w[i] = importance[i] * sqrt32(sigma2+float32(v*v))
 	}
 	return w
 }
