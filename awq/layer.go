@@ -79,7 +79,12 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 	if o.Clip {
 		copts.step = max(1, tokens/o.ClipTokens)
 	}
-	f, err := capture(cfg, w, runtime.NewLayer(cfg, *w), acts, copts)
+	fp, err := runtime.NewLayerOn(o.Backend, cfg, *w)
+	if err != nil {
+		return nil, fmt.Errorf("awq: %w", err)
+	}
+	f, err := capture(cfg, w, fp, acts, copts)
+	fp.Release()
 	if err != nil {
 		return nil, fmt.Errorf("awq: capturing inputs: %w", err)
 	}

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"fmt"
+	"github.com/qtk-dev/qtk/compute"
 
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/gptq"
@@ -66,7 +67,7 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 		for _, role := range stage {
 			_, in := shapeOf(cfg, role)
 			if hessians[inputOf(role)] == nil {
-				hessians[inputOf(role)] = gptq.NewHessian(in)
+				hessians[inputOf(role)] = gptq.NewHessianOn(opts.Backend, in)
 			}
 		}
 		add := func(name string) func([]float32, int) {
@@ -77,7 +78,14 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 			return h.Add
 		}
 		hooks := &runtime.Hooks{QKVIn: add("qkv"), OIn: add("o"), MLPIn: add("mlp"), DownIn: add("down")}
-		if err := acts.Observe(runtime.NewLayer(cfg, *w), hooks); err != nil {
+		err := observe(cfg, *w, acts, hooks, opts.Backend)
+		for _, h := range hessians {
+			if err == nil {
+				err = h.Err()
+			}
+		}
+		if err != nil {
+			releaseAll(hessians)
 			return nil, err
 		}
 		for _, role := range stage {
@@ -90,16 +98,37 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 				StaticGroups: opts.GPTQ.StaticGroups,
 				Clip:         clipSearch(opts.Clip),
 				RefitScales:  opts.GPTQ.RefitScales,
+				Backend:      opts.Backend,
 				Log:          opts.Log,
 			})
 			if err != nil {
+				releaseAll(hessians)
 				return nil, fmt.Errorf("%s: %w", role, err)
 			}
 			out[role] = res.Tensor
 			*weightOf(w, role) = res.Tensor.Dequantize()
 		}
+		releaseAll(hessians)
 	}
 	return out, nil
+}
+
+// observe runs the layer of weights w over the calibration activations
+// on be, calling hooks.
+func observe(cfg *model.Config, w runtime.LayerWeights, acts *calibrate.Activations, hooks *runtime.Hooks, be compute.Backend) error {
+	ly, err := runtime.NewLayerOn(be, cfg, w)
+	if err != nil {
+		return err
+	}
+	defer ly.Release()
+	return acts.Observe(ly, hooks)
+}
+
+// releaseAll frees the Hessians' device memory.
+func releaseAll(hessians map[string]*gptq.Hessian) {
+	for _, h := range hessians {
+		h.Release()
+	}
 }
 
 // clipSearch returns the default MSE clip search when on, else nil.

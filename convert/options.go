@@ -5,6 +5,7 @@ package convert
 
 import (
 	"fmt"
+	"github.com/qtk-dev/qtk/compute"
 
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/formats/hf"
@@ -40,6 +41,9 @@ type Options struct {
 	// MaxShardBytes caps the weight bytes of one output file; 0 means
 	// DefaultMaxShardBytes.
 	MaxShardBytes int64
+	// Backend runs the calibration passes' projections, the Hessians, the
+	// factorizations and the lazy updates of GPTQ; nil means compute.CPU.
+	Backend compute.Backend
 	// Log receives progress lines.
 	Log func(format string, args ...any)
 	// Decided, when set, receives every quantized tensor as decided, before

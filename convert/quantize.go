@@ -3,6 +3,7 @@ package convert
 import (
 	"context"
 	"fmt"
+	"github.com/qtk-dev/qtk/compute"
 	"math"
 	"time"
 
@@ -33,6 +34,9 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 	cfg := ck.Config
 	if err := opts.validate(); err != nil {
 		return Report{}, err
+	}
+	if opts.Backend == nil {
+		opts.Backend = compute.CPU
 	}
 	qc, err := hf.NewConfig(opts.Format, opts.Scheme)
 	if err != nil {
@@ -132,9 +136,14 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 	case GPTQ:
 		decided, err = quantizeGPTQ(cfg, &w, acts, opts)
 	case AWQ:
-		fp := runtime.NewLayer(cfg, w)
+		// The float layer, for Advance (see awq.Layer).
+		var fp *runtime.Layer
+		if fp, err = runtime.NewLayerOn(opts.Backend, cfg, w); err != nil {
+			return fmt.Errorf("layer %d: %w", l, err)
+		}
+		defer fp.Release()
 		var res *awq.Result
-		res, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Log: opts.Log})
+		res, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Backend: opts.Backend, Log: opts.Log})
 		switch {
 		case err != nil:
 		case opts.AWQThenGPTQ:
@@ -184,7 +193,10 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, out
 		for role, t := range decided {
 			*weightOf(&w, role) = t.Dequantize()
 		}
-		next = runtime.NewLayer(cfg, w)
+		if next, err = runtime.NewLayerOn(opts.Backend, cfg, w); err != nil {
+			return fmt.Errorf("layer %d: %w", l, err)
+		}
+		defer next.Release()
 	}
 	return acts.Advance(next)
 }

@@ -84,7 +84,10 @@ func Quantize(w []float32, out, in int, h *Hessian, opts Options) (Result, error
 		}
 	}
 	s := newSweep(w, out, in, perm, dead, u, importance, o)
-	loss := s.run()
+	loss, err := s.run()
+	if err != nil {
+		return Result{}, err
+	}
 	if o.RefitScales {
 		refitScales(s.t, w, h, dead)
 	}
@@ -109,6 +112,9 @@ func checkInputs(w []float32, out, in int, h *Hessian, s quant.Scheme) error {
 		return fmt.Errorf("gptq: hessian of %d input channels for a weight of %d", h.in, in)
 	case h.n == 0:
 		return fmt.Errorf("gptq: hessian has no calibration rows")
+	}
+	if err := h.load(); err != nil {
+		return err
 	}
 	if err := s.Validate(in); err != nil {
 		return fmt.Errorf("gptq: %w", err)

@@ -2,6 +2,7 @@ package gptq
 
 import (
 	"fmt"
+	"github.com/qtk-dev/qtk/compute"
 	"math"
 
 	"github.com/qtk-dev/qtk/quant"
@@ -51,6 +52,9 @@ type Options struct {
 	// calibration error (w-ŵ)ᵀH(w-ŵ), keeping them only when that error
 	// drops. Beyond the reference GPTQ.
 	RefitScales bool
+	// Backend runs the factorization and the lazy updates; nil means
+	// compute.CPU.
+	Backend compute.Backend
 	// Log, when set, receives progress notes such as raised damping.
 	Log func(format string, args ...any)
 }
@@ -69,6 +73,9 @@ func (o Options) resolved() (Options, error) {
 	}
 	if o.BlockSize == 0 {
 		o.BlockSize = DefaultBlockSize
+	}
+	if o.Backend == nil {
+		o.Backend = compute.CPU
 	}
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}

@@ -38,10 +38,16 @@ func (s *State) Forward(tokens []int, logitsFrom int, logits []float32) error {
 	for l, ly := range m.layers {
 		kv := kvCache{keys: s.keys[l], values: s.values[l], maxLen: s.maxLen, past: s.length}
 		ly.forward(x, n, kv, &s.rope, sc, nil)
+		if err := ly.err(); err != nil {
+			return fmt.Errorf("forward: layer %d: %w", l, err)
+		}
 	}
 	s.length += n
 	if rows := n - logitsFrom; rows > 0 {
 		m.Logits(logits[:rows*cfg.VocabSize], x[logitsFrom*h:], rows, sc.normed)
+		if err := m.head.Err(); err != nil {
+			return fmt.Errorf("forward: head: %w", err)
+		}
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ type pplOptions struct {
 	ctx        int
 	maxWindows int
 	jsonOut    bool
+	device     string
 }
 
 func newEvalPPLCmd() *cobra.Command {
@@ -52,6 +53,7 @@ Protocols:
 	f.IntVar(&opts.ctx, "ctx", 512, "window length in tokens")
 	f.IntVar(&opts.maxWindows, "max-windows", 0, "score at most this many windows (0: all)")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object")
+	addDeviceFlag(f, &opts.device)
 	cmd.MarkFlagRequired("data")
 	return cmd
 }
@@ -68,7 +70,12 @@ func runEvalPPL(dir string, opts pplOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, tok, err := loadModel(dir)
+	be, err := openDevice(opts.device)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	m, tok, err := loadModel(dir, be)
 	if err != nil {
 		return err
 	}

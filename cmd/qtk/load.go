@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/qtk-dev/qtk/compute"
 	"os"
 	"path/filepath"
 	"time"
@@ -24,9 +25,9 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 	return tokenizer.Load(path)
 }
 
-// loadModel opens a checkpoint, packs its weights for the runtime and reads
-// its tokenizer, logging the time taken to stderr.
-func loadModel(dir string) (*runtime.Model, *tokenizer.Tokenizer, error) {
+// loadModel opens a checkpoint, holds its weights on backend be for the
+// runtime and reads its tokenizer, logging the time taken to stderr.
+func loadModel(dir string, be compute.Backend) (*runtime.Model, *tokenizer.Tokenizer, error) {
 	start := time.Now()
 	ck, err := model.Open(dir)
 	if err != nil {
@@ -40,7 +41,7 @@ func loadModel(dir string) (*runtime.Model, *tokenizer.Tokenizer, error) {
 	if tok.VocabSize() > ck.Config.VocabSize {
 		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocab_size is %d", ck.TokenizerPath(), tok.VocabSize(), ck.Config.VocabSize)
 	}
-	m, err := runtime.Load(ck)
+	m, err := runtime.LoadOn(be, ck)
 	if err != nil {
 		return nil, nil, err
 	}

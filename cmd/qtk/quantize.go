@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/qtk-dev/qtk/compute"
 	"io"
 	"os"
 	"os/signal"
@@ -52,6 +53,7 @@ type quantizeOptions struct {
 	evalData     string
 	maxPPLDelta  string
 	jsonOut      bool
+	device       string
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -93,6 +95,7 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	f.StringVar(&opts.evalData, "eval", "", "text file: measure perplexity of the original and the quantized model")
 	f.StringVar(&opts.maxPPLDelta, "max-ppl-delta", "", "with --eval, fail (exit 3) when perplexity rises more than this (\"1%\" or \"0.01\")")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object with the results")
+	addDeviceFlag(f, &opts.device)
 	f.StringVar(&opts.maxShard, "max-shard-size", "5GB", "largest weight file; bigger checkpoints are sharded with an index (e.g. 500MB, 2GB)")
 	if method != convert.RTN {
 		f.StringVar(&opts.calib, "calib", "", "calibration text file (required)")
@@ -178,6 +181,13 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		}
 	}
 
+	be, err := openDevice(opts.device)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	copts.Backend = be
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := convert.Quantize(ctx, ck, opts.out, opts.force, copts)
@@ -189,7 +199,11 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 	}
 	peak := peakRSS()
 	logf("wrote %s (%s, %s) in %.1fs, peak memory %.0f MB", opts.out, rep.Method, rep.Format, rep.Seconds, float64(peak)/1e6)
-	result := map[string]any{"quantize": rep, "output": opts.out, "peak_rss_bytes": peak}
+	result := map[string]any{"quantize": rep, "output": opts.out, "peak_rss_bytes": peak, "device": be.Name()}
+	if dev := be.PeakMemory(); dev > 0 {
+		logf("peak device memory in use %.2f GiB", float64(dev)/(1<<30))
+		result["peak_device_bytes"] = dev
+	}
 	if opts.evalData == "" {
 		if opts.jsonOut {
 			return json.NewEncoder(stdout).Encode(result)
@@ -197,7 +211,7 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		return nil
 	}
 
-	base, err := pplOf(ck, tok, evalText)
+	base, err := pplOf(ck, tok, evalText, be)
 	if err != nil {
 		return err
 	}
@@ -206,7 +220,7 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		return err
 	}
 	defer qck.Close()
-	quantized, err := pplOf(qck, tok, evalText)
+	quantized, err := pplOf(qck, tok, evalText, be)
 	if err != nil {
 		return err
 	}
@@ -226,8 +240,8 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 }
 
 // pplOf measures perplexity under the hf protocol with 512-token windows.
-func pplOf(ck *model.Checkpoint, tok *tokenizer.Tokenizer, text string) (eval.Result, error) {
-	m, err := runtime.Load(ck)
+func pplOf(ck *model.Checkpoint, tok *tokenizer.Tokenizer, text string, be compute.Backend) (eval.Result, error) {
+	m, err := runtime.LoadOn(be, ck)
 	if err != nil {
 		return eval.Result{}, err
 	}

@@ -14,6 +14,6 @@ perplexity and speed.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newTokenizeCmd(), newGenerateCmd(), newEvalCmd(), newQuantizeCmd(), newConvertCmd())
+	root.AddCommand(newInspectCmd(), newTokenizeCmd(), newGenerateCmd(), newEvalCmd(), newQuantizeCmd(), newConvertCmd(), newSynthCmd())
 	return root
 }
