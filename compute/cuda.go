@@ -16,8 +16,10 @@ type gpu struct {
 	// Scratch for the operands of products, grown as needed; only touched
 	// on the device's goroutine.
 	in, out, extra cuda.Buffer
-	peakMu         sync.Mutex
-	peak           uint64
+	// stage is the page-locked host buffer every copy goes through.
+	stage  cuda.Pinned
+	peakMu sync.Mutex
+	peak   uint64
 }
 
 // OpenCUDA opens GPU ordinal as a Backend.
@@ -48,6 +50,34 @@ func scratch(c *cuda.Ctx, b *cuda.Buffer, bytes int) (cuda.Buffer, error) {
 	return nb, nil
 }
 
+// stageBytes is the size of the page-locked stage of host copies.
+const stageBytes = 64 << 20
+
+// upload copies src to the device through the page-locked stage.
+func upload[T float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.Buffer, src []T) error {
+	if err := g.ensureStage(c); err != nil {
+		return err
+	}
+	return cuda.UploadVia(c, dst, src, g.stage)
+}
+
+// download copies from the device to dst through the page-locked stage.
+func download[T float32 | float64](g *gpu, c *cuda.Ctx, dst []T, src cuda.Buffer) error {
+	if err := g.ensureStage(c); err != nil {
+		return err
+	}
+	return cuda.DownloadVia(c, dst, src, g.stage)
+}
+
+func (g *gpu) ensureStage(c *cuda.Ctx) error {
+	if g.stage.Bytes() > 0 {
+		return nil
+	}
+	var err error
+	g.stage, err = c.AllocPinned(stageBytes)
+	return err
+}
+
 // notePeak records the memory in use; called after the largest
 // allocations of an operation.
 func (g *gpu) notePeak(c *cuda.Ctx) error {
@@ -72,6 +102,7 @@ func (g *gpu) Close() {
 		c.Free(g.in)
 		c.Free(g.out)
 		c.Free(g.extra)
+		c.FreePinned(g.stage)
 		return nil
 	})
 	g.dev.Close()
@@ -92,10 +123,10 @@ func (g *gpu) product(c, a, b []float32, m, n, k int, trans bool) error {
 		if err != nil {
 			return err
 		}
-		if err := cuda.Upload(ctx, da, a[:m*k]); err != nil {
+		if err := upload(g, ctx, da, a[:m*k]); err != nil {
 			return err
 		}
-		if err := cuda.Upload(ctx, db, b[:n*k]); err != nil {
+		if err := upload(g, ctx, db, b[:n*k]); err != nil {
 			return err
 		}
 		if trans {
@@ -106,7 +137,7 @@ func (g *gpu) product(c, a, b []float32, m, n, k int, trans bool) error {
 		if err != nil {
 			return err
 		}
-		return cuda.Download(ctx, c[:m*n], dc)
+		return download(g, ctx, c[:m*n], dc)
 	})
 }
 
@@ -183,7 +214,7 @@ func (g *gpu) NewLinear(w []float32, out, in int) (Linear, error) {
 		return nil, err
 	}
 	err = g.dev.Do(func(c *cuda.Ctx) error {
-		if err := cuda.Upload(c, l.w.buf, w[:out*in]); err != nil {
+		if err := upload(g, c, l.w.buf, w[:out*in]); err != nil {
 			return err
 		}
 		return g.notePeak(c)
@@ -220,13 +251,13 @@ func (l *gpuLinear) product(dst, x []float32, rows int) error {
 		if err != nil {
 			return err
 		}
-		if err := cuda.Upload(c, dx, x[:rows*l.in]); err != nil {
+		if err := upload(l.g, c, dx, x[:rows*l.in]); err != nil {
 			return err
 		}
 		if err := c.MatMulT(dy, dx, l.w.buf, rows, l.out, l.in); err != nil {
 			return err
 		}
-		return cuda.Download(c, dst[:rows*l.out], dy)
+		return download(l.g, c, dst[:rows*l.out], dy)
 	})
 }
 
@@ -258,7 +289,7 @@ func (g *gpu) NewGram(n int) (Gram, error) {
 		return nil, err
 	}
 	err = g.dev.Do(func(c *cuda.Ctx) error {
-		if err := cuda.Upload(c, gr.h.buf, make([]float64, n*n)); err != nil {
+		if err := upload(g, c, gr.h.buf, make([]float64, n*n)); err != nil {
 			return err
 		}
 		return g.notePeak(c)
@@ -280,7 +311,7 @@ func (gr *gpuGram) Add(x []float32, rows int, keep, scale float64) error {
 		if err != nil {
 			return err
 		}
-		if err := cuda.Upload(c, dx, x[:rows*n]); err != nil {
+		if err := upload(gr.g, c, dx, x[:rows*n]); err != nil {
 			return err
 		}
 		if err := c.Gram(gr.p.buf, dx, rows, n); err != nil {
@@ -292,7 +323,7 @@ func (gr *gpuGram) Add(x []float32, rows int, keep, scale float64) error {
 
 func (gr *gpuGram) Matrix() ([]float64, error) {
 	h := make([]float64, gr.n*gr.n)
-	err := gr.g.dev.Do(func(c *cuda.Ctx) error { return cuda.Download(c, h, gr.h.buf) })
+	err := gr.g.dev.Do(func(c *cuda.Ctx) error { return download(gr.g, c, h, gr.h.buf) })
 	if err != nil {
 		return nil, err
 	}
@@ -327,13 +358,13 @@ func (g *gpu) CholeskyInverse(a []float64, n int) (bool, error) {
 		if err := g.notePeak(c); err != nil {
 			return err
 		}
-		if err := cuda.Upload(c, da, a[:n*n]); err != nil {
+		if err := upload(g, c, da, a[:n*n]); err != nil {
 			return err
 		}
 		if ok, err = c.CholeskyInverse(inv, da, n); err != nil || !ok {
 			return err
 		}
-		return cuda.Download(c, a[:n*n], inv)
+		return download(g, c, a[:n*n], inv)
 	})
 	return ok, err
 }

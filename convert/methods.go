@@ -3,6 +3,7 @@ package convert
 import (
 	"fmt"
 	"github.com/qtk-dev/qtk/compute"
+	"time"
 
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/gptq"
@@ -77,7 +78,9 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 			}
 			return h.Add
 		}
-		hooks := &runtime.Hooks{QKVIn: add("qkv"), OIn: add("o"), MLPIn: add("mlp"), DownIn: add("down")}
+		// The pass only observes: it stops after the stage's inputs.
+		hooks := &runtime.Hooks{QKVIn: add("qkv"), OIn: add("o"), MLPIn: add("mlp"), DownIn: add("down"), Partial: true}
+		passStart := time.Now()
 		err := observe(cfg, *w, acts, hooks, opts.Backend)
 		for _, h := range hessians {
 			if err == nil {
@@ -88,6 +91,8 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 			releaseAll(hessians)
 			return nil, err
 		}
+		pass := time.Since(passStart)
+		quantStart := time.Now()
 		for _, role := range stage {
 			rows, cols := shapeOf(cfg, role)
 			res, err := gptq.Quantize(*weightOf(w, role), rows, cols, hessians[inputOf(role)], gptq.Options{
@@ -109,6 +114,7 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 			*weightOf(w, role) = res.Tensor.Dequantize()
 		}
 		releaseAll(hessians)
+		opts.logf("gptq: %v: calibration pass %.2fs, quantization %.2fs", stage, pass.Seconds(), time.Since(quantStart).Seconds())
 	}
 	return out, nil
 }

@@ -162,6 +162,25 @@ type Hooks struct {
 	OIn    func(x []float32, rows int) // input of o_proj
 	MLPIn  func(x []float32, rows int) // input of gate and up (after post_attention_layernorm)
 	DownIn func(x []float32, rows int) // input of down_proj
+	// Partial stops the pass once the last hook that is set has been
+	// called: the rest of the layer is not computed and the hidden states
+	// are left undefined. Calibration passes that only observe use it.
+	Partial bool
+}
+
+// stopAfter reports whether a partial pass may stop after the hook of
+// site (0: QKVIn, 1: OIn, 2: MLPIn, 3: DownIn), no later hook being set.
+func (h *Hooks) stopAfter(site int) bool {
+	if h == nil || !h.Partial {
+		return false
+	}
+	later := []bool{h.OIn != nil, h.MLPIn != nil, h.DownIn != nil}
+	for _, set := range later[site:] {
+		if set {
+			return false
+		}
+	}
+	return true
 }
 
 // kvCache is one layer's key and value history, laid out
@@ -183,10 +202,16 @@ func (ly *Layer) forward(x []float32, n int, kv kvCache, rope *ropeTable, sc *sc
 	if hooks != nil && hooks.QKVIn != nil {
 		hooks.QKVIn(normed, n)
 	}
+	if hooks.stopAfter(0) {
+		return
+	}
 	attn := sc.attn[:n*cfg.QDim()]
 	ly.attention(attn, normed, n, kv, rope, sc)
 	if hooks != nil && hooks.OIn != nil {
 		hooks.OIn(attn, n)
+	}
+	if hooks.stopAfter(1) {
+		return
 	}
 	proj := sc.proj[:n*h]
 	ly.o.MatMul(proj, attn, n)
@@ -199,10 +224,16 @@ func (ly *Layer) forward(x []float32, n int, kv kvCache, rope *ropeTable, sc *sc
 	if hooks != nil && hooks.MLPIn != nil {
 		hooks.MLPIn(normed, n)
 	}
+	if hooks.stopAfter(2) {
+		return
+	}
 	act := sc.act[:n*ffn]
 	ly.mlp(act, normed, n, sc)
 	if hooks != nil && hooks.DownIn != nil {
 		hooks.DownIn(act, n)
+	}
+	if hooks.stopAfter(3) {
+		return
 	}
 	ly.down.MatMul(proj, act, n)
 	if ly.downBias != nil {

@@ -205,18 +205,6 @@ func (c *Ctx) MemInUse() (uint64, error) {
 // PeakMemInUse is the most memory MemInUse has seen in use.
 func (c *Ctx) PeakMemInUse() uint64 { return c.peak }
 
-// Upload copies src into dst, which must be large enough.
-func Upload[T int32 | float32 | float64](c *Ctx, dst Buffer, src []T) error {
-	n := uintptr(len(src)) * unsafe.Sizeof(src[0])
-	if n > dst.bytes {
-		return fmt.Errorf("cuMemcpyHtoD: %d bytes into a buffer of %d", n, dst.bytes)
-	}
-	if n == 0 {
-		return nil
-	}
-	return check("cuMemcpyHtoD", cuMemcpyHtoD(dst.ptr, unsafe.Pointer(unsafe.SliceData(src)), n))
-}
-
 // Download copies the start of src into dst.
 func Download[T int32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {
 	n := uintptr(len(dst)) * unsafe.Sizeof(dst[0])
@@ -227,6 +215,76 @@ func Download[T int32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {
 		return nil
 	}
 	return check("cuMemcpyDtoH", cuMemcpyDtoH(unsafe.Pointer(unsafe.SliceData(dst)), src.ptr, n))
+}
+
+// Pinned is page-locked host memory: copies between it and the device run
+// at the full speed of the bus, where copies from ordinary (pageable)
+// memory are staged by the driver.
+type Pinned struct {
+	ptr   unsafe.Pointer
+	bytes int
+}
+
+// Bytes is the size of the buffer.
+func (p Pinned) Bytes() int { return p.bytes }
+
+// AllocPinned allocates bytes of page-locked host memory.
+func (c *Ctx) AllocPinned(bytes int) (Pinned, error) {
+	var p unsafe.Pointer
+	if err := check(fmt.Sprintf("cuMemAllocHost(%d bytes)", bytes), cuMemAllocHost(&p, uintptr(max(bytes, 1)))); err != nil {
+		return Pinned{}, err
+	}
+	return Pinned{ptr: p, bytes: bytes}, nil
+}
+
+// FreePinned releases page-locked memory; the zero Pinned is ignored.
+func (c *Ctx) FreePinned(p Pinned) error {
+	if p.ptr == nil {
+		return nil
+	}
+	return check("cuMemFreeHost", cuMemFreeHost(p.ptr))
+}
+
+// UploadVia copies src into dst through the page-locked stage, in pieces
+// of the stage's size.
+func UploadVia[T int32 | float32 | float64](c *Ctx, dst Buffer, src []T, stage Pinned) error {
+	b := asBytes(src)
+	if uintptr(len(b)) > dst.bytes {
+		return fmt.Errorf("cuMemcpyHtoD: %d bytes into a buffer of %d", len(b), dst.bytes)
+	}
+	st := unsafe.Slice((*byte)(stage.ptr), stage.bytes)
+	for off := 0; off < len(b); off += stage.bytes {
+		n := copy(st, b[off:])
+		if err := check("cuMemcpyHtoD", cuMemcpyHtoD(dst.ptr+uintptr(off), stage.ptr, uintptr(n))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DownloadVia copies the start of src into dst through the page-locked
+// stage.
+func DownloadVia[T int32 | float32 | float64](c *Ctx, dst []T, src Buffer, stage Pinned) error {
+	b := asBytes(dst)
+	if uintptr(len(b)) > src.bytes {
+		return fmt.Errorf("cuMemcpyDtoH: %d bytes from a buffer of %d", len(b), src.bytes)
+	}
+	st := unsafe.Slice((*byte)(stage.ptr), stage.bytes)
+	for off := 0; off < len(b); off += stage.bytes {
+		n := min(stage.bytes, len(b)-off)
+		if err := check("cuMemcpyDtoH", cuMemcpyDtoH(stage.ptr, src.ptr+uintptr(off), uintptr(n))); err != nil {
+			return err
+		}
+		copy(b[off:off+n], st)
+	}
+	return nil
+}
+
+func asBytes[T int32 | float32 | float64](x []T) []byte {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)*int(unsafe.Sizeof(x[0])))
 }
 
 // Synchronize waits for all work queued on the device.

@@ -22,9 +22,10 @@ var (
 	cuMemAlloc                func(ptr *uintptr, size uintptr) int32
 	cuMemFree                 func(ptr uintptr) int32
 	cuMemGetInfo              func(free, total *uintptr) int32
+	cuMemAllocHost            func(p *unsafe.Pointer, size uintptr) int32
+	cuMemFreeHost             func(p unsafe.Pointer) int32
 	cuMemcpyHtoD              func(dst uintptr, src unsafe.Pointer, size uintptr) int32
 	cuMemcpyDtoH              func(dst unsafe.Pointer, src uintptr, size uintptr) int32
-	cuMemsetD32               func(dst uintptr, v uint32, n uintptr) int32
 	cuModuleLoadData          func(mod *uintptr, image unsafe.Pointer) int32
 	cuModuleGetFunction       func(fn *uintptr, mod uintptr, name *byte) int32
 	cuLaunchKernel            func(fn uintptr, gx, gy, gz, bx, by, bz, shmem uint32, stream uintptr, params *unsafe.Pointer, extra *unsafe.Pointer) int32
@@ -63,9 +64,10 @@ func loadDriver() error {
 			{&cuMemAlloc, "cuMemAlloc_v2"},
 			{&cuMemFree, "cuMemFree_v2"},
 			{&cuMemGetInfo, "cuMemGetInfo_v2"},
+			{&cuMemAllocHost, "cuMemAllocHost_v2"},
+			{&cuMemFreeHost, "cuMemFreeHost"},
 			{&cuMemcpyHtoD, "cuMemcpyHtoD_v2"},
 			{&cuMemcpyDtoH, "cuMemcpyDtoH_v2"},
-			{&cuMemsetD32, "cuMemsetD32_v2"},
 			{&cuModuleLoadData, "cuModuleLoadData"},
 			{&cuModuleGetFunction, "cuModuleGetFunction"},
 			{&cuLaunchKernel, "cuLaunchKernel"},
