@@ -133,6 +133,11 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 	if maxDelta >= 0 && opts.evalData == "" {
 		return fmt.Errorf("--max-ppl-delta needs --eval")
 	}
+	be, err := openDevice(opts.device)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
 	var evalText string
 	if opts.evalData != "" {
 		if evalText, err = readText(opts.evalData); err != nil {
@@ -181,11 +186,6 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		}
 	}
 
-	be, err := openDevice(opts.device)
-	if err != nil {
-		return err
-	}
-	defer be.Close()
 	copts.Backend = be
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

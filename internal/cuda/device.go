@@ -34,8 +34,6 @@ type Ctx struct {
 	kernels map[string]uintptr
 	blas    uintptr // cuBLAS handle, created on first use
 	solver  uintptr // cuSOLVER handle, created on first use
-	// peak is the most device memory in use seen by MemInUse.
-	peak uint64
 }
 
 // Count returns the number of CUDA devices, or an error when the driver
@@ -190,20 +188,14 @@ func (c *Ctx) Free(b Buffer) error {
 	return check("cuMemFree", cuMemFree(b.ptr))
 }
 
-// MemInUse returns the device memory in use (by every process), and
-// records the peak.
+// MemInUse returns the device memory in use, by every process.
 func (c *Ctx) MemInUse() (uint64, error) {
 	var free, total uintptr
 	if err := check("cuMemGetInfo", cuMemGetInfo(&free, &total)); err != nil {
 		return 0, err
 	}
-	used := uint64(total - free)
-	c.peak = max(c.peak, used)
-	return used, nil
+	return uint64(total - free), nil
 }
-
-// PeakMemInUse is the most memory MemInUse has seen in use.
-func (c *Ctx) PeakMemInUse() uint64 { return c.peak }
 
 // Download copies the start of src into dst.
 func Download[T int32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {

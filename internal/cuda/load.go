@@ -37,11 +37,11 @@ func open(names ...string) (uintptr, error) {
 			if _, err := os.Stat(p); err != nil {
 				continue
 			}
-			if h, err := purego.Dlopen(p, purego.RTLD_NOW|purego.RTLD_GLOBAL); err == nil {
+			h, err := purego.Dlopen(p, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+			if err == nil {
 				return h, nil
-			} else {
-				tried = append(tried, err.Error())
 			}
+			tried = append(tried, err.Error())
 		}
 	}
 	for _, n := range names {
