@@ -6,7 +6,7 @@ package runtime
 import (
 	"fmt"
 
-	"github.com/qtk-dev/qtk/internal/gemm"
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/model"
 )
 
@@ -17,12 +17,16 @@ type Model struct {
 	Config *model.Config
 	embed  []float32 // [vocab × hidden], rows looked up by token id
 	layers []*Layer
-	norm   []float32    // [hidden]
-	head   *gemm.Packed // [vocab × hidden]
+	norm   []float32      // [hidden]
+	head   compute.Linear // [vocab × hidden]
 }
 
-// Load widens and packs every weight of a checkpoint.
-func Load(ck *model.Checkpoint) (*Model, error) {
+// Load widens and packs every weight of a checkpoint for the CPU.
+func Load(ck *model.Checkpoint) (*Model, error) { return LoadOn(compute.CPU, ck) }
+
+// LoadOn widens every weight of a checkpoint and holds the projections and
+// the head on backend be.
+func LoadOn(be compute.Backend, ck *model.Checkpoint) (*Model, error) {
 	cfg := ck.Config
 	m := &Model{Config: cfg, layers: make([]*Layer, cfg.NumLayers)}
 	var err error
@@ -36,13 +40,17 @@ func Load(ck *model.Checkpoint) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ck.Dir, err)
 	}
-	m.head = gemm.PackT(head, cfg.VocabSize, cfg.HiddenSize)
+	if m.head, err = be.NewLinear(head, cfg.VocabSize, cfg.HiddenSize); err != nil {
+		return nil, fmt.Errorf("%s: %w", ck.Dir, err)
+	}
 	for l := range m.layers {
 		w, err := ReadLayer(ck, l)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ck.Dir, err)
 		}
-		m.layers[l] = NewLayer(cfg, w)
+		if m.layers[l], err = NewLayerOn(be, cfg, w); err != nil {
+			return nil, fmt.Errorf("%s: layer %d: %w", ck.Dir, l, err)
+		}
 	}
 	return m, nil
 }

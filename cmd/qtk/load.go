@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/runtime"
 	"github.com/qtk-dev/qtk/tokenizer"
@@ -24,20 +25,20 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 	return tokenizer.Load(path)
 }
 
-// loadModel opens a checkpoint, packs its weights for the runtime and reads
-// its tokenizer, logging the time taken.
-func loadModel(dir string) (*runtime.Model, *tokenizer.Tokenizer, error) {
+// loadModel opens a checkpoint, holds its weights on backend be for the
+// runtime and reads its tokenizer, logging the time taken.
+func loadModel(dir string, be compute.Backend) (*runtime.Model, *tokenizer.Tokenizer, error) {
 	ck, err := model.Open(dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer ck.Close()
-	return loadCheckpoint(ck)
+	return loadCheckpoint(ck, be)
 }
 
-// loadCheckpoint packs an open checkpoint's weights for the runtime and
-// reads its tokenizer.
-func loadCheckpoint(ck *model.Checkpoint) (*runtime.Model, *tokenizer.Tokenizer, error) {
+// loadCheckpoint holds an open checkpoint's weights on backend be for the
+// runtime and reads its tokenizer.
+func loadCheckpoint(ck *model.Checkpoint, be compute.Backend) (*runtime.Model, *tokenizer.Tokenizer, error) {
 	start := time.Now()
 	tok, err := tokenizer.Load(ck.TokenizerPath())
 	if err != nil {
@@ -46,7 +47,7 @@ func loadCheckpoint(ck *model.Checkpoint) (*runtime.Model, *tokenizer.Tokenizer,
 	if tok.VocabSize() > ck.Config.VocabSize {
 		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocab_size is %d", ck.TokenizerPath(), tok.VocabSize(), ck.Config.VocabSize)
 	}
-	m, err := runtime.Load(ck)
+	m, err := runtime.LoadOn(be, ck)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,14 +3,15 @@ package main
 import (
 	"fmt"
 
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/eval"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/report"
 )
 
 // measure describes the checkpoint at dir for a report and, with
-// settings, measures its perplexity on text.
-func measure(dir string, text string, settings *report.EvalSettings) (report.Variant, error) {
+// settings, measures its perplexity on text, the model running on be.
+func measure(dir string, text string, settings *report.EvalSettings, be compute.Backend) (report.Variant, error) {
 	ck, err := model.Open(dir)
 	if err != nil {
 		return report.Variant{}, err
@@ -20,7 +21,7 @@ func measure(dir string, text string, settings *report.EvalSettings) (report.Var
 	if err != nil || settings == nil {
 		return v, err
 	}
-	m, tok, err := loadCheckpoint(ck)
+	m, tok, err := loadCheckpoint(ck, be)
 	if err != nil {
 		return v, err
 	}
