@@ -113,12 +113,12 @@ func (r *Rounder) searchWeights(x, importance []float32) []float32 {
 	}
 	var sumX2 float32
 	for _, v := range x {
-		sumX2 += v * v
+		sumX2 += float32(v * v)
 	}
 	sigma2 := sumX2 / float32(len(x))
 	w := r.weights[:len(x)]
 	for i, v := range x {
-		w[i] = importance[i] * sqrt32(sigma2+v*v)
+		w[i] = importance[i] * sqrt32(sigma2+float32(v*v))
 	}
 	return w
 }
