@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/model"
@@ -79,11 +80,17 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 	if o.Clip {
 		copts.step = max(1, tokens/o.ClipTokens)
 	}
-	f, err := capture(cfg, w, runtime.NewLayer(cfg, *w), acts, copts)
+	fp, err := runtime.NewLayerOn(o.Backend, cfg, *w)
+	if err != nil {
+		return nil, fmt.Errorf("awq: %w", err)
+	}
+	captureStart := time.Now()
+	f, err := capture(cfg, w, fp, acts, copts)
+	fp.Release()
 	if err != nil {
 		return nil, fmt.Errorf("awq: capturing inputs: %w", err)
 	}
-	o.Log("awq: %d calibration tokens, %d MiB captured", f.tokens, f.bytes()>>20)
+	o.Log("awq: %d calibration tokens, %d MiB captured in %.2fs", f.tokens, f.bytes()>>20, time.Since(captureStart).Seconds())
 
 	res := &Result{Tensors: make(map[model.Role]*quant.Tensor, len(linearRoles))}
 	s := &searcher{
@@ -91,11 +98,12 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 		out: make([]float32, maxRows*h), normed: make([]float32, maxRows*h),
 	}
 	for _, g := range groups {
+		searchStart := time.Now()
 		rep, err := s.search(g)
 		if err != nil {
 			return nil, fmt.Errorf("awq: %w", err)
 		}
-		o.Log("awq: %s → %v: ratio %.2f, loss %.4g (plain RTN %.4g)", g.prev, g.linears, rep.Ratio, rep.Losses[rep.Best], rep.Losses[0])
+		o.Log("awq: %s → %v: ratio %.2f, loss %.4g (plain RTN %.4g), searched in %.2fs", g.prev, g.linears, rep.Ratio, rep.Losses[rep.Best], rep.Losses[0], time.Since(searchStart).Seconds())
 		res.Scales = append(res.Scales, rep)
 	}
 

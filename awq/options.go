@@ -3,6 +3,7 @@ package awq
 import (
 	"fmt"
 
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/quant"
 )
 
@@ -36,6 +37,9 @@ type Options struct {
 	// that is exactly 512 tokens: positions 0, 128, 256 and 384 of every
 	// window.
 	ClipTokens int
+	// Backend runs the layer's projections during the searches; nil
+	// means compute.CPU.
+	Backend compute.Backend
 	// Log, when set, receives one line per scale group and clipped
 	// linear.
 	Log func(format string, args ...any)
@@ -55,6 +59,9 @@ func (o Options) resolved() (Options, error) {
 	}
 	if o.ClipTokens == 0 {
 		o.ClipTokens = DefaultClipTokens
+	}
+	if o.Backend == nil {
+		o.Backend = compute.CPU
 	}
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}

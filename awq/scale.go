@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/qtk-dev/qtk/internal/gemm"
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/quant"
 	"github.com/qtk-dev/qtk/runtime"
@@ -154,15 +154,22 @@ func (s *searcher) search(g scaleGroup) (ScaleReport, error) {
 func (s *searcher) loss(g scaleGroup, trial *runtime.LayerWeights) (float64, error) {
 	h := s.cfg.HiddenSize
 	var ly *runtime.Layer
-	var linear *gemm.Packed
+	var linear compute.Linear
 	var bias []float32
+	var err error
 	switch g.module {
 	case attentionModule, mlpModule:
-		ly = runtime.NewLayer(s.cfg, *trial)
+		if ly, err = runtime.NewLayerOn(s.opts.Backend, s.cfg, *trial); err != nil {
+			return 0, err
+		}
+		defer ly.Release()
 	case linearModule:
 		r := g.linears[0]
 		out, in := shape(s.cfg, r)
-		linear = gemm.PackT(tensor(trial, r), out, in)
+		if linear, err = s.opts.Backend.NewLinear(tensor(trial, r), out, in); err != nil {
+			return 0, err
+		}
+		defer linear.Release()
 		bias = tensor(trial, biasOf[r])
 	}
 	target := s.f.attnOut
@@ -190,6 +197,9 @@ func (s *searcher) loss(g scaleGroup, trial *runtime.LayerWeights) (float64, err
 		case linearModule:
 			lo, hi := s.f.rows(i, width)
 			linear.MatMul(out, s.f.full[g.input()][lo:hi], n)
+			if err := linear.Err(); err != nil {
+				return 0, err
+			}
 			addBias(out, bias)
 		}
 		lo, hi := s.f.rows(i, h)

@@ -133,3 +133,42 @@ func TestObserveAndAdvance(t *testing.T) {
 		t.Fatal("out-of-vocabulary id accepted")
 	}
 }
+
+// TestPartialObserve: a partial pass that stops after one hook gives that
+// hook the same inputs as a full pass.
+func TestPartialObserve(t *testing.T) {
+	ck, err := model.Open(filepath.Join("..", "testdata", "models", "tiny-llama"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	acts, err := Embed(ck, [][]int{{362, 2884, 284, 263, 2321, 433}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := runtime.ReadLayer(ck, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ly := runtime.NewLayer(ck.Config, w)
+	record := func(dst *[]float32) func([]float32, int) {
+		return func(x []float32, _ int) { *dst = slices.Clone(x) }
+	}
+	var full [4][]float32
+	if err := acts.Observe(ly, &runtime.Hooks{QKVIn: record(&full[0]), OIn: record(&full[1]), MLPIn: record(&full[2]), DownIn: record(&full[3])}); err != nil {
+		t.Fatal(err)
+	}
+	for site, name := range []string{"qkv", "o", "mlp", "down"} {
+		t.Run(name, func(t *testing.T) {
+			var got []float32
+			hooks := &runtime.Hooks{Partial: true}
+			*[]*func([]float32, int){&hooks.QKVIn, &hooks.OIn, &hooks.MLPIn, &hooks.DownIn}[site] = record(&got)
+			if err := acts.Observe(ly, hooks); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 || !slices.Equal(got, full[site]) {
+				t.Errorf("partial pass saw %d values, different from the full pass's %d", len(got), len(full[site]))
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/qtk-dev/qtk/awq"
 	"github.com/qtk-dev/qtk/calibrate"
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/formats/gguf"
 	"github.com/qtk-dev/qtk/gptq"
 	"github.com/qtk-dev/qtk/model"
@@ -53,6 +54,9 @@ func QuantizeGGUF(ctx context.Context, ck *model.Checkpoint, out string, gopts G
 		return nil, fmt.Errorf("GPTQ rounding after scaling is an AWQ option")
 	}
 	opts.Scheme = scheme
+	if opts.Backend == nil {
+		opts.Backend = compute.CPU
+	}
 	windows, err := calibrate.Windows(opts.Tokens, opts.Calib)
 	if err != nil {
 		return nil, err
@@ -122,14 +126,17 @@ func (g *ggufOutput) quantizeLayer(ck *model.Checkpoint, l int, tensors []ggufTe
 	case GPTQ:
 		encoded, err = gptqBlocks(cfg, &w, acts, types, opts)
 	case AWQ:
-		next = runtime.NewLayer(cfg, w)
-		if _, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Log: opts.Log}); err != nil {
+		if next, err = runtime.NewLayerOn(opts.Backend, cfg, w); err != nil {
+			return err
+		}
+		defer next.Release()
+		if _, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Backend: opts.Backend, Log: opts.Log}); err != nil {
 			break
 		}
 		if opts.AWQThenGPTQ {
 			encoded, err = gptqBlocks(cfg, &w, acts, types, opts)
 		} else {
-			encoded, err = roundBlocks(cfg, &w, acts, types)
+			encoded, err = roundBlocks(cfg, &w, acts, types, opts.Backend)
 		}
 	}
 	if err != nil {
@@ -148,7 +155,10 @@ func (g *ggufOutput) quantizeLayer(ck *model.Checkpoint, l int, tensors []ggufTe
 		}
 	}
 	if next == nil {
-		next = runtime.NewLayer(cfg, w)
+		if next, err = runtime.NewLayerOn(opts.Backend, cfg, w); err != nil {
+			return err
+		}
+		defer next.Release()
 	}
 	return acts.Advance(next)
 }
@@ -163,48 +173,60 @@ func gptqBlocks(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Acti
 		for _, role := range stage {
 			_, in := shapeOf(cfg, role)
 			if hessians[inputOf(role)] == nil {
-				hessians[inputOf(role)] = gptq.NewHessian(in)
+				hessians[inputOf(role)] = gptq.NewHessianOn(opts.Backend, in)
 			}
 		}
-		if err := acts.Observe(runtime.NewLayer(cfg, *w), hessianHooks(hessians)); err != nil {
+		if err := observeHessians(cfg, *w, acts, hessians, opts.Backend); err != nil {
 			return nil, err
 		}
 		for _, role := range stage {
-			rows, cols := shapeOf(cfg, role)
-			r, err := gguf.NewRounder(types[role], rows, cols)
+			err := gptqBlock(cfg, w, role, hessians[inputOf(role)], types[role], out, opts)
 			if err != nil {
-				continue // a float fallback type: written as it is
-			}
-			if _, err := gptq.Quantize(*weightOf(w, role), rows, cols, hessians[inputOf(role)], gptq.Options{
-				Grid:         r,
-				Damp:         opts.GPTQ.Damp,
-				BlockSize:    opts.GPTQ.BlockSize,
-				ActOrder:     opts.GPTQ.ActOrder,
-				StaticGroups: opts.GPTQ.ActOrder, // blocks are contiguous channels
-				Log:          opts.Log,
-			}); err != nil {
-				return nil, fmt.Errorf("%s: %w", role, err)
-			}
-			if out[role], err = decodeInto(weightOf(w, role), types[role], r.Bytes()); err != nil {
+				releaseAll(hessians)
 				return nil, fmt.Errorf("%s: %w", role, err)
 			}
 		}
+		releaseAll(hessians)
 	}
 	return out, nil
+}
+
+// gptqBlock runs GPTQ on the linear of role onto the blocks of type typ,
+// storing its encoding in out and updating w to the decoded weights; a
+// float fallback type is left out, to be written as it is.
+func gptqBlock(cfg *model.Config, w *runtime.LayerWeights, role model.Role, h *gptq.Hessian, typ gguf.Type, out map[model.Role][]byte, opts *Options) error {
+	rows, cols := shapeOf(cfg, role)
+	r, err := gguf.NewRounder(typ, rows, cols)
+	if err != nil {
+		return nil // a float fallback type
+	}
+	if _, err := gptq.Quantize(*weightOf(w, role), rows, cols, h, gptq.Options{
+		Grid:         r,
+		Damp:         opts.GPTQ.Damp,
+		BlockSize:    opts.GPTQ.BlockSize,
+		ActOrder:     opts.GPTQ.ActOrder,
+		StaticGroups: opts.GPTQ.ActOrder, // blocks are contiguous channels
+		Backend:      opts.Backend,
+		Log:          opts.Log,
+	}); err != nil {
+		return err
+	}
+	out[role], err = decodeInto(weightOf(w, role), typ, r.Bytes())
+	return err
 }
 
 // roundBlocks rounds every linear of a layer whose type a Rounder supports
 // to nearest, each block's parameters searched under the importance of its
 // input channels measured on the layer as w holds it; w is updated to the
-// decoded weights.
-func roundBlocks(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activations, types map[model.Role]gguf.Type) (map[model.Role][]byte, error) {
+// decoded weights. The layer's projections run on be.
+func roundBlocks(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activations, types map[model.Role]gguf.Type, be compute.Backend) (map[model.Role][]byte, error) {
 	squares := map[string]*meanSquares{}
 	for _, role := range linearRoles {
 		_, in := shapeOf(cfg, role)
 		squares[inputOf(role)] = &meanSquares{sum: make([]float64, in)}
 	}
 	hooks := &runtime.Hooks{QKVIn: squares["qkv"].add, OIn: squares["o"].add, MLPIn: squares["mlp"].add, DownIn: squares["down"].add}
-	if err := acts.Observe(runtime.NewLayer(cfg, *w), hooks); err != nil {
+	if err := observe(cfg, *w, acts, hooks, be); err != nil {
 		return nil, err
 	}
 	out := map[model.Role][]byte{}
@@ -230,7 +252,7 @@ func hessianHooks(hessians map[string]*gptq.Hessian) *runtime.Hooks {
 		}
 		return nil
 	}
-	return &runtime.Hooks{QKVIn: add("qkv"), OIn: add("o"), MLPIn: add("mlp"), DownIn: add("down")}
+	return &runtime.Hooks{QKVIn: add("qkv"), OIn: add("o"), MLPIn: add("mlp"), DownIn: add("down"), Partial: true}
 }
 
 // decodeInto decodes data of type t over *w and returns data.

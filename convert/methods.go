@@ -2,8 +2,10 @@ package convert
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/qtk-dev/qtk/calibrate"
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/gptq"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/quant"
@@ -66,12 +68,15 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 		for _, role := range stage {
 			_, in := shapeOf(cfg, role)
 			if hessians[inputOf(role)] == nil {
-				hessians[inputOf(role)] = gptq.NewHessian(in)
+				hessians[inputOf(role)] = gptq.NewHessianOn(opts.Backend, in)
 			}
 		}
-		if err := acts.Observe(runtime.NewLayer(cfg, *w), hessianHooks(hessians)); err != nil {
+		passStart := time.Now()
+		if err := observeHessians(cfg, *w, acts, hessians, opts.Backend); err != nil {
 			return nil, err
 		}
+		pass := time.Since(passStart)
+		quantStart := time.Now()
 		for _, role := range stage {
 			rows, cols := shapeOf(cfg, role)
 			res, err := gptq.Quantize(*weightOf(w, role), rows, cols, hessians[inputOf(role)], gptq.Options{
@@ -82,16 +87,55 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 				StaticGroups: opts.GPTQ.StaticGroups,
 				Clip:         clipSearch(opts.Clip),
 				RefitScales:  opts.GPTQ.RefitScales,
+				Backend:      opts.Backend,
 				Log:          opts.Log,
 			})
 			if err != nil {
+				releaseAll(hessians)
 				return nil, fmt.Errorf("%s: %w", role, err)
 			}
 			out[role] = res.Tensor
 			*weightOf(w, role) = res.Tensor.Dequantize()
 		}
+		releaseAll(hessians)
+		opts.logf("gptq: %v: calibration pass %.2fs, quantization %.2fs", stage, pass.Seconds(), time.Since(quantStart).Seconds())
 	}
 	return out, nil
+}
+
+// observe runs the layer of weights w over the calibration activations
+// on be, calling hooks.
+func observe(cfg *model.Config, w runtime.LayerWeights, acts *calibrate.Activations, hooks *runtime.Hooks, be compute.Backend) error {
+	ly, err := runtime.NewLayerOn(be, cfg, w)
+	if err != nil {
+		return err
+	}
+	defer ly.Release()
+	return acts.Observe(ly, hooks)
+}
+
+// observeHessians accumulates the Hessians of a layer's stage over the
+// calibration activations, its projections running on be. The pass only
+// observes: it stops after the stage's inputs. On failure the Hessians are
+// released.
+func observeHessians(cfg *model.Config, w runtime.LayerWeights, acts *calibrate.Activations, hessians map[string]*gptq.Hessian, be compute.Backend) error {
+	err := observe(cfg, w, acts, hessianHooks(hessians), be)
+	for _, h := range hessians {
+		if err == nil {
+			err = h.Err()
+		}
+	}
+	if err != nil {
+		releaseAll(hessians)
+	}
+	return err
+}
+
+// releaseAll frees the Hessians' device memory.
+func releaseAll(hessians map[string]*gptq.Hessian) {
+	for _, h := range hessians {
+		h.Release()
+	}
 }
 
 // clipSearch returns the default MSE clip search when on, else nil.

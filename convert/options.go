@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/qtk-dev/qtk/calibrate"
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/formats/hf"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/progress"
@@ -44,6 +45,9 @@ type Options struct {
 	// Resume continues an interrupted run of the same inputs from its
 	// finished layers (starting afresh when there is none).
 	Resume bool
+	// Backend runs the calibration passes' projections, the Hessians, the
+	// factorizations and the lazy updates of GPTQ; nil means compute.CPU.
+	Backend compute.Backend
 	// Log receives notes on the run (calibration size, damping raised...).
 	Log func(format string, args ...any)
 	// Progress receives the layers done.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/qtk-dev/qtk/awq"
 	"github.com/qtk-dev/qtk/calibrate"
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/formats/hf"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/runtime"
@@ -52,6 +53,9 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 	cfg := ck.Config
 	if err := opts.validate(); err != nil {
 		return Report{}, err
+	}
+	if opts.Backend == nil {
+		opts.Backend = compute.CPU
 	}
 	qc, err := hf.NewConfig(opts.Format, opts.Scheme)
 	if err != nil {
@@ -175,9 +179,14 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, qc 
 	case GPTQ:
 		decided, err = quantizeGPTQ(cfg, &w, acts, opts)
 	case AWQ:
-		fp := runtime.NewLayer(cfg, w)
+		// The float layer, for Advance (see awq.Layer).
+		var fp *runtime.Layer
+		if fp, err = runtime.NewLayerOn(opts.Backend, cfg, w); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+		defer fp.Release()
 		var res *awq.Result
-		res, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Log: opts.Log})
+		res, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Backend: opts.Backend, Log: opts.Log})
 		switch {
 		case err != nil:
 		case opts.AWQThenGPTQ:
@@ -227,7 +236,10 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, qc 
 		for role, t := range decided {
 			*weightOf(&w, role) = t.Dequantize()
 		}
-		next = runtime.NewLayer(cfg, w)
+		if next, err = runtime.NewLayerOn(opts.Backend, cfg, w); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+		defer next.Release()
 	}
 	return tensors, acts.Advance(next)
 }

@@ -3,6 +3,8 @@ package gptq
 import (
 	"fmt"
 	"testing"
+
+	"github.com/qtk-dev/qtk/compute"
 )
 
 // benchShapes are linear layers of the test models (1024×384, 384×1024)
@@ -15,6 +17,9 @@ func benchHessian(b *testing.B, in int) *Hessian {
 	x := correlatedInputs(newRand(1), 2048, in)
 	h := NewHessian(in)
 	h.Add(x, 2048)
+	if err := h.load(); err != nil {
+		b.Fatal(err)
+	}
 	return h
 }
 
@@ -53,7 +58,7 @@ func BenchmarkFactor(b *testing.B) {
 			}
 			u := invFactor{n: n, m: make([]float64, n*n)}
 			for b.Loop() {
-				if !u.factorize(h, perm, diag, 0.01) {
+				if ok, err := u.factorize(compute.CPU, h, perm, diag, 0.01); !ok || err != nil {
 					b.Fatal("factorize failed")
 				}
 			}

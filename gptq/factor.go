@@ -3,6 +3,8 @@ package gptq
 import (
 	"fmt"
 	"math"
+
+	"github.com/qtk-dev/qtk/compute"
 )
 
 // invFactor is U, the upper Cholesky factor of H⁻¹ = UᵀU for the damped
@@ -34,7 +36,11 @@ func factor(h *Hessian, perm []int, diag []float64, o Options) (invFactor, float
 	mean /= float64(n)
 	u := invFactor{n: n, m: make([]float64, n*n)}
 	for damp := o.Damp; ; {
-		if u.factorize(h, perm, diag, damp*mean) {
+		ok, err := u.factorize(o.Backend, h, perm, diag, damp*mean)
+		if err != nil {
+			return invFactor{}, 0, fmt.Errorf("gptq: factorizing the hessian: %w", err)
+		}
+		if ok {
 			return u, damp, nil
 		}
 		next := damp * 10
@@ -50,7 +56,7 @@ func factor(h *Hessian, perm []int, diag []float64, o Options) (invFactor, float
 // diagonal, factorizes it and inverts the factor. It reports false when
 // the matrix is not numerically positive definite or U does not fit
 // float32 (the sweep's precision) with a normal positive diagonal.
-func (u invFactor) factorize(h *Hessian, perm []int, diag []float64, add float64) bool {
+func (u invFactor) factorize(be compute.Backend, h *Hessian, perm []int, diag []float64, add float64) (bool, error) {
 	n, m := u.n, u.m
 	for r := range n {
 		c := perm[n-1-r]
@@ -60,19 +66,18 @@ func (u invFactor) factorize(h *Hessian, perm []int, diag []float64, add float64
 		}
 		row[r] = diag[c] + add
 	}
-	if !cholesky(m, n) {
-		return false
+	if ok, err := be.CholeskyInverse(m, n); !ok || err != nil {
+		return false, err
 	}
-	invertLower(m, n)
 	for r := range n {
 		for _, v := range m[r*n : r*n+r] {
 			if !(math.Abs(v) <= math.MaxFloat32) {
-				return false
+				return false, nil
 			}
 		}
 		if d := m[r*n+r]; !(d >= 0x1p-126 && d <= math.MaxFloat32) {
-			return false
+			return false, nil
 		}
 	}
-	return true
+	return true, nil
 }

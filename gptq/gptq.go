@@ -90,7 +90,10 @@ func Quantize(w []float32, out, in int, h *Hessian, opts Options) (Result, error
 		scheme = newSchemeGrid(out, in, groupIndex(perm, o), o)
 		grid = scheme
 	}
-	loss := newSweep(w, out, in, perm, dead, u, importance, grid, o).run()
+	loss, err := newSweep(w, out, in, perm, dead, u, importance, grid, o).run()
+	if err != nil {
+		return Result{}, err
+	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return Result{}, fmt.Errorf("gptq: the error terms overflowed (loss %v); the Hessian is too badly scaled", loss)
 	}
@@ -119,6 +122,9 @@ func checkInputs(w []float32, out, in int, h *Hessian, o Options) error {
 		return fmt.Errorf("gptq: hessian of %d input channels for a weight of %d", h.in, in)
 	case h.n == 0:
 		return fmt.Errorf("gptq: hessian has no calibration rows")
+	}
+	if err := h.load(); err != nil {
+		return err
 	}
 	if o.Grid != nil {
 		if gs := o.Grid.GroupSize(); gs <= 0 || in%gs != 0 {

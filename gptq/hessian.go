@@ -4,45 +4,51 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/qtk-dev/qtk/internal/gemm"
+	"github.com/qtk-dev/qtk/compute"
 )
 
 // MaxChannels is the largest number of input channels a Hessian takes
 // (H alone is 8·in² bytes: 6.6 GiB at 28672, LLaMA-2-70B's down_proj).
 const MaxChannels = 1 << 16
 
-// hessianChunk is the number of rows of H computed per product in Add,
-// bounding its float32 scratch to hessianChunk×in values.
-const hessianChunk = 256
-
 // Hessian accumulates H = 2/n Σ x·xᵀ over the n calibration rows x (one
 // token's input to a linear layer, [in] each) seen so far: the Hessian of
 // the layer's squared output error with respect to one weight row, which
 // GPTQ minimizes (Frantar et al., 2022, arXiv 2210.17323, eq. 1).
 //
-// H is kept in float64. Each batch's xᵀx is computed in float32 by
-// internal/gemm (the precision of the reference, which accumulates H in
-// float32 on the GPU) and folded into the float64 running average, so
-// that the rescaling by n/(n+rows) at every batch adds no float32 drift
-// however many batches there are. Only the upper triangle is computed.
+// H is kept in float64 by a compute.Gram, on the CPU or the GPU. Each
+// batch's xᵀx is computed in float32 (the precision of the reference,
+// which accumulates H in float32 on the GPU) and folded into the float64
+// running average, so that the rescaling by n/(n+rows) at every batch
+// adds no float32 drift however many batches there are. Only the upper
+// triangle is computed.
 //
 // Add must not run concurrently with other calls; Quantize only reads the
 // Hessian, so several may share one at the same time.
 type Hessian struct {
-	in int
-	n  int
-	// h is H [in×in]; only the upper triangle (column ≥ row) is current.
+	in   int
+	n    int
+	gram compute.Gram
+	// h is H [in×in] once read from the Gram (see load); only the upper
+	// triangle (column ≥ row) is current.
 	h   []float64
 	err error
 }
 
 // NewHessian returns an empty Hessian for a layer with in input channels.
 // An in outside [1, MaxChannels] gives a Hessian whose Err says so.
-func NewHessian(in int) *Hessian {
+func NewHessian(in int) *Hessian { return NewHessianOn(compute.CPU, in) }
+
+// NewHessianOn is NewHessian accumulating on backend be.
+func NewHessianOn(be compute.Backend, in int) *Hessian {
 	if in <= 0 || in > MaxChannels {
 		return &Hessian{err: fmt.Errorf("gptq: hessian of %d input channels: want 1 to %d", in, MaxChannels)}
 	}
-	return &Hessian{in: in, h: make([]float64, in*in)}
+	g, err := be.NewGram(in)
+	if err != nil {
+		return &Hessian{err: fmt.Errorf("gptq: hessian of %d input channels: %w", in, err)}
+	}
+	return &Hessian{in: in, gram: g}
 }
 
 // Add folds rows calibration inputs x [rows×in] (row-major) into the
@@ -60,32 +66,11 @@ func (h *Hessian) Add(x []float32, rows int) {
 		h.err = fmt.Errorf("gptq: hessian add: %d values for %d rows of %d channels", len(x), rows, h.in)
 		return
 	}
-	in := h.in
 	total := h.n + rows
-	keep := float64(h.n) / float64(total)
-	scale := 2 / float64(total)
-
-	// xt = xᵀ [in×rows]: gemm.MatMulT wants both operands along rows.
-	xt := make([]float32, in*rows)
-	for r := range rows {
-		for c, v := range x[r*in : (r+1)*in] {
-			xt[c*rows+r] = v
-		}
-	}
-	g := make([]float32, min(hessianChunk, in)*in)
-	for i0 := 0; i0 < in; i0 += hessianChunk {
-		i1 := min(i0+hessianChunk, in)
-		cols := in - i0
-		// g = xt[i0:i1]·xt[i0:]ᵀ = (xᵀx)[i0:i1, i0:]: the upper triangle
-		// of these rows and a little of the lower.
-		gemm.MatMulT(g, xt[i0*rows:], xt[i0*rows:], i1-i0, cols, rows)
-		for i := i0; i < i1; i++ {
-			hr := h.h[i*in+i : (i+1)*in]
-			gr := g[(i-i0)*cols+(i-i0) : (i-i0+1)*cols]
-			for j, v := range gr {
-				hr[j] = hr[j]*keep + scale*float64(v)
-			}
-		}
+	h.h = nil // stale once the Gram moves on
+	if err := h.gram.Add(x, rows, float64(h.n)/float64(total), 2/float64(total)); err != nil {
+		h.err = fmt.Errorf("gptq: hessian add: %w", err)
+		return
 	}
 	h.n = total
 }
@@ -99,7 +84,28 @@ func (h *Hessian) In() int { return h.in }
 // Err returns the first error met by NewHessian or Add, or nil.
 func (h *Hessian) Err() error { return h.err }
 
-// at returns H[i][j].
+// load reads H from the Gram, once after the last Add.
+func (h *Hessian) load() error {
+	if h.h != nil {
+		return nil
+	}
+	m, err := h.gram.Matrix()
+	if err != nil {
+		return fmt.Errorf("gptq: reading the hessian: %w", err)
+	}
+	h.h = m
+	return nil
+}
+
+// Release frees the Hessian's memory on the backend's device; the Hessian
+// must not be used after.
+func (h *Hessian) Release() {
+	if h.gram != nil {
+		h.gram.Release()
+	}
+}
+
+// at returns H[i][j]; load must have succeeded.
 func (h *Hessian) at(i, j int) float64 {
 	if i > j {
 		i, j = j, i

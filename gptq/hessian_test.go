@@ -8,6 +8,9 @@ import (
 
 // full returns H [in×in] with both triangles.
 func (h *Hessian) full() []float64 {
+	if err := h.load(); err != nil {
+		panic(err)
+	}
 	n := h.in
 	f := make([]float64, n*n)
 	for i := range n {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/quant"
 )
 
@@ -57,6 +58,9 @@ type Options struct {
 	// so with ActOrder it needs StaticGroups; Clip and RefitScales belong
 	// to Scheme's grid and do not apply.
 	Grid Grid
+	// Backend runs the factorization and the lazy updates; nil means
+	// compute.CPU.
+	Backend compute.Backend
 	// Log, when set, receives progress notes such as raised damping.
 	Log func(format string, args ...any)
 }
@@ -79,6 +83,9 @@ func (o Options) resolved() (Options, error) {
 	}
 	if o.BlockSize == 0 {
 		o.BlockSize = DefaultBlockSize
+	}
+	if o.Backend == nil {
+		o.Backend = compute.CPU
 	}
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}

@@ -1,8 +1,6 @@
 package gptq
 
-import (
-	"github.com/qtk-dev/qtk/internal/gemm"
-)
+import "fmt"
 
 // Parallel chunking of the sweep.
 const (
@@ -110,7 +108,7 @@ func groupIndex(perm []int, o Options) []int32 {
 }
 
 // run quantizes every column onto the grid and returns the loss.
-func (s *sweep) run() float64 {
+func (s *sweep) run() (float64, error) {
 	out, in, bs := s.out, s.in, s.o.BlockSize
 	bs = min(bs, in)
 	w1 := make([]float32, out*bs) // the block's weights, updated column by column
@@ -144,7 +142,9 @@ func (s *sweep) run() float64 {
 		prod = grow(prod, panel*rest)
 		for r0 := 0; r0 < out; r0 += panel {
 			r1 := min(r0+panel, out)
-			gemm.MatMul(prod, e1[r0*n:r1*n], ur, r1-r0, rest, n)
+			if err := s.o.Backend.MatMul(prod, e1[r0*n:r1*n], ur, r1-r0, rest, n); err != nil {
+				return 0, fmt.Errorf("gptq: lazy update: %w", err)
+			}
 			parallelFor(r1-r0, sweepRows, func(lo, hi int) {
 				for r := r0 + lo; r < r0+hi; r++ {
 					wr := s.w[r*in+i2 : (r+1)*in]
@@ -159,7 +159,7 @@ func (s *sweep) run() float64 {
 	for _, l := range losses {
 		total += l
 	}
-	return total
+	return total, nil
 }
 
 // quantizeRow quantizes row r of the block starting at column i1, whose

@@ -68,6 +68,10 @@ type QuantizeInfo struct {
 	CalibrationTokens int     `json:"calibration_tokens"`
 	Seconds           float64 `json:"seconds"`
 	PeakRSSBytes      int64   `json:"peak_rss_bytes"`
+	// Device is the backend that computed (--device), PeakDeviceBytes
+	// its peak memory in use (0, left out, for the CPU).
+	Device          string `json:"device"`
+	PeakDeviceBytes uint64 `json:"peak_device_bytes,omitempty"`
 }
 
 // ConvertInfo describes a conversion to GGUF.

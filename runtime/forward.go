@@ -35,10 +35,16 @@ func (s *State) Forward(tokens []int, logitsFrom int, logits []float32) error {
 	for l, ly := range m.layers {
 		kv := contiguousKV{cfg: cfg, keys: s.keys[l], values: s.values[l], maxLen: s.maxLen, past: s.length, rope: &s.rope}
 		ly.forward(x, n, kv, sc, nil)
+		if err := ly.err(); err != nil {
+			return fmt.Errorf("forward: layer %d: %w", l, err)
+		}
 	}
 	s.length += n
 	if rows := n - logitsFrom; rows > 0 {
 		m.Logits(logits[:rows*cfg.VocabSize], x[logitsFrom*h:], rows, sc.normed)
+		if err := m.head.Err(); err != nil {
+			return fmt.Errorf("forward: head: %w", err)
+		}
 	}
 	return nil
 }

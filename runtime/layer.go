@@ -3,7 +3,7 @@ package runtime
 import (
 	"fmt"
 
-	"github.com/qtk-dev/qtk/internal/gemm"
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/model"
 )
 
@@ -63,31 +63,50 @@ func ReadLayer(src model.Weights, l int) (LayerWeights, error) {
 // up into another. A Layer is immutable and may be shared.
 type Layer struct {
 	cfg        *model.Config
-	attnNorm   []float32    // [hidden]
-	qkv        *gemm.Packed // [qDim+2·kvDim × hidden]
-	qkvBias    []float32    // [qDim+2·kvDim] or nil
-	o          *gemm.Packed // [hidden × qDim]
-	oBias      []float32    // [hidden] or nil
-	ffnNorm    []float32    // [hidden]
-	gateUp     *gemm.Packed // [2·ffn × hidden]
-	gateUpBias []float32    // [2·ffn] or nil
-	down       *gemm.Packed // [hidden × ffn]
-	downBias   []float32    // [hidden] or nil
+	attnNorm   []float32      // [hidden]
+	qkv        compute.Linear // [qDim+2·kvDim × hidden]
+	qkvBias    []float32      // [qDim+2·kvDim] or nil
+	o          compute.Linear // [hidden × qDim]
+	oBias      []float32      // [hidden] or nil
+	ffnNorm    []float32      // [hidden]
+	gateUp     compute.Linear // [2·ffn × hidden]
+	gateUpBias []float32      // [2·ffn] or nil
+	down       compute.Linear // [hidden × ffn]
+	downBias   []float32      // [hidden] or nil
 }
 
-// NewLayer packs a layer's weights.
+// NewLayer packs a layer's weights for the CPU.
 func NewLayer(cfg *model.Config, w LayerWeights) *Layer {
+	ly, _ := NewLayerOn(compute.CPU, cfg, w) // the CPU backend does not fail
+	return ly
+}
+
+// NewLayerOn holds a layer's weights on backend be; its projections run
+// there, the rest of the layer on the CPU.
+func NewLayerOn(be compute.Backend, cfg *model.Config, w LayerWeights) (*Layer, error) {
 	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
 	ly := &Layer{
 		cfg:      cfg,
 		attnNorm: w.AttnNorm,
-		qkv:      gemm.PackT(concat(w.Q, w.K, w.V), cfg.QDim()+2*cfg.KVDim(), h),
-		o:        gemm.PackT(w.O, h, cfg.QDim()),
 		oBias:    w.OBias,
 		ffnNorm:  w.FFNNorm,
-		gateUp:   gemm.PackT(concat(w.Gate, w.Up), 2*ffn, h),
-		down:     gemm.PackT(w.Down, h, ffn),
 		downBias: w.DownBias,
+	}
+	for _, l := range []struct {
+		dst     *compute.Linear
+		w       []float32
+		out, in int
+	}{
+		{&ly.qkv, concat(w.Q, w.K, w.V), cfg.QDim() + 2*cfg.KVDim(), h},
+		{&ly.o, w.O, h, cfg.QDim()},
+		{&ly.gateUp, concat(w.Gate, w.Up), 2 * ffn, h},
+		{&ly.down, w.Down, h, ffn},
+	} {
+		var err error
+		if *l.dst, err = be.NewLinear(l.w, l.out, l.in); err != nil {
+			ly.Release()
+			return nil, err
+		}
 	}
 	if w.QBias != nil {
 		ly.qkvBias = concat(w.QBias, w.KBias, w.VBias)
@@ -95,7 +114,32 @@ func NewLayer(cfg *model.Config, w LayerWeights) *Layer {
 	if w.GateBias != nil {
 		ly.gateUpBias = concat(w.GateBias, w.UpBias)
 	}
-	return ly
+	return ly, nil
+}
+
+// Release frees the layer's weights on its backend's device now rather
+// than when the layer is garbage collected. The layer must not be used
+// after.
+func (ly *Layer) Release() {
+	for _, l := range ly.linears() {
+		if l != nil {
+			l.Release()
+		}
+	}
+}
+
+func (ly *Layer) linears() []compute.Linear {
+	return []compute.Linear{ly.qkv, ly.o, ly.gateUp, ly.down}
+}
+
+// err is the first failure of the layer's projections on their device.
+func (ly *Layer) err() error {
+	for _, l := range ly.linears() {
+		if err := l.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func concat(parts ...[]float32) []float32 {
@@ -118,6 +162,25 @@ type Hooks struct {
 	OIn    func(x []float32, rows int) // input of o_proj
 	MLPIn  func(x []float32, rows int) // input of gate and up (after post_attention_layernorm)
 	DownIn func(x []float32, rows int) // input of down_proj
+	// Partial stops the pass once the last hook that is set has been
+	// called: the rest of the layer is not computed and the hidden states
+	// are left undefined. Calibration passes that only observe use it.
+	Partial bool
+}
+
+// stopAfter reports whether a partial pass may stop after the hook of
+// site (0: QKVIn, 1: OIn, 2: MLPIn, 3: DownIn), no later hook being set.
+func (h *Hooks) stopAfter(site int) bool {
+	if h == nil || !h.Partial {
+		return false
+	}
+	later := []bool{h.OIn != nil, h.MLPIn != nil, h.DownIn != nil}
+	for _, set := range later[site:] {
+		if set {
+			return false
+		}
+	}
+	return true
 }
 
 // forward runs the layer on the n rows of the residual stream x in place,
@@ -131,10 +194,16 @@ func (ly *Layer) forward(x []float32, n int, kv kvHistory, sc *scratch, hooks *H
 	if hooks != nil && hooks.QKVIn != nil {
 		hooks.QKVIn(normed, n)
 	}
+	if hooks.stopAfter(0) {
+		return
+	}
 	attn := sc.attn[:n*cfg.QDim()]
 	ly.attention(attn, normed, n, kv, sc)
 	if hooks != nil && hooks.OIn != nil {
 		hooks.OIn(attn, n)
+	}
+	if hooks.stopAfter(1) {
+		return
 	}
 	proj := sc.proj[:n*h]
 	ly.o.MatMul(proj, attn, n)
@@ -147,10 +216,16 @@ func (ly *Layer) forward(x []float32, n int, kv kvHistory, sc *scratch, hooks *H
 	if hooks != nil && hooks.MLPIn != nil {
 		hooks.MLPIn(normed, n)
 	}
+	if hooks.stopAfter(2) {
+		return
+	}
 	act := sc.act[:n*ffn]
 	ly.mlp(act, normed, n, sc)
 	if hooks != nil && hooks.DownIn != nil {
 		hooks.DownIn(act, n)
+	}
+	if hooks.stopAfter(3) {
+		return
 	}
 	ly.down.MatMul(proj, act, n)
 	if ly.downBias != nil {

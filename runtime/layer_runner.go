@@ -46,7 +46,7 @@ func (r *LayerRunner) Run(ly *Layer, x []float32, hooks *Hooks) error {
 	}
 	sc := r.scratch.ensure(r.cfg, n)
 	ly.forward(x, n, r.cache(), sc, hooks)
-	return nil
+	return ly.err()
 }
 
 // Attention writes the self-attention output (after o_proj, before the
@@ -63,7 +63,7 @@ func (r *LayerRunner) Attention(ly *Layer, dst, normed []float32) error {
 	if ly.oBias != nil {
 		addBias(dst, ly.oBias, n)
 	}
-	return nil
+	return ly.err()
 }
 
 // MLP writes the feed-forward output (after down_proj, before the residual
@@ -80,7 +80,7 @@ func (r *LayerRunner) MLP(ly *Layer, dst, normed []float32) error {
 	if ly.downBias != nil {
 		addBias(dst, ly.downBias, n)
 	}
-	return nil
+	return ly.err()
 }
 
 func (r *LayerRunner) cache() contiguousKV {

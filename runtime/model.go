@@ -4,7 +4,9 @@
 package runtime
 
 import (
-	"github.com/qtk-dev/qtk/internal/gemm"
+	"fmt"
+
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/model"
 )
 
@@ -15,12 +17,17 @@ type Model struct {
 	Config *model.Config
 	embed  []float32 // [vocab × hidden], rows looked up by token id
 	layers []*Layer
-	norm   []float32    // [hidden]
-	head   *gemm.Packed // [vocab × hidden]
+	norm   []float32      // [hidden]
+	head   compute.Linear // [vocab × hidden]
 }
 
-// Load widens and packs every weight of a checkpoint or GGUF file.
-func Load(w model.Weights) (*Model, error) {
+// Load widens and packs every weight of a checkpoint or GGUF file for the
+// CPU.
+func Load(w model.Weights) (*Model, error) { return LoadOn(compute.CPU, w) }
+
+// LoadOn widens every weight of a checkpoint or GGUF file and holds the
+// projections and the head on backend be.
+func LoadOn(be compute.Backend, w model.Weights) (*Model, error) {
 	cfg := w.ModelConfig()
 	m := &Model{Config: cfg, layers: make([]*Layer, cfg.NumLayers)}
 	var err error
@@ -34,13 +41,17 @@ func Load(w model.Weights) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.head = gemm.PackT(head, cfg.VocabSize, cfg.HiddenSize)
+	if m.head, err = be.NewLinear(head, cfg.VocabSize, cfg.HiddenSize); err != nil {
+		return nil, err
+	}
 	for l := range m.layers {
 		lw, err := ReadLayer(w, l)
 		if err != nil {
 			return nil, err
 		}
-		m.layers[l] = NewLayer(cfg, lw)
+		if m.layers[l], err = NewLayerOn(be, cfg, lw); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
 	}
 	return m, nil
 }

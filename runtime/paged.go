@@ -82,6 +82,9 @@ func (r *PagedRunner) Forward(chunks []SeqChunk, logits []float32) error {
 	}
 	for l, ly := range r.m.layers {
 		ly.forward(x, n, pagedLayer{r: r, layer: l, chunks: chunks}, sc, nil)
+		if err := ly.err(); err != nil {
+			return fmt.Errorf("paged forward: layer %d: %w", l, err)
+		}
 	}
 	if outRows == 0 {
 		return nil
@@ -94,6 +97,9 @@ func (r *PagedRunner) Forward(chunks []SeqChunk, logits []float32) error {
 		out += c.Logits
 	}
 	r.m.Logits(logits[:outRows*cfg.VocabSize], rows, outRows, sc.normed)
+	if err := r.m.head.Err(); err != nil {
+		return fmt.Errorf("paged forward: head: %w", err)
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/qtk-dev/qtk/bench"
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/runtime"
 	"github.com/qtk-dev/qtk/serving"
 	"github.com/spf13/cobra"
@@ -63,7 +64,7 @@ func runBench(dir string, opts benchOptions, stdout io.Writer) error {
 	if opts.concurrency < 1 || opts.requests < 1 {
 		return fmt.Errorf("--concurrency and --requests must be positive")
 	}
-	m, tok, err := loadModel(dir)
+	m, tok, err := loadModel(dir, compute.CPU)
 	if err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func runBench(dir string, opts benchOptions, stdout io.Writer) error {
 	if opts.static {
 		static = opts.concurrency
 	}
-	e, err := opts.engine.engine(m, tok, static)
+	e, err := opts.engine.engine(m, tok, static, compute.CPU)
 	if err != nil {
 		return err
 	}

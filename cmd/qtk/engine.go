@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/runtime"
 	"github.com/qtk-dev/qtk/serving"
 	"github.com/qtk-dev/qtk/tokenizer"
@@ -32,8 +33,9 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 }
 
 // engine starts a serving engine for m; static > 0 selects static
-// batching of that many requests instead of continuous batching.
-func (f *engineFlags) engine(m *runtime.Model, tok *tokenizer.Tokenizer, static int) (*serving.Engine, error) {
+// batching of that many requests instead of continuous batching. A draft
+// model is held on be, like m.
+func (f *engineFlags) engine(m *runtime.Model, tok *tokenizer.Tokenizer, static int, be compute.Backend) (*serving.Engine, error) {
 	budget, err := parseSize(f.kvMemory)
 	if err != nil {
 		return nil, fmt.Errorf("--kv-memory: %w", err)
@@ -53,7 +55,7 @@ func (f *engineFlags) engine(m *runtime.Model, tok *tokenizer.Tokenizer, static 
 		if static > 0 {
 			return nil, fmt.Errorf("--draft and --static do not combine: static batching does not speculate")
 		}
-		draft, draftTok, err := loadModel(f.draft)
+		draft, draftTok, err := loadModel(f.draft, be)
 		if err != nil {
 			return nil, err
 		}

@@ -29,6 +29,7 @@ type pplOptions struct {
 	maxDelta   string
 	reportDir  string
 	jsonOut    bool
+	device     string
 }
 
 func newEvalPPLCmd() *cobra.Command {
@@ -60,6 +61,7 @@ Protocols:
 	f.StringVar(&opts.maxDelta, "max-delta", "", "fail (exit 3) when a candidate's perplexity exceeds the base's by more than this (\"1%\" or \"0.01\")")
 	f.StringVar(&opts.reportDir, "report", "", "write report.json, report.md and chart.png into this directory")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object (docs/json.md)")
+	addDeviceFlag(f, &opts.device)
 	cmd.MarkFlagRequired("data")
 	return cmd
 }
@@ -85,10 +87,15 @@ func runEvalPPL(dirs []string, opts pplOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	be, err := openDevice(opts.device)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
 	run := report.New("eval ppl")
 	run.Eval = &report.EvalSettings{Data: opts.data, Protocol: protocol, Ctx: opts.ctx, MaxWindows: opts.maxWindows}
 	for _, dir := range dirs {
-		v, err := measure(dir, text, run.Eval)
+		v, err := measure(dir, text, run.Eval, be)
 		if err != nil {
 			return err
 		}

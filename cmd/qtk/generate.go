@@ -21,6 +21,7 @@ type generateOptions struct {
 	topP        float64
 	seed        uint64
 	jsonOut     bool
+	device      string
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -45,6 +46,7 @@ up with speculative decoding without changing greedy output.`,
 	f.Float64Var(&opts.topP, "top-p", 1, "nucleus sampling threshold")
 	f.Uint64Var(&opts.seed, "seed", 0, "random seed for sampling")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object with the ids and text")
+	addDeviceFlag(f, &opts.device)
 	cmd.MarkFlagRequired("prompt")
 	return cmd
 }
@@ -53,7 +55,12 @@ func runGenerate(dir string, opts generateOptions, stdout io.Writer) error {
 	if opts.tokens < 1 {
 		return fmt.Errorf("-n must be at least 1, got %d", opts.tokens)
 	}
-	m, tok, err := loadModel(dir)
+	be, err := openDevice(opts.device)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	m, tok, err := loadModel(dir, be)
 	if err != nil {
 		return err
 	}
@@ -64,7 +71,7 @@ func runGenerate(dir string, opts generateOptions, stdout io.Writer) error {
 	if len(prompt)+opts.tokens > m.Config.MaxPositions {
 		return fmt.Errorf("prompt (%d tokens) plus %d new tokens exceed the model's context of %d", len(prompt), opts.tokens, m.Config.MaxPositions)
 	}
-	e, err := opts.engine.engine(m, tok, 0)
+	e, err := opts.engine.engine(m, tok, 0, be)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/formats/gguf"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/runtime"
@@ -64,36 +65,37 @@ func openModel(path string) (model.Weights, *tokenizer.Tokenizer, error) {
 	return ck, tok, nil
 }
 
-// loadModel opens a checkpoint directory or GGUF file, packs its weights for
-// the runtime and reads its tokenizer, logging the time taken to stderr.
-func loadModel(path string) (*runtime.Model, *tokenizer.Tokenizer, error) {
+// loadModel opens a checkpoint directory or GGUF file, holds its weights on
+// backend be for the runtime and reads its tokenizer, logging the time
+// taken to stderr.
+func loadModel(path string, be compute.Backend) (*runtime.Model, *tokenizer.Tokenizer, error) {
 	w, tok, err := openModel(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer w.Close()
-	return loadWeights(path, w, tok)
+	return loadWeights(path, w, tok, be)
 }
 
-// loadCheckpoint packs an open checkpoint's weights for the runtime and
-// reads its tokenizer.
-func loadCheckpoint(ck *model.Checkpoint) (*runtime.Model, *tokenizer.Tokenizer, error) {
+// loadCheckpoint holds an open checkpoint's weights on backend be for the
+// runtime and reads its tokenizer.
+func loadCheckpoint(ck *model.Checkpoint, be compute.Backend) (*runtime.Model, *tokenizer.Tokenizer, error) {
 	tok, err := tokenizer.Load(ck.TokenizerPath())
 	if err != nil {
 		return nil, nil, err
 	}
-	return loadWeights(ck.Dir, ck, tok)
+	return loadWeights(ck.Dir, ck, tok, be)
 }
 
-// loadWeights packs w, read from path, for the runtime after checking its
-// tokenizer against it.
-func loadWeights(path string, w model.Weights, tok *tokenizer.Tokenizer) (*runtime.Model, *tokenizer.Tokenizer, error) {
+// loadWeights holds w, read from path, on backend be for the runtime after
+// checking its tokenizer against it.
+func loadWeights(path string, w model.Weights, tok *tokenizer.Tokenizer, be compute.Backend) (*runtime.Model, *tokenizer.Tokenizer, error) {
 	start := time.Now()
 	cfg := w.ModelConfig()
 	if tok.VocabSize() > cfg.VocabSize {
 		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocabulary is %d", path, tok.VocabSize(), cfg.VocabSize)
 	}
-	m, err := runtime.Load(w)
+	m, err := runtime.LoadOn(be, w)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -3,14 +3,16 @@ package main
 import (
 	"fmt"
 
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/eval"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/report"
 )
 
 // measure describes the model at path (a checkpoint directory or a GGUF
-// file) for a report and, with settings, measures its perplexity on text.
-func measure(path string, text string, settings *report.EvalSettings) (report.Variant, error) {
+// file) for a report and, with settings, measures its perplexity on text,
+// the model running on be.
+func measure(path string, text string, settings *report.EvalSettings, be compute.Backend) (report.Variant, error) {
 	w, tok, err := openModel(path)
 	if err != nil {
 		return report.Variant{}, err
@@ -25,7 +27,7 @@ func measure(path string, text string, settings *report.EvalSettings) (report.Va
 	if err != nil || settings == nil {
 		return v, err
 	}
-	m, tok, err := loadWeights(path, w, tok)
+	m, tok, err := loadWeights(path, w, tok, be)
 	if err != nil {
 		return v, err
 	}

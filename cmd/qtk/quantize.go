@@ -49,6 +49,7 @@ type quantizeOptions struct {
 	maxPPLDelta  string
 	reportDir    string
 	jsonOut      bool
+	device       string
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -95,6 +96,7 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	f.StringVar(&opts.maxPPLDelta, "max-ppl-delta", "", "with --eval, fail (exit 3) when perplexity rises more than this (\"1%\" or \"0.01\")")
 	f.StringVar(&opts.reportDir, "report", "", "write report.json, report.md and chart.png into this directory")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object (docs/json.md)")
+	addDeviceFlag(f, &opts.device)
 	f.StringVar(&opts.maxShard, "max-shard-size", "5GB", "largest weight file; bigger checkpoints are sharded with an index (e.g. 500MB, 2GB)")
 	if method != convert.RTN {
 		f.StringVar(&opts.calib, "calib", "", "calibration text file (required)")
@@ -135,6 +137,11 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 	if maxDelta >= 0 && opts.evalData == "" {
 		return fmt.Errorf("--max-ppl-delta needs --eval")
 	}
+	be, err := openDevice(opts.device)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
 	var evalText string
 	if opts.evalData != "" {
 		if evalText, err = readText(opts.evalData); err != nil {
@@ -185,6 +192,8 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		}
 	}
 
+	copts.Backend = be
+
 	ctx, stop := interruptible()
 	defer stop()
 	if opts.format == "gguf" {
@@ -210,12 +219,13 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 		Bits: copts.Scheme.Bits, GroupSize: copts.Scheme.GroupSize, Symmetric: copts.Scheme.Symmetric,
 		Layers: rep.Layers, CalibrationTokens: rep.CalibrationTokens, Seconds: rep.Seconds, PeakRSSBytes: peak,
 	}
+	noteDevice(run.Quantize, copts.Backend)
 	if opts.evalData != "" {
 		// hf protocol, 512-token windows: the GPTQ and AWQ papers' setting.
 		run.Eval = &report.EvalSettings{Data: opts.evalData, Protocol: eval.ProtocolHF, Ctx: min(512, ck.Config.MaxPositions)}
 	}
 	for _, path := range []string{dir, opts.out} {
-		v, err := measure(path, evalText, run.Eval)
+		v, err := measure(path, evalText, run.Eval, copts.Backend)
 		if err != nil {
 			return err
 		}
@@ -248,7 +258,8 @@ func quantizeGGUF(ctx context.Context, ck *model.Checkpoint, opts quantizeOption
 		Method: string(copts.Method), Format: "gguf " + rep.Type, Bits: 4, GroupSize: 32, // blocks (Q4_0) and sub-blocks (Q4_K) of 32
 		Layers: ck.Config.NumLayers, Seconds: rep.Seconds, PeakRSSBytes: peak,
 	}
-	base, err := measure(ck.Dir, "", nil)
+	noteDevice(run.Quantize, copts.Backend)
+	base, err := measure(ck.Dir, "", nil, copts.Backend)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,6 @@ progress to stderr. Exit codes: 0 success, 1 error, 3 a gate failed,
 	f := root.PersistentFlags()
 	f.BoolVarP(&out.quiet, "quiet", "q", false, "no progress and no informational logs on stderr (warnings and errors only)")
 	f.StringVar(&out.logFormat, "log-format", "text", "log format on stderr: text or json (log/slog)")
-	root.AddCommand(newInspectCmd(), newTokenizeCmd(), newGenerateCmd(), newEvalCmd(), newQuantizeCmd(), newConvertCmd(), newBenchCmd(), newEngineServeCmd())
+	root.AddCommand(newInspectCmd(), newTokenizeCmd(), newGenerateCmd(), newEvalCmd(), newQuantizeCmd(), newConvertCmd(), newBenchCmd(), newEngineServeCmd(), newSynthCmd())
 	return root
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/qtk-dev/qtk/chattemplate"
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/runtime"
 	"github.com/qtk-dev/qtk/serve"
 	"github.com/qtk-dev/qtk/serving"
@@ -36,7 +37,7 @@ type serveOptions struct {
 func newEngineServeCmd() *cobra.Command {
 	var engine engineFlags
 	cmd := newServeCmd(func(ctx context.Context, m *runtime.Model, tok *tokenizer.Tokenizer) (serving.Generator, error) {
-		e, err := engine.engine(m, tok, 0)
+		e, err := engine.engine(m, tok, 0, compute.CPU)
 		if err != nil {
 			return nil, err
 		}
@@ -123,7 +124,7 @@ func newServeHandler(ctx context.Context, dir string, opts serveOptions, newGene
 	case err != nil:
 		return nil, fmt.Errorf("%w (pass --chat-template FILE to serve the model with another template)", err)
 	}
-	m, tok, err := loadModel(dir)
+	m, tok, err := loadModel(dir, compute.CPU)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/runtime"
 	"github.com/qtk-dev/qtk/serve"
 	"github.com/qtk-dev/qtk/serving"
@@ -158,7 +159,7 @@ func TestServeLoadTinyLlama(t *testing.T) {
 	}
 	engine := engineFlags{pageSize: 16, kvMemory: "1MB", maxBatchTokens: 256, maxRunning: 256, draftTokens: 4}
 	factory := func(ctx context.Context, m *runtime.Model, tok *tokenizer.Tokenizer) (serving.Generator, error) {
-		e, err := engine.engine(m, tok, 0)
+		e, err := engine.engine(m, tok, 0, compute.CPU)
 		if err != nil {
 			return nil, err
 		}

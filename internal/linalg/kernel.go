@@ -1,4 +1,4 @@
-package gptq
+package linalg
 
 // Cache blocking of subNT: a block of B (nBlock rows of kBlock values,
 // 64 KiB) stays in L2 while 4-row strips of A (8 KiB) pass through L1.

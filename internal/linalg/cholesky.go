@@ -1,4 +1,4 @@
-package gptq
+package linalg
 
 import "math"
 
@@ -23,12 +23,12 @@ const factorBlock = 64
 // parallelRows is the number of rows per parallel chunk of the updates.
 const parallelRows = 32
 
-// cholesky overwrites the lower triangle of the symmetric matrix a with
+// Cholesky overwrites the lower triangle of the symmetric matrix a with
 // L, a = L·Lᵀ, and zeroes the strict upper triangle. It reports false,
 // leaving a undefined, when a is not numerically positive definite (a
 // pivot that is not positive, or NaN). It is the right-looking blocked
 // algorithm (LAPACK dpotrf), in float64.
-func cholesky(a []float64, n int) bool {
+func Cholesky(a []float64, n int) bool {
 	negInv := make([]float64, factorBlock*factorBlock)
 	packed := make([]float64, factorBlock*n)
 	for k0 := 0; k0 < n; k0 += factorBlock {
@@ -52,7 +52,7 @@ func cholesky(a []float64, n int) bool {
 		for i := range t {
 			t[i] = -t[i]
 		}
-		parallelFor(n-k1, parallelRows, func(lo, hi int) {
+		ParallelFor(n-k1, parallelRows, func(lo, hi int) {
 			mulRight(a[(k1+lo)*n+k0:], n, hi-lo, t, width)
 		})
 		// Trailing matrix: A[k1:, k1:] -= L21·L21ᵀ, L21 = L[k1:, k0:k1]
@@ -64,7 +64,7 @@ func cholesky(a []float64, n int) bool {
 		for i := k1; i < n; i++ {
 			copy(l21[(i-k1)*width:(i-k1+1)*width], a[i*n+k0:i*n+k1])
 		}
-		parallelFor(n-k1, parallelRows, func(lo, hi int) {
+		ParallelFor(n-k1, parallelRows, func(lo, hi int) {
 			subNT(a[(k1+lo)*n+k1:], n, l21[lo*width:], width, l21, width, hi-lo, hi, width)
 		})
 	}
@@ -92,14 +92,14 @@ func choleskyDiag(a []float64, n, k0, k1 int) bool {
 	return true
 }
 
-// invertLower overwrites the lower triangular matrix a (with zero strict
+// InvertLower overwrites the lower triangular matrix a (with zero strict
 // upper triangle and positive diagonal, as cholesky leaves it) with its
 // inverse. It is the blocked algorithm of LAPACK dtrtri, from the last
 // block column back: with the trailing square already inverted to M22,
 //
 //	[L11  0 ]⁻¹   [ L11⁻¹          0  ]
 //	[L21 L22]   = [-M22·L21·L11⁻¹  M22].
-func invertLower(a []float64, n int) {
+func InvertLower(a []float64, n int) {
 	panel := make([]float64, factorBlock*n)
 	negDt := make([]float64, factorBlock*factorBlock)
 	last := (n - 1) / factorBlock * factorBlock
@@ -126,7 +126,7 @@ func invertLower(a []float64, n int) {
 				pt[c*m+k-j1] = v
 			}
 		}
-		parallelFor(m, parallelRows, func(lo, hi int) {
+		ParallelFor(m, parallelRows, func(lo, hi int) {
 			r0, r1 := j1+lo, j1+hi
 			for i := r0; i < r1; i++ {
 				clear(a[i*n+j0 : i*n+j1])

@@ -1,10 +1,13 @@
-package gptq
+package linalg
 
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)) }
 
 // randomSPD returns a random symmetric positive definite n×n matrix with
 // condition number in the thousands.
@@ -34,7 +37,7 @@ func TestCholeskyAndInverse(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			h := randomSPD(uint64(n), n)
 			l := append([]float64(nil), h...)
-			if !cholesky(l, n) {
+			if !Cholesky(l, n) {
 				t.Fatal("cholesky failed on a positive definite matrix")
 			}
 			for i := range n {
@@ -52,7 +55,7 @@ func TestCholeskyAndInverse(t *testing.T) {
 				}
 			}
 			m := append([]float64(nil), l...)
-			invertLower(m, n)
+			InvertLower(m, n)
 			for i := range n {
 				for j := range n {
 					if j > i && m[i*n+j] != 0 {
@@ -86,58 +89,9 @@ func TestCholeskyRejects(t *testing.T) {
 		{"singular", []float64{1, 1, 1, 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if cholesky(append([]float64(nil), tc.h...), 2) {
+			if Cholesky(append([]float64(nil), tc.h...), 2) {
 				t.Error("cholesky succeeded")
 			}
 		})
-	}
-}
-
-// TestInvFactor checks U against its definition: upper triangular and
-// UᵀU·Hp = I, Hp being the damped H in processing order.
-func TestInvFactor(t *testing.T) {
-	const n = 100
-	h := randomSPD(7, n)
-	perm := newRand(8).Perm(n)
-	diag := make([]float64, n)
-	for c := range diag {
-		diag[c] = h[c*n+c]
-	}
-	const add = 0.5
-	u := invFactor{n: n, m: make([]float64, n*n)}
-	if !u.factorize(hessianOf(h, n), perm, diag, add) {
-		t.Fatal("factorize failed")
-	}
-	up := make([]float64, n*n)
-	row := make([]float32, n)
-	for p := range n {
-		u.row(row[:n-p], p, p)
-		for k, v := range row[:n-p] {
-			up[p*n+p+k] = float64(v)
-		}
-	}
-	for i := range n {
-		for j := range n {
-			// (UᵀU·Hp)[i][j] = Σ_k (UᵀU)[i][k]·Hp[k][j]
-			s := 0.0
-			for k := range n {
-				uu := 0.0
-				for t := range min(i, k) + 1 {
-					uu += up[t*n+i] * up[t*n+k]
-				}
-				hp := h[perm[k]*n+perm[j]]
-				if k == j {
-					hp += add
-				}
-				s += uu * hp
-			}
-			want := 0.0
-			if i == j {
-				want = 1
-			}
-			if math.Abs(s-want) > 1e-4 { // U is rounded to float32
-				t.Fatalf("(UᵀU·H)[%d][%d] = %v, want %v", i, j, s, want)
-			}
-		}
 	}
 }

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# GPU checks and benchmarks of qtk, in one run on a machine with an NVIDIA
+# GPU. Builds nothing: it runs bin/qtk and bin/compute.test, built elsewhere
+# with
+#   CGO_ENABLED=0 go build -ldflags=-s -o bin/qtk ./cmd/qtk
+#   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/compute.test ./compute
+# and the data under .data (DATA): wiki.valid.tokens (calibration),
+# wiki.test.raw (perplexity) and, for the small stage, small-llama.
+#
+# QTK and COMPUTE_TEST override the binaries' paths.
+#
+# Usage: bench/gpu.sh OUTDIR [STAGE...]
+# Stages (default: check tiny synth bench):
+#   check  the compute package's tests, GPU against CPU
+#   tiny   tiny-llama quantized with RTN, GPTQ, AWQ on the CPU and the GPU, perplexity of each
+#   small  the same for small-llama (needs $SMALL, default .data/small-llama)
+#   synth  a Llama-2-7B-shaped checkpoint of $LAYERS layers (default 4)
+#   bench  GPTQ and AWQ of it on the GPU, 128×512 calibration tokens, 4-bit,
+#          group 128: the recipes of RECIPES (default: gptq-reference awq gptq-default)
+# Logs go to OUTDIR/gpu.log, one line per result to OUTDIR/summary.txt.
+set -u
+out=${1:?usage: bench/gpu.sh OUTDIR [STAGE...]}
+shift
+stages=${*:-check tiny synth bench}
+mkdir -p "$out"
+log=$out/gpu.log
+summary=$out/summary.txt
+qtk=${QTK:-bin/qtk}
+data=${DATA:-.data}
+calib=$data/wiki.valid.tokens
+test=$data/wiki.test.raw
+small=${SMALL:-$data/small-llama}
+layers=${LAYERS:-4}
+work=${WORK:-/tmp/qtk-gpu}
+mkdir -p "$work"
+
+note() { echo "$*" | tee -a "$summary"; }
+# run NAME CMD...: runs CMD, its output into the log, and notes its time.
+run() {
+	local name=$1
+	shift
+	echo "=== $name: $*" >>"$log"
+	local t0=$(date +%s%N)
+	timeout "${STEP_TIMEOUT:-300}" "$@" >>"$log" 2>&1
+	local rc=$?
+	local t1=$(date +%s%N)
+	note "$(printf '%-40s rc=%d %8.1fs' "$name" $rc "$(((t1 - t0) / 100000000))e-1")"
+	return $rc
+}
+# ppl MODEL DEVICE: perplexity of the full test text, hf protocol.
+ppl() {
+	local v
+	v=$($qtk eval ppl "$1" --data "$test" --protocol hf --device "$2" --json 2>>"$log" | sed -n 's/.*"ppl":\([0-9.]*\).*/\1/p')
+	note "$(printf 'ppl %-50s %-6s %s' "$1" "$2" "$v")"
+}
+# quantize NAME MODEL DEVICE METHOD ARGS...: quantize into $work/NAME-DEVICE.
+quantize() {
+	local name=$1 model=$2 dev=$3 method=$4
+	shift 4
+	run "$name $dev" $qtk quantize "$method" "$model" -o "$work/$name-$dev" --force --device "$dev" --calib "$calib" "$@"
+}
+
+note "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1); $(nproc) cores"
+for stage in $stages; do
+	case $stage in
+	check)
+		run "compute tests (GPU vs CPU)" "${COMPUTE_TEST:-bin/compute.test}" -test.v
+		;;
+	tiny | small)
+		model=testdata/models/tiny-llama
+		[ "$stage" = small ] && model=$small
+		ppl "$model" cpu
+		ppl "$model" cuda
+		for dev in cpu cuda; do
+			run "$stage rtn $dev" $qtk quantize rtn "$model" -o "$work/$stage-rtn-$dev" --force --device "$dev"
+			quantize "$stage-gptq" "$model" "$dev" gptq
+			quantize "$stage-awq" "$model" "$dev" awq --format awq
+		done
+		for m in rtn gptq awq; do
+			for dev in cpu cuda; do
+				ppl "$work/$stage-$m-$dev" cpu
+			done
+		done
+		;;
+	synth)
+		run "synth llama-2-7b, $layers layers" $qtk synth --like llama-2-7b --layers "$layers" -o "$work/l2-7b" --force
+		;;
+	bench)
+		nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$work/smi.csv" 2>/dev/null &
+		smi=$!
+		for recipe in ${RECIPES:-gptq-reference awq gptq-default}; do
+			case $recipe in
+			gptq-reference) quantize 7b-$recipe "$work/l2-7b" cuda gptq --act-order=false --clip=false --refit-scales=false ;;
+			gptq-default) quantize 7b-$recipe "$work/l2-7b" cuda gptq ;;
+			awq) quantize 7b-$recipe "$work/l2-7b" cuda awq --format awq ;;
+			esac
+			grep -E "layer [0-9]+/[0-9]+ quantized|peak|wrote" "$log" | tail -$((layers + 2)) | tee -a "$summary"
+		done
+		kill $smi
+		note "nvidia-smi peak memory.used MiB: $(sort -n "$work/smi.csv" | tail -1)"
+		;;
+	*)
+		echo "unknown stage $stage" >&2
+		exit 2
+		;;
+	esac
+done

@@ -1,0 +1,152 @@
+package cuda
+
+import (
+	_ "embed"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+//go:embed kernels.cu
+var kernelSource string
+
+// kernelNames are the entry points of kernels.cu.
+var kernelNames = []string{"fold_upper", "set_identity", "zero_upper"}
+
+var (
+	nvrtcCreateProgram     func(prog *uintptr, src, name *byte, numHeaders int32, headers, includeNames **byte) int32
+	nvrtcCompileProgram    func(prog uintptr, numOptions int32, options **byte) int32
+	nvrtcGetPTXSize        func(prog uintptr, size *uintptr) int32
+	nvrtcGetPTX            func(prog uintptr, ptx *byte) int32
+	nvrtcGetProgramLogSize func(prog uintptr, size *uintptr) int32
+	nvrtcGetProgramLog     func(prog uintptr, log *byte) int32
+	nvrtcDestroyProgram    func(prog *uintptr) int32
+	nvrtcGetErrorString    func(status int32) *byte
+)
+
+var nvrtc struct {
+	once sync.Once
+	err  error
+	mu   sync.Mutex
+	ptx  map[int][]byte // compiled kernels per architecture
+}
+
+func loadNVRTC() error {
+	nvrtc.once.Do(func() {
+		lib, err := open("libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12")
+		if err != nil {
+			nvrtc.err = err
+			return
+		}
+		nvrtc.err = bind(lib, "libnvrtc", []symbol{
+			{&nvrtcCreateProgram, "nvrtcCreateProgram"},
+			{&nvrtcCompileProgram, "nvrtcCompileProgram"},
+			{&nvrtcGetPTXSize, "nvrtcGetPTXSize"},
+			{&nvrtcGetPTX, "nvrtcGetPTX"},
+			{&nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize"},
+			{&nvrtcGetProgramLog, "nvrtcGetProgramLog"},
+			{&nvrtcDestroyProgram, "nvrtcDestroyProgram"},
+			{&nvrtcGetErrorString, "nvrtcGetErrorString"},
+		})
+		nvrtc.ptx = map[int][]byte{}
+	})
+	return nvrtc.err
+}
+
+func checkNVRTC(call string, status int32) error {
+	if status == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %s (%d)", call, goString(nvrtcGetErrorString(status)), status)
+}
+
+// compile returns the PTX of kernels.cu for arch, compiling it on the
+// first request of the process.
+func compile(arch int) ([]byte, error) {
+	if err := loadNVRTC(); err != nil {
+		return nil, err
+	}
+	nvrtc.mu.Lock()
+	defer nvrtc.mu.Unlock()
+	if ptx, ok := nvrtc.ptx[arch]; ok {
+		return ptx, nil
+	}
+	var prog uintptr
+	if err := checkNVRTC("nvrtcCreateProgram", nvrtcCreateProgram(&prog, cString(kernelSource), cString("kernels.cu"), 0, nil, nil)); err != nil {
+		return nil, err
+	}
+	defer nvrtcDestroyProgram(&prog)
+	opts := []*byte{cString(fmt.Sprintf("--gpu-architecture=compute_%d", arch)), cString("--std=c++17")}
+	if status := nvrtcCompileProgram(prog, int32(len(opts)), &opts[0]); status != 0 {
+		var size uintptr
+		nvrtcGetProgramLogSize(prog, &size)
+		log := make([]byte, size+1)
+		nvrtcGetProgramLog(prog, &log[0])
+		return nil, fmt.Errorf("%w: %s", checkNVRTC("nvrtcCompileProgram", status), strings.TrimSpace(goString(&log[0])))
+	}
+	var size uintptr
+	if err := checkNVRTC("nvrtcGetPTXSize", nvrtcGetPTXSize(prog, &size)); err != nil {
+		return nil, err
+	}
+	ptx := make([]byte, size+1)
+	if err := checkNVRTC("nvrtcGetPTX", nvrtcGetPTX(prog, &ptx[0])); err != nil {
+		return nil, err
+	}
+	nvrtc.ptx[arch] = ptx
+	return ptx, nil
+}
+
+// loadKernels compiles (or reuses) the kernels for arch and loads them
+// into the context.
+func (c *Ctx) loadKernels(arch int) error {
+	ptx, err := compile(arch)
+	if err != nil {
+		return err
+	}
+	if err := check("cuModuleLoadData", cuModuleLoadData(&c.module, unsafe.Pointer(&ptx[0]))); err != nil {
+		return err
+	}
+	for _, name := range kernelNames {
+		var fn uintptr
+		if err := check("cuModuleGetFunction("+name+")", cuModuleGetFunction(&fn, c.module, cString(name))); err != nil {
+			return err
+		}
+		c.kernels[name] = fn
+	}
+	return nil
+}
+
+// launchThreads is the block size of the grid-stride kernels.
+const launchThreads = 256
+
+// launch runs a grid-stride kernel over work items with args, each a
+// Buffer, int32, float32 or float64 (the kernel's parameter types).
+func (c *Ctx) launch(name string, work int, args ...any) error {
+	fn, ok := c.kernels[name]
+	if !ok {
+		return fmt.Errorf("cuLaunchKernel: no kernel %s", name)
+	}
+	vals := make([]uint64, len(args))
+	params := make([]unsafe.Pointer, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case Buffer:
+			vals[i] = uint64(v.ptr)
+		case int32:
+			vals[i] = uint64(uint32(v))
+		case float32:
+			vals[i] = uint64(math.Float32bits(v))
+		case float64:
+			vals[i] = math.Float64bits(v)
+		default:
+			return fmt.Errorf("cuLaunchKernel(%s): argument %d of type %T", name, i, a)
+		}
+		params[i] = unsafe.Pointer(&vals[i])
+	}
+	blocks := min((work+launchThreads-1)/launchThreads, 65535)
+	blocks = max(blocks, 1)
+	err := check("cuLaunchKernel("+name+")", cuLaunchKernel(fn, uint32(blocks), 1, 1, launchThreads, 1, 1, 0, 0, &params[0], nil))
+	return err
+}
