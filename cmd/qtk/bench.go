@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/qtk-dev/qtk/gate"
+	"github.com/qtk-dev/qtk/report"
 	"io"
 	"os"
 	"text/tabwriter"
@@ -26,6 +28,7 @@ type benchOptions struct {
 	seed        uint64
 	temperature float64
 	static      bool
+	minTPS      float64
 	jsonOut     bool
 }
 
@@ -56,6 +59,7 @@ Prompt and generation lengths are drawn around --prompt-len and --gen-len
 	f.Uint64Var(&opts.seed, "seed", 1, "seed of the workload (and of sampling)")
 	f.Float64Var(&opts.temperature, "temperature", 0, "sampling temperature; 0 is greedy")
 	f.BoolVar(&opts.static, "static", false, "static batching instead: wait for a full batch, pad to the longest, run until all are done")
+	f.Float64Var(&opts.minTPS, "min-tokens-per-sec", 0, "fail (exit 3) when total throughput is below this many tokens/s")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object")
 	return cmd
 }
@@ -111,30 +115,41 @@ func runBench(dir string, opts benchOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	report := benchReport{
-		Model:    dir,
-		Draft:    opts.engine.draft,
-		Batching: "continuous",
-		Lengths:  opts.lengths,
-		Result:   res,
+	rep := benchReport{
+		SchemaVersion: report.SchemaVersion,
+		Command:       "bench",
+		Model:         dir,
+		Draft:         opts.engine.draft,
+		Batching:      "continuous",
+		Lengths:       opts.lengths,
+		Result:        res,
 	}
 	if opts.static {
-		report.Batching = "static"
+		rep.Batching = "static"
+	}
+	if opts.minTPS > 0 {
+		rep.Gates = []gate.Check{gate.MinTokensPerSecond(dir, res.ThroughputTokensPerS, opts.minTPS)}
 	}
 	if opts.jsonOut {
-		return json.NewEncoder(stdout).Encode(report)
+		if err := json.NewEncoder(stdout).Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printBench(stdout, rep, m)
 	}
-	printBench(stdout, report, m)
-	return nil
+	return gate.Failed(rep.Gates)
 }
 
-// benchReport is the JSON output of qtk bench.
+// benchReport is the JSON output of qtk bench (docs/json.md).
 type benchReport struct {
-	Model    string `json:"model"`
-	Draft    string `json:"draft,omitempty"`
-	Batching string `json:"batching"`
-	Lengths  string `json:"lengths"`
+	SchemaVersion int    `json:"schema_version"`
+	Command       string `json:"command"`
+	Model         string `json:"model"`
+	Draft         string `json:"draft,omitempty"`
+	Batching      string `json:"batching"`
+	Lengths       string `json:"lengths"`
 	bench.Result
+	Gates []gate.Check `json:"gates,omitempty"`
 }
 
 func printBench(w io.Writer, r benchReport, m *runtime.Model) {

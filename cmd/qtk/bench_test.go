@@ -64,3 +64,22 @@ func TestBenchRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchGate(t *testing.T) {
+	for _, tc := range []struct {
+		min  string
+		code int
+	}{{"1", 0}, {"1e12", exitGate}} {
+		out, err := run(t, "", "bench", tinyLlama, "--concurrency", "2", "--requests", "4", "--prompt-len", "8", "--gen-len", "4", "--min-tokens-per-sec", tc.min, "--json")
+		code := 0
+		if err != nil {
+			code = exitCode(err)
+		}
+		if code != tc.code {
+			t.Errorf("--min-tokens-per-sec %s: exit %d (%v), want %d", tc.min, code, err, tc.code)
+		}
+		if !strings.Contains(out, `"metric":"tokens_per_second"`) {
+			t.Errorf("--min-tokens-per-sec %s: no gate in %s", tc.min, out)
+		}
+	}
+}
