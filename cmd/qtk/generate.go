@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/qtk-dev/qtk/report"
 	"io"
 	"strings"
 	"time"
@@ -112,6 +113,8 @@ func runGenerate(dir string, opts generateOptions, stdout io.Writer) error {
 	secs := time.Since(start).Seconds()
 	if opts.jsonOut {
 		return json.NewEncoder(stdout).Encode(map[string]any{
+			"schema_version":    report.SchemaVersion,
+			"command":           "generate",
 			"prompt_ids":        prompt,
 			"ids":               out,
 			"text":              tok.Decode(out, true),

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/qtk-dev/qtk/report"
 	"io"
 	"text/tabwriter"
 
@@ -38,25 +39,27 @@ type tensorRow struct {
 }
 
 type inspectReport struct {
-	Dir          string       `json:"dir"`
-	ModelType    string       `json:"model_type"`
-	Parameters   int64        `json:"parameters"`
-	DType        string       `json:"dtype"`
-	Layers       int          `json:"layers"`
-	Hidden       int          `json:"hidden_size"`
-	FFN          int          `json:"intermediate_size"`
-	Heads        int          `json:"heads"`
-	KVHeads      int          `json:"kv_heads"`
-	HeadDim      int          `json:"head_dim"`
-	Vocab        int          `json:"vocab_size"`
-	Context      int          `json:"max_position_embeddings"`
-	RopeTheta    float64      `json:"rope_theta"`
-	RopeType     string       `json:"rope_type"`
-	TiedEmbedded bool         `json:"tie_word_embeddings"`
-	Quantization string       `json:"quantization,omitempty"`
-	WeightBytes  int          `json:"weight_bytes"`
-	Sizes        *sizesReport `json:"sizes"`
-	Tensors      []tensorRow  `json:"tensors"`
+	SchemaVersion int          `json:"schema_version"`
+	Command       string       `json:"command"`
+	Dir           string       `json:"dir"`
+	ModelType     string       `json:"model_type"`
+	Parameters    int64        `json:"parameters"`
+	DType         string       `json:"dtype"`
+	Layers        int          `json:"layers"`
+	Hidden        int          `json:"hidden_size"`
+	FFN           int          `json:"intermediate_size"`
+	Heads         int          `json:"heads"`
+	KVHeads       int          `json:"kv_heads"`
+	HeadDim       int          `json:"head_dim"`
+	Vocab         int          `json:"vocab_size"`
+	Context       int          `json:"max_position_embeddings"`
+	RopeTheta     float64      `json:"rope_theta"`
+	RopeType      string       `json:"rope_type"`
+	TiedEmbedded  bool         `json:"tie_word_embeddings"`
+	Quantization  string       `json:"quantization,omitempty"`
+	WeightBytes   int          `json:"weight_bytes"`
+	Sizes         *sizesReport `json:"sizes"`
+	Tensors       []tensorRow  `json:"tensors"`
 }
 
 func runInspect(dir string, jsonOut bool, sizes sizeOptions, stdout io.Writer) error {
@@ -91,6 +94,7 @@ func runInspect(dir string, jsonOut bool, sizes sizeOptions, stdout io.Writer) e
 		return err
 	}
 	if jsonOut {
+		rep.SchemaVersion, rep.Command = report.SchemaVersion, "inspect"
 		return json.NewEncoder(stdout).Encode(rep)
 	}
 	fmt.Fprintf(stdout, "%s: %s, %.2fM parameters, %s\n", dir, cfg.ModelType, float64(rep.Parameters)/1e6, cfg.DType)

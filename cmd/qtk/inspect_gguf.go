@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/qtk-dev/qtk/report"
 	"io"
 	"os"
 	"strings"
@@ -47,15 +48,17 @@ type ggufTensorRow struct {
 }
 
 type ggufReport struct {
-	Path     string          `json:"path"`
-	Version  uint32          `json:"version"`
-	Arch     string          `json:"architecture,omitempty"`
-	Params   int64           `json:"parameters,omitempty"`
-	FileType int64           `json:"file_type,omitempty"`
-	Sizes    *sizesReport    `json:"sizes,omitempty"`
-	Metadata []ggufKVRow     `json:"metadata"`
-	Tensors  []ggufTensorRow `json:"tensors"`
-	Bytes    int64           `json:"tensor_bytes"`
+	SchemaVersion int             `json:"schema_version"`
+	Command       string          `json:"command"`
+	Path          string          `json:"path"`
+	Version       uint32          `json:"version"`
+	Arch          string          `json:"architecture,omitempty"`
+	Params        int64           `json:"parameters,omitempty"`
+	FileType      int64           `json:"file_type,omitempty"`
+	Sizes         *sizesReport    `json:"sizes,omitempty"`
+	Metadata      []ggufKVRow     `json:"metadata"`
+	Tensors       []ggufTensorRow `json:"tensors"`
+	Bytes         int64           `json:"tensor_bytes"`
 }
 
 const ggufArrayPreview = 8
@@ -92,6 +95,7 @@ func runInspectGGUF(path string, jsonOut bool, sizes sizeOptions, stdout io.Writ
 		}
 	}
 	if jsonOut {
+		rep.SchemaVersion, rep.Command = report.SchemaVersion, "inspect"
 		return json.NewEncoder(stdout).Encode(rep)
 	}
 	fmt.Fprintf(stdout, "%s: GGUF v%d, %d metadata keys, %d tensors, %.1f MB of tensor data\n", path, rep.Version, len(rep.Metadata), len(rep.Tensors), float64(rep.Bytes)/1e6)
