@@ -105,7 +105,7 @@ func TestSizesMatchWrittenFiles(t *testing.T) {
 // TestConfigFromGGUF reads back the hyperparameters WriteGGUF stored.
 func TestConfigFromGGUF(t *testing.T) {
 	ck, f := writeTinyGGUF(t, "q8_0")
-	got, err := ConfigFromGGUF(f)
+	got, err := model.ConfigFromGGUF(f)
 	if err != nil {
 		t.Fatal(err)
 	}

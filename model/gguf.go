@@ -26,7 +26,7 @@ func OpenGGUF(path string) (*GGUF, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := configFromGGUF(f)
+	cfg, err := ConfigFromGGUF(f)
 	if err == nil {
 		err = checkGGUFTensors(f, cfg)
 	}

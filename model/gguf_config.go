@@ -80,10 +80,10 @@ func (m *ggufMeta) str(key string) string {
 	return s
 }
 
-// configFromGGUF derives the hyperparameters from a GGUF file's metadata
+// ConfigFromGGUF derives the hyperparameters from a GGUF file's metadata
 // (the keys llama.cpp's llama and qwen2 architectures read) and from the
 // shapes of its tensors.
-func configFromGGUF(f *gguf.File) (*Config, error) {
+func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	m := &ggufMeta{f: f}
 	arch := m.str("general.architecture")
 	if m.err != nil {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/qtk-dev/qtk/convert"
 	"github.com/qtk-dev/qtk/formats/gguf"
+	"github.com/qtk-dev/qtk/model"
 )
 
 // isGGUF reports whether path names a GGUF file: a .gguf name, or a regular
@@ -86,7 +86,7 @@ func runInspectGGUF(path string, jsonOut bool, sizes sizeOptions, stdout io.Writ
 		rep.Bytes += t.Size
 	}
 	// A file of an architecture qtk cannot size is still listed.
-	cfg, cfgErr := convert.ConfigFromGGUF(f)
+	cfg, cfgErr := model.ConfigFromGGUF(f)
 	if cfgErr == nil {
 		rep.Arch, rep.Params = cfg.ModelType, cfg.ParamCount()
 		rep.FileType, _ = f.Int("general.file_type")
