@@ -190,13 +190,7 @@ func WriteGGUF(ctx context.Context, ck *model.Checkpoint, out string, opts GGUFO
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		data := p.extra
-		if data == nil {
-			if data, err = ck.Float32(p.spec.Role, p.spec.Layer); err != nil {
-				return nil, err
-			}
-		}
-		if err := g.writeFloat32(p, data); err != nil {
+		if err := g.writeFromCheckpoint(ck, p); err != nil {
 			return nil, err
 		}
 		opts.Progress.Report(step, i+1, len(g.plan))
@@ -391,6 +385,19 @@ func (g *ggufOutput) writeFloat32(p ggufTensor, data []float32) error {
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
 	return nil
+}
+
+// writeFromCheckpoint writes tensor p as ck holds it (or its computed data,
+// for a tensor the checkpoint does not have).
+func (g *ggufOutput) writeFromCheckpoint(ck *model.Checkpoint, p ggufTensor) error {
+	data := p.extra
+	if data == nil {
+		var err error
+		if data, err = ck.Float32(p.spec.Role, p.spec.Layer); err != nil {
+			return err
+		}
+	}
+	return g.writeFloat32(p, data)
 }
 
 // writeEncoded writes tensor p from its rows already encoded as its type,

@@ -80,13 +80,7 @@ func QuantizeGGUF(ctx context.Context, ck *model.Checkpoint, out string, gopts G
 		}
 		p := g.plan[i]
 		if p.spec.Layer < 0 {
-			data := p.extra
-			if data == nil {
-				if data, err = ck.Float32(p.spec.Role, p.spec.Layer); err != nil {
-					return nil, err
-				}
-			}
-			if err := g.writeFloat32(p, data); err != nil {
+			if err := g.writeFromCheckpoint(ck, p); err != nil {
 				return nil, err
 			}
 			i++
@@ -169,13 +163,7 @@ func (g *ggufOutput) quantizeLayer(ck *model.Checkpoint, l int, tensors []ggufTe
 func gptqBlocks(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activations, types map[model.Role]gguf.Type, opts *Options) (map[model.Role][]byte, error) {
 	out := map[model.Role][]byte{}
 	for _, stage := range gptqStages(opts.GPTQ.TrueSequential) {
-		hessians := map[string]*gptq.Hessian{}
-		for _, role := range stage {
-			_, in := shapeOf(cfg, role)
-			if hessians[inputOf(role)] == nil {
-				hessians[inputOf(role)] = gptq.NewHessianOn(opts.Backend, in)
-			}
-		}
+		hessians := stageHessians(cfg, stage, opts.Backend)
 		if err := observeHessians(cfg, *w, acts, hessians, opts.Backend); err != nil {
 			return nil, err
 		}

@@ -58,19 +58,26 @@ func inputOf(role model.Role) string {
 	}
 }
 
+// stageHessians returns an empty Hessian for each input the roles of a
+// stage read, named as inputOf names them.
+func stageHessians(cfg *model.Config, stage []model.Role, be compute.Backend) map[string]*gptq.Hessian {
+	hessians := map[string]*gptq.Hessian{}
+	for _, role := range stage {
+		if name := inputOf(role); hessians[name] == nil {
+			_, in := shapeOf(cfg, role)
+			hessians[name] = gptq.NewHessianOn(be, in)
+		}
+	}
+	return hessians
+}
+
 // quantizeGPTQ runs GPTQ on every linear of a layer. Each stage's Hessians
 // come from one calibration pass of the layer in which the stages before
 // it are already quantized; w is updated to the dequantized weights.
 func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activations, opts *Options) (decisions, error) {
 	out := decisions{}
 	for _, stage := range gptqStages(opts.GPTQ.TrueSequential) {
-		hessians := map[string]*gptq.Hessian{}
-		for _, role := range stage {
-			_, in := shapeOf(cfg, role)
-			if hessians[inputOf(role)] == nil {
-				hessians[inputOf(role)] = gptq.NewHessianOn(opts.Backend, in)
-			}
-		}
+		hessians := stageHessians(cfg, stage, opts.Backend)
 		passStart := time.Now()
 		if err := observeHessians(cfg, *w, acts, hessians, opts.Backend); err != nil {
 			return nil, err
