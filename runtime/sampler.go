@@ -28,7 +28,7 @@ func (sp *Sampler) Greedy() bool { return sp.Temperature <= 0 || sp.Rand == nil 
 // Next returns the chosen token id.
 func (sp *Sampler) Next(logits []float32) int {
 	if sp.Greedy() {
-		return argmax(logits)
+		return Argmax(logits)
 	}
 	probs := make([]float64, len(logits))
 	sp.Probs(probs, logits)
@@ -42,11 +42,11 @@ func (sp *Sampler) Probs(probs []float64, logits []float32) {
 	probs = probs[:len(logits)]
 	if sp.Greedy() {
 		clear(probs)
-		probs[argmax(logits)] = 1
+		probs[Argmax(logits)] = 1
 		return
 	}
 	inv := float32(1 / sp.Temperature)
-	max := logits[argmax(logits)]
+	max := logits[Argmax(logits)]
 	var sum float64
 	for i, v := range logits {
 		probs[i] = float64(fastmath.Exp((v - max) * inv))
@@ -104,7 +104,9 @@ func (sp *Sampler) Pick(probs []float64) int {
 	return last // rounding left r just above the total
 }
 
-func argmax(x []float32) int {
+// Argmax returns the index of the largest value (the first, on ties): the
+// greedy choice.
+func Argmax(x []float32) int {
 	best := 0
 	for i, v := range x {
 		if v > x[best] {

@@ -50,7 +50,7 @@ func (e *Engine) propose(plan []*sequence) {
 			s.draft.computed += len(chunks[i].Tokens)
 			row := logits[i*vocab : (i+1)*vocab]
 			if s.sampler.Greedy() {
-				s.drafted = append(s.drafted, argmax(row))
+				s.drafted = append(s.drafted, runtime.Argmax(row))
 				continue
 			}
 			q := make([]float64, vocab)
@@ -83,7 +83,7 @@ func (e *Engine) verify(s *sequence, logits []float32) []int {
 	accepted := 0
 	for i, d := range s.drafted {
 		row := logits[i*vocab : (i+1)*vocab]
-		tok, ok := argmax(row), false
+		tok, ok := runtime.Argmax(row), false
 		if s.sampler.Greedy() {
 			ok = tok == d
 		} else {
@@ -140,14 +140,4 @@ func residual(p, q []float64) []float64 {
 		p[i] /= sum
 	}
 	return p
-}
-
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
