@@ -33,3 +33,21 @@ func TestCStrings(t *testing.T) {
 		t.Error("nil C string is not empty")
 	}
 }
+
+// TestKernelsCompile compiles kernels.cu for Hopper with NVRTC, which
+// needs no GPU: a syntax or type error in a kernel fails here, on any
+// machine with the library, instead of at the first launch on a GPU.
+func TestKernelsCompile(t *testing.T) {
+	if err := loadNVRTC(); err != nil {
+		t.Skipf("no NVRTC: %v", err)
+	}
+	ptx, err := compile(90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range kernelNames {
+		if !strings.Contains(string(ptx), ".entry "+name+"(") {
+			t.Errorf("kernel %s is not in the PTX", name)
+		}
+	}
+}
