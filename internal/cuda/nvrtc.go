@@ -1,19 +1,47 @@
 package cuda
 
 import (
-	_ "embed"
+	"embed"
 	"fmt"
+	"io/fs"
 	"math"
+	"regexp"
 	"strings"
 	"sync"
 	"unsafe"
 )
 
-//go:embed kernels.cu
-var kernelSource string
+// kernelFiles holds qtk's CUDA C kernels, one file per subject, compiled
+// together as one program.
+//
+//go:embed kernels/*.cu
+var kernelFiles embed.FS
 
-// kernelNames are the entry points of kernels.cu.
-var kernelNames = []string{"fold_upper", "set_identity", "zero_upper"}
+// kernelSource is every kernel file, concatenated in name order, and
+// kernelNames their entry points (every extern "C" __global__ function).
+var kernelSource, kernelNames = readKernels()
+
+var entryPoint = regexp.MustCompile(`extern "C" __global__ void (\w+)\(`)
+
+func readKernels() (string, []string) {
+	files, err := fs.Glob(kernelFiles, "kernels/*.cu")
+	if err != nil {
+		panic(err) // the pattern is a constant
+	}
+	var src strings.Builder
+	for _, f := range files {
+		b, err := kernelFiles.ReadFile(f)
+		if err != nil {
+			panic(err) // embedded at build time
+		}
+		fmt.Fprintf(&src, "// %s\n%s\n", f, b)
+	}
+	var names []string
+	for _, m := range entryPoint.FindAllStringSubmatch(src.String(), -1) {
+		names = append(names, m[1])
+	}
+	return src.String(), names
+}
 
 var (
 	nvrtcCreateProgram     func(prog *uintptr, src, name *byte, numHeaders int32, headers, includeNames **byte) int32
