@@ -18,7 +18,10 @@ type Model struct {
 	embed  []float32 // [vocab × hidden], rows looked up by token id
 	layers []*Layer
 	norm   []float32      // [hidden]
-	head   compute.Linear // [vocab × hidden]
+	head   compute.Linear // [vocab × hidden], or [len(outputIDs) × hidden]
+	// outputIDs lists the tokens the head computes logits for, when not
+	// the whole vocabulary (see WithOutputs).
+	outputIDs []int
 }
 
 // Load widens and packs every weight of a checkpoint or GGUF file for the

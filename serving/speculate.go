@@ -20,7 +20,7 @@ func (e *Engine) propose(plan []*sequence) {
 			rounds = max(rounds, s.speculate)
 		}
 	}
-	vocab := e.target.Config.VocabSize
+	vocab, outputs := e.target.Config.VocabSize, e.cfg.Draft.OutputSize()
 	for round := 0; round < rounds; round++ {
 		var chunks []runtime.SeqChunk
 		var active []*sequence
@@ -41,20 +41,30 @@ func (e *Engine) propose(plan []*sequence) {
 		if len(active) == 0 {
 			break
 		}
-		logits := make([]float32, len(active)*vocab)
+		logits := make([]float32, len(active)*outputs)
 		if err := e.draft.runner.Forward(chunks, logits); err != nil {
 			// The target still decodes these sequences, one token each.
 			break
 		}
 		for i, s := range active {
 			s.draft.computed += len(chunks[i].Tokens)
-			row := logits[i*vocab : (i+1)*vocab]
+			row := logits[i*outputs : (i+1)*outputs]
 			if s.sampler.Greedy() {
-				s.drafted = append(s.drafted, runtime.Argmax(row))
+				s.drafted = append(s.drafted, e.cfg.Draft.OutputID(runtime.Argmax(row)))
 				continue
 			}
+			// q is the draft's distribution over the whole vocabulary
+			// (zero outside a restricted output layer), as the
+			// rejection sampling in verify needs it.
 			q := make([]float64, vocab)
-			s.sampler.Probs(q, row)
+			s.sampler.Probs(q[:outputs], row)
+			if outputs < vocab {
+				restricted := slices.Clone(q[:outputs])
+				clear(q)
+				for j, p := range restricted {
+					q[e.cfg.Draft.OutputID(j)] = p
+				}
+			}
 			s.drafted = append(s.drafted, s.sampler.Pick(q))
 			s.draftProbs = append(s.draftProbs, q)
 		}

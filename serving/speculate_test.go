@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/qtk-dev/qtk/compute"
+	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/runtime"
 )
 
@@ -154,5 +156,38 @@ func TestVerifyGreedy(t *testing.T) {
 		if mt := e.Metrics(); mt.Accepted != uint64(tt.accepts) || mt.DraftProposed != 3 {
 			t.Errorf("%s: metrics %+v", tt.name, mt)
 		}
+	}
+}
+
+// TestRestrictedDraft drafts with tiny-llama restricted to some of its
+// tokens: greedy output still equals plain decoding, drafts outside the
+// set are never proposed, and sampling runs.
+func TestRestrictedDraft(t *testing.T) {
+	m := tiny(t)
+	ck, err := model.Open(filepath.Join("..", "testdata", "models", "tiny-llama"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	var ids []int
+	for id := 0; id < m.Config.VocabSize; id += 3 {
+		ids = append(ids, id)
+	}
+	draft, err := m.WithOutputs(compute.CPU, ck, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate := speculationMatches(t, m, draft, 3)
+	if rate <= 0 || rate >= 0.99 {
+		t.Errorf("acceptance %.3f with a third of the vocabulary: want some drafts rejected, some accepted", rate)
+	}
+	e, failure := newEngine(t, m, Config{PageSize: 4, Draft: draft, DraftTokens: 2})
+	reqs := []Request{{Prompt: []int{5, 6, 7}, MaxTokens: 12, Sampling: Sampling{Temperature: 0.8, Seed: 3}}}
+	if r := runAll(t, e, reqs); len(r[0].tokens) != 12 {
+		t.Errorf("sampled %d tokens, want 12", len(r[0].tokens))
+	}
+	e.Close()
+	if *failure != nil {
+		t.Fatal(*failure)
 	}
 }
