@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"math"
 	"slices"
 
 	"github.com/qtk-dev/qtk/runtime"
@@ -49,8 +50,15 @@ func (e *Engine) propose(plan []*sequence) {
 		for i, s := range active {
 			s.draft.computed += len(chunks[i].Tokens)
 			row := logits[i*outputs : (i+1)*outputs]
+			best := runtime.Argmax(row)
+			// Decided on the draft's distribution, not on the token drawn
+			// from it, so that a token proposed is still drawn from q.
+			if e.cfg.DraftMinProb > 0 && topProb(row, best) < e.cfg.DraftMinProb {
+				s.speculate = round // no further rounds for s
+				continue
+			}
 			if s.sampler.Greedy() {
-				s.drafted = append(s.drafted, e.cfg.Draft.OutputID(runtime.Argmax(row)))
+				s.drafted = append(s.drafted, e.cfg.Draft.OutputID(best))
 				continue
 			}
 			// q is the draft's distribution over the whole vocabulary
@@ -72,6 +80,16 @@ func (e *Engine) propose(plan []*sequence) {
 	for _, s := range spec {
 		s.speculate = len(s.drafted)
 	}
+}
+
+// topProb is the softmax probability of logits[best], best being the
+// argmax.
+func topProb(logits []float32, best int) float64 {
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v - logits[best]))
+	}
+	return 1 / sum
 }
 
 // verify checks s's drafted tokens against the target's logits, one row

@@ -58,6 +58,7 @@ func TestBenchRejects(t *testing.T) {
 		{"--kv-memory", "lots"},
 		{"--page-size", "0"},
 		{"--static", "--draft", tinyLlama},
+		{"--draft", tinyLlama, "--draft-min-prob", "1.5"},
 		{"--draft", tinyLlama, "--draft-vocab", "100"},
 		{"--draft", tinyLlama, "--draft-vocab-text", benchText},
 		{"--draft", tinyLlama, "--draft-vocab", "100", "--draft-vocab-text", "/no/such/file"},

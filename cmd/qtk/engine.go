@@ -23,6 +23,7 @@ type engineFlags struct {
 	draftTokens    int
 	draftVocab     int
 	draftVocabText string
+	draftMinProb   float64
 }
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
@@ -33,6 +34,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxRunning, "max-running", 256, "sequences per engine step")
 	fs.StringVar(&f.draft, "draft", "", "draft model for speculative decoding (must share the tokenizer)")
 	fs.IntVar(&f.draftTokens, "draft-tokens", 4, "tokens the draft proposes per step")
+	fs.Float64Var(&f.draftMinProb, "draft-min-prob", 0, "stop drafting for a step at a proposal the draft gives less than this probability")
 	fs.IntVar(&f.draftVocab, "draft-vocab", 0, "the draft proposes only the N tokens most frequent in --draft-vocab-text (0: the whole vocabulary)")
 	fs.StringVar(&f.draftVocabText, "draft-vocab-text", "", "text whose token frequencies choose the draft's tokens for --draft-vocab")
 }
@@ -47,6 +49,9 @@ func (f *engineFlags) engine(m *runtime.Model, tok *tokenizer.Tokenizer, static 
 	}
 	if f.pageSize < 1 || f.maxBatchTokens < 1 || f.maxRunning < 1 || f.draftTokens < 1 {
 		return nil, fmt.Errorf("--page-size, --max-batch-tokens, --max-running and --draft-tokens must be positive")
+	}
+	if f.draftMinProb < 0 || f.draftMinProb > 1 {
+		return nil, fmt.Errorf("--draft-min-prob %g: want a probability in [0, 1]", f.draftMinProb)
 	}
 	cfg := serving.Config{
 		PageSize:       f.pageSize,
@@ -64,7 +69,7 @@ func (f *engineFlags) engine(m *runtime.Model, tok *tokenizer.Tokenizer, static 
 		if err != nil {
 			return nil, err
 		}
-		cfg.Draft, cfg.DraftTokens = draft, f.draftTokens
+		cfg.Draft, cfg.DraftTokens, cfg.DraftMinProb = draft, f.draftTokens, f.draftMinProb
 	}
 	return serving.New(m, cfg)
 }
