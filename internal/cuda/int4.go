@@ -21,6 +21,14 @@ type Int4 struct {
 // Int4MaxRows is the most rows of x [Int4GEMV] takes.
 const Int4MaxRows = 8
 
+// int4GEMVKernels names the GEMV's entry point for each count of rows.
+var int4GEMVKernels = func() (names [Int4MaxRows + 1]string) {
+	for rows := 1; rows <= Int4MaxRows; rows++ {
+		names[rows] = fmt.Sprintf("int4_gemv_%d", rows)
+	}
+	return names
+}()
+
 // int4WarpRows is INT4_WARP_ROWS of int4.cu, and int4Block the threads of
 // a block of the GEMV.
 const (
@@ -56,7 +64,7 @@ func (c *Ctx) Int4GEMV(y, x Buffer, w Int4, rows int) error {
 	}
 	rowsPerBlock := int4Block / 32 * int4WarpRows
 	blocks := (w.Out + rowsPerBlock - 1) / rowsPerBlock
-	return c.launchGrid(fmt.Sprintf("int4_gemv_%d", rows), blocks, int4Block, 0,
+	return c.launchGrid(int4GEMVKernels[rows], blocks, int4Block, 0,
 		y, x, w.Codes, w.Params, int32(w.Out), int32(w.In), int32(w.Groups), int32(w.GroupLen/32))
 }
 

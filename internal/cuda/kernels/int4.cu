@@ -43,10 +43,14 @@ __device__ __forceinline__ float int4_dot32(uint4 q, const float4* xv, float zer
     return p0 + p1 * (1.0f / 16.0f) + p2 * (1.0f / 256.0f) + p3 * (1.0f / 4096.0f);
 }
 
+// Chunks of 32 columns each lane loads before using them: loads in flight
+// hide the latency of memory.
+#define INT4_LANE_CHUNKS 4
+
 // int4_gemv sets y[b][r] = Σ_j W[r][j]·x[b][j] for the B rows of x
 // [B × in] (columns in the order of the codes, 16-byte aligned). Each warp
-// computes INT4_WARP_ROWS rows of W, its lanes striding over the 32-column
-// chunks of the row; blocks hold blockDim.x/32 warps.
+// computes INT4_WARP_ROWS rows of W, its lanes taking the 32-column chunks
+// of the rows in turn; blocks hold blockDim.x/32 warps.
 template <int B>
 __device__ void int4_gemv(float* y, const float* x, const uint4* codes, const float2* params, int out, int in,
                           int groups, int chunks_per_group) {
@@ -64,27 +68,38 @@ __device__ void int4_gemv(float* y, const float* x, const uint4* codes, const fl
             acc[i][b] = 0.0f;
         }
     }
-    for (int c = lane; c < chunks; c += 32) {
-        const int g = c / chunks_per_group;
-        uint4 q[INT4_WARP_ROWS];
-        float2 p[INT4_WARP_ROWS];
+    for (int c0 = lane; c0 < chunks; c0 += 32 * INT4_LANE_CHUNKS) {
+        uint4 q[INT4_LANE_CHUNKS][INT4_WARP_ROWS];
+        float2 p[INT4_LANE_CHUNKS][INT4_WARP_ROWS];
 #pragma unroll
-        for (int i = 0; i < INT4_WARP_ROWS; i++) {
-            const long long r = min(r0 + i, out - 1); // rows past the end load the last one, unused
-            q[i] = __ldg(codes + r * chunks + c);
-            p[i] = __ldg(params + r * groups + g);
-        }
-#pragma unroll
-        for (int b = 0; b < B; b++) {
-            const float4* xb = reinterpret_cast<const float4*>(x + (long long)b * in) + 8 * c;
-            float4 xv[8];
-#pragma unroll
-            for (int k = 0; k < 8; k++) {
-                xv[k] = __ldg(xb + k);
-            }
+        for (int u = 0; u < INT4_LANE_CHUNKS; u++) {
+            const int c = min(c0 + 32 * u, chunks - 1); // chunks past the end load the last one, unused
+            const int g = c / chunks_per_group;
 #pragma unroll
             for (int i = 0; i < INT4_WARP_ROWS; i++) {
-                acc[i][b] = fmaf(p[i].x, int4_dot32(q[i], xv, p[i].y), acc[i][b]);
+                const long long r = min(r0 + i, out - 1); // so do rows past the end
+                q[u][i] = __ldg(codes + r * chunks + c);
+                p[u][i] = __ldg(params + r * groups + g);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < INT4_LANE_CHUNKS; u++) {
+            const int c = c0 + 32 * u;
+            if (c >= chunks) {
+                break;
+            }
+#pragma unroll
+            for (int b = 0; b < B; b++) {
+                const float4* xb = reinterpret_cast<const float4*>(x + (long long)b * in) + 8 * c;
+                float4 xv[8];
+#pragma unroll
+                for (int k = 0; k < 8; k++) {
+                    xv[k] = __ldg(xb + k);
+                }
+#pragma unroll
+                for (int i = 0; i < INT4_WARP_ROWS; i++) {
+                    acc[i][b] = fmaf(p[u][i].x, int4_dot32(q[u][i], xv, p[u][i].y), acc[i][b]);
+                }
             }
         }
     }
