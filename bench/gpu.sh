@@ -85,7 +85,7 @@ for stage in $stages; do
 		;;
 	gemv)
 		run "int4 gemv benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMV -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
-		grep -E "GB/s|device-to-device" "$log" | tail -4 | tee -a "$summary"
+		grep -E "GB/s|device-to-device" "$log" | tail -7 | tee -a "$summary"
 		;;
 	synth)
 		run "synth llama-2-7b, $layers layers" $qtk synth --like llama-2-7b --layers "$layers" -o "$work/l2-7b" --force

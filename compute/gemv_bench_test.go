@@ -15,10 +15,12 @@ import (
 const gemvWorkingSet = 512 << 20
 
 // BenchmarkQuantGEMV times the 4-bit GEMV of one row (decode) through
-// Llama-2-7B's projection shapes [out×in], group 128, launched back to
-// back through several copies of the weight. It reports the bytes moved
-// per second (codes, scales and zero points, x and y) and their fraction
-// of the device-to-device copy bandwidth measured alongside.
+// Llama-2-7B's projection shapes [out×in], group 128, run back to back
+// through several copies of the weight: launched one by one from the host
+// (launch), and replayed from a recorded graph (graph), which leaves out
+// the host's cost of launching. It reports the bytes moved per second
+// (codes, scales and zero points, x and y) and their fraction of the
+// device-to-device copy bandwidth measured alongside.
 func BenchmarkQuantGEMV(b *testing.B) {
 	be, err := OpenCUDA(0)
 	if err != nil {
@@ -39,8 +41,7 @@ func BenchmarkQuantGEMV(b *testing.B) {
 				b.Fatal("the 4-bit kernels do not take the weight")
 			}
 			weightBytes := 4 * (len(p.codes) + len(p.params))
-			copies := max(2, (gemvWorkingSet+weightBytes-1)/weightBytes)
-			ls := make([]*gpuQuantLinear, copies)
+			ls := make([]*gpuQuantLinear, max(2, (gemvWorkingSet+weightBytes-1)/weightBytes))
 			for i := range ls {
 				ls[i] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
 				if err := ls[i].hold(p); err != nil {
@@ -63,24 +64,65 @@ func BenchmarkQuantGEMV(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer g.dev.Do(func(c *cuda.Ctx) error { c.Free(x); return c.Free(y) })
-			b.ResetTimer()
-			err = g.dev.Do(func(c *cuda.Ctx) error {
-				for i := range b.N {
-					if err := ls[i%copies].matMulDevice(c, y, x, 1); err != nil {
+			// gemv runs calls products, rotating through the copies.
+			gemv := func(c *cuda.Ctx, calls int) error {
+				for i := range calls {
+					if err := ls[i%len(ls)].matMulDevice(c, y, x, 1); err != nil {
 						return err
 					}
 				}
-				return c.Synchronize()
-			})
-			b.StopTimer()
-			if err != nil {
-				b.Fatal(err)
+				return nil
 			}
-			rate := float64(weightBytes+4*(sh.in+sh.out)) * float64(b.N) / b.Elapsed().Seconds()
-			b.ReportMetric(rate/1e9, "GB/s")
-			b.ReportMetric(rate/copyRate, "copy-fraction")
+			bytesPerCall := weightBytes + 4*(sh.in+sh.out)
+			b.Run("launch", func(b *testing.B) {
+				err := g.dev.Do(func(c *cuda.Ctx) error {
+					b.ResetTimer()
+					if err := gemv(c, b.N); err != nil {
+						return err
+					}
+					err := c.Synchronize()
+					b.StopTimer()
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				reportGEMV(b, b.N, bytesPerCall, copyRate)
+			})
+			b.Run("graph", func(b *testing.B) {
+				calls := 0
+				err := g.dev.Do(func(c *cuda.Ctx) error {
+					graph, err := c.Record(func() error { return gemv(c, len(ls)) })
+					if err != nil {
+						return err
+					}
+					defer c.FreeGraph(graph)
+					b.ResetTimer()
+					for ; calls < b.N; calls += len(ls) {
+						if err := c.Replay(graph); err != nil {
+							return err
+						}
+					}
+					err = c.Synchronize()
+					b.StopTimer()
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				reportGEMV(b, calls, bytesPerCall, copyRate)
+			})
 		})
 	}
+}
+
+// reportGEMV reports the rate of calls products of bytesPerCall each over
+// the benchmark's time, and its fraction of the copy bandwidth.
+func reportGEMV(b *testing.B, calls, bytesPerCall int, copyRate float64) {
+	rate := float64(bytesPerCall) * float64(calls) / b.Elapsed().Seconds()
+	b.ReportMetric(rate/1e9, "GB/s")
+	b.ReportMetric(rate/copyRate, "copy-fraction")
+	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(calls), "µs/call")
 }
 
 // copyBandwidth measures device-to-device copies of bytes, reps times,

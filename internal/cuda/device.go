@@ -34,6 +34,7 @@ type Ctx struct {
 	kernels map[string]uintptr
 	blas    uintptr // cuBLAS handle, created on first use
 	solver  uintptr // cuSOLVER handle, created on first use
+	stream  uintptr // where kernels are launched: 0, or a stream being recorded (see Record)
 }
 
 // Count returns the number of CUDA devices, or an error when the driver

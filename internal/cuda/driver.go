@@ -41,6 +41,7 @@ const (
 var driver struct {
 	once sync.Once
 	err  error
+	lib  uintptr // libcuda's handle
 }
 
 // loadDriver binds libcuda once per process and initializes it.
@@ -51,6 +52,7 @@ func loadDriver() error {
 			driver.err = fmt.Errorf("no NVIDIA driver: %w", err)
 			return
 		}
+		driver.lib = lib
 		driver.err = bind(lib, "libcuda", []symbol{
 			{&cuInit, "cuInit"},
 			{&cuGetErrorName, "cuGetErrorName"},

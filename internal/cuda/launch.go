@@ -35,5 +35,5 @@ func (c *Ctx) launchGrid(name string, grid, block, shmem int, args ...any) error
 	if len(params) > 0 {
 		first = &params[0]
 	}
-	return check("cuLaunchKernel("+name+")", cuLaunchKernel(fn, uint32(grid), 1, 1, uint32(block), 1, 1, uint32(shmem), 0, first, nil))
+	return check("cuLaunchKernel("+name+")", cuLaunchKernel(fn, uint32(grid), 1, 1, uint32(block), 1, 1, uint32(shmem), c.stream, first, nil))
 }
