@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -95,6 +96,9 @@ func TestPackInt4(t *testing.T) {
 			if (p.perm != nil) != tc.actOrder {
 				t.Errorf("permutation %v for act-order %v", p.perm != nil, tc.actOrder)
 			}
+			if !slices.Equal(emulateInt4Dequantize(p, tc.out, tc.in, q.Groups()), q.Dequantize()) {
+				t.Error("dequantized from the packing, the weight differs")
+			}
 			const rows = 3
 			x := randn(rng, rows*tc.in)
 			want := productOf(q.Dequantize(), x, rows, tc.out, tc.in)
@@ -104,6 +108,25 @@ func TestPackInt4(t *testing.T) {
 			}
 		})
 	}
+}
+
+// emulateInt4Dequantize is the int4_dequantize kernel of internal/cuda
+// written out sequentially, a word of 8 codes at a time.
+func emulateInt4Dequantize(p int4Packing, out, in, groups int) []float32 {
+	w := make([]float32, out*in)
+	words := in / 8
+	for i, word := range p.codes {
+		r, j0 := i/words, i%words*8
+		scale, zero := p.params[2*(r*groups+j0/p.groupLen)], p.params[2*(r*groups+j0/p.groupLen)+1]
+		for k := range 8 {
+			col := j0 + k
+			if p.perm != nil {
+				col = int(p.perm[col])
+			}
+			w[r*in+col] = (float32(uint32(word)>>(4*k)&0xF) - zero) * scale
+		}
+	}
+	return w
 }
 
 // emulateInt4GEMV is the int4_gemv kernel of internal/cuda written out
