@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/qtk-dev/qtk/internal/cuda"
 )
 
 // randQuant returns a random quantized weight: groups of groupSize (-1:
@@ -229,5 +231,65 @@ func TestQuantWeightRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestQuantGEMVReplayed: the GEMV recorded into a graph and replayed
+// gives what it gives launched directly (the GEMV benchmark replays one).
+func TestQuantGEMVReplayed(t *testing.T) {
+	be, err := OpenCUDA(0)
+	if err != nil {
+		t.Skipf("no GPU: %v", err)
+	}
+	defer be.Close()
+	g := be.(*gpu)
+	rng := rand.New(rand.NewPCG(5, 6))
+	q := randQuant(rng, 96, 256, 4, 64, true)
+	l, err := g.NewQuantLinear(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	dl := l.(deviceLinear)
+	x := randn(rng, 2*q.In)
+	direct, replayed := make([]float32, 2*q.Out), make([]float32, 2*q.Out)
+	err = g.dev.Do(func(c *cuda.Ctx) error {
+		dx, err := c.Alloc(4 * len(x))
+		if err != nil {
+			return err
+		}
+		defer c.Free(dx)
+		dy, err := c.Alloc(4 * len(direct))
+		if err != nil {
+			return err
+		}
+		defer c.Free(dy)
+		if err := upload(g, c, dx, x); err != nil {
+			return err
+		}
+		if err := dl.matMulDevice(c, dy, dx, 2); err != nil {
+			return err
+		}
+		if err := download(g, c, direct, dy); err != nil {
+			return err
+		}
+		if err := upload(g, c, dy, make([]float32, len(direct))); err != nil {
+			return err
+		}
+		graph, err := c.Record(func() error { return dl.matMulDevice(c, dy, dx, 2) })
+		if err != nil {
+			return err
+		}
+		defer c.FreeGraph(graph)
+		if err := c.Replay(graph); err != nil {
+			return err
+		}
+		return download(g, c, replayed, dy)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(direct, replayed) {
+		t.Error("the replayed GEMV differs from the launched one")
 	}
 }
