@@ -122,7 +122,7 @@ func reportGEMV(b *testing.B, calls, bytesPerCall int, copyRate float64) {
 	rate := float64(bytesPerCall) * float64(calls) / b.Elapsed().Seconds()
 	b.ReportMetric(rate/1e9, "GB/s")
 	b.ReportMetric(rate/copyRate, "copy-fraction")
-	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(calls), "µs/call")
+	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(calls), "us/call")
 }
 
 // copyBandwidth measures device-to-device copies of bytes, reps times,
