@@ -17,6 +17,7 @@
 #   synth  a Llama-2-7B-shaped checkpoint of $LAYERS layers (default 4)
 #   bench  GPTQ and AWQ of it on the GPU, 128×512 calibration tokens, 4-bit,
 #          group 128: the recipes of RECIPES (default: gptq-reference awq gptq-default)
+#   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
 # Logs go to OUTDIR/gpu.log, one line per result to OUTDIR/summary.txt.
 set -u
 out=${1:?usage: bench/gpu.sh OUTDIR [STAGE...]}
@@ -81,6 +82,10 @@ for stage in $stages; do
 				ppl "$work/$stage-$m-$dev" cpu
 			done
 		done
+		;;
+	gemv)
+		run "int4 gemv benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMV -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
+		grep -E "GB/s|device-to-device" "$log" | tail -7 | tee -a "$summary"
 		;;
 	synth)
 		run "synth llama-2-7b, $layers layers" $qtk synth --like llama-2-7b --layers "$layers" -o "$work/l2-7b" --force

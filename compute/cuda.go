@@ -16,6 +16,7 @@ type gpu struct {
 	// Scratch for the operands of products, grown as needed; only touched
 	// on the device's goroutine.
 	in, out, extra cuda.Buffer
+	int4           int4Scratch
 	// stage is the page-locked host buffer every copy goes through.
 	stage  cuda.Pinned
 	peakMu sync.Mutex
@@ -54,7 +55,7 @@ func scratch(c *cuda.Ctx, b *cuda.Buffer, bytes int) (cuda.Buffer, error) {
 const stageBytes = 64 << 20
 
 // upload copies src to the device through the page-locked stage.
-func upload[T float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.Buffer, src []T) error {
+func upload[T int32 | float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.Buffer, src []T) error {
 	if err := g.ensureStage(c); err != nil {
 		return err
 	}
@@ -102,6 +103,7 @@ func (g *gpu) Close() {
 		c.Free(g.in)
 		c.Free(g.out)
 		c.Free(g.extra)
+		g.int4.free(c)
 		c.FreePinned(g.stage)
 		return nil
 	})

@@ -34,6 +34,7 @@ type Ctx struct {
 	kernels map[string]uintptr
 	blas    uintptr // cuBLAS handle, created on first use
 	solver  uintptr // cuSOLVER handle, created on first use
+	stream  uintptr // where kernels are launched: 0, or a stream being recorded (see Record)
 }
 
 // Count returns the number of CUDA devices, or an error when the driver
@@ -207,6 +208,14 @@ func Download[T int32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {
 		return nil
 	}
 	return check("cuMemcpyDtoH", cuMemcpyDtoH(unsafe.Pointer(unsafe.SliceData(dst)), src.ptr, n))
+}
+
+// Copy copies the first bytes of src to dst, on the device.
+func (c *Ctx) Copy(dst, src Buffer, bytes int) error {
+	if uintptr(bytes) > dst.bytes || uintptr(bytes) > src.bytes {
+		return fmt.Errorf("cuMemcpyDtoD: %d bytes between buffers of %d and %d", bytes, src.bytes, dst.bytes)
+	}
+	return check("cuMemcpyDtoD", cuMemcpyDtoD(dst.ptr, src.ptr, uintptr(bytes)))
 }
 
 // Pinned is page-locked host memory: copies between it and the device run
