@@ -1,0 +1,52 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+)
+
+// Dim is the shape of a launch's grid (in blocks) or of its blocks (in
+// threads); a zero Y or Z counts as 1.
+type Dim struct{ X, Y, Z int }
+
+func (d Dim) sizes() (x, y, z uint32) {
+	return uint32(d.X), uint32(max(d.Y, 1)), uint32(max(d.Z, 1))
+}
+
+// LaunchGrid runs kernel name on a grid of blocks of threads with shared
+// bytes of dynamic shared memory. Each argument is a Buffer, int32,
+// float32 or float64: the kernel's parameter types, in order.
+func (c *Ctx) LaunchGrid(name string, grid, block Dim, shared int, args ...any) error {
+	fn, ok := c.kernels[name]
+	if !ok {
+		return fmt.Errorf("cuLaunchKernel: no kernel %s", name)
+	}
+	if grid.X <= 0 || block.X <= 0 || grid.Y < 0 || grid.Z < 0 || block.Y < 0 || block.Z < 0 || shared < 0 {
+		return fmt.Errorf("cuLaunchKernel(%s): grid %+v, block %+v, %d shared bytes", name, grid, block, shared)
+	}
+	vals := make([]uint64, len(args))
+	params := make([]unsafe.Pointer, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case Buffer:
+			vals[i] = uint64(v.ptr)
+		case int32:
+			vals[i] = uint64(uint32(v))
+		case float32:
+			vals[i] = uint64(math.Float32bits(v))
+		case float64:
+			vals[i] = math.Float64bits(v)
+		default:
+			return fmt.Errorf("cuLaunchKernel(%s): argument %d of type %T", name, i, a)
+		}
+		params[i] = unsafe.Pointer(&vals[i])
+	}
+	var first *unsafe.Pointer
+	if len(params) > 0 {
+		first = &params[0]
+	}
+	gx, gy, gz := grid.sizes()
+	bx, by, bz := block.sizes()
+	return check("cuLaunchKernel("+name+")", cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, uint32(shared), 0, first, nil))
+}
