@@ -84,3 +84,63 @@ func BenchmarkHessianAdd(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSweep times the sweep of one Llama-2-7B weight matrix (out×in:
+// attention 4096×4096, gate and up 11008×4096, down 4096×11008) with the
+// reference recipe (4-bit, group 128, asymmetric, no act-order), from
+// the plan (the factor of H) to the codes: on the CPU, and on the GPU
+// where there is one. Skipped with -short.
+func BenchmarkSweep(b *testing.B) {
+	if testing.Short() {
+		b.Skip("7B shapes skipped in short mode")
+	}
+	backends := []struct {
+		name string
+		be   compute.Backend
+	}{{"cpu", compute.CPU}}
+	if g, err := compute.OpenCUDA(0); err == nil {
+		defer g.Close()
+		backends = append(backends, struct {
+			name string
+			be   compute.Backend
+		}{"gpu", g})
+	}
+	// The factor comes from the fastest backend; it is not timed.
+	factorOn := backends[len(backends)-1].be
+	for _, sh := range []struct{ out, in int }{{4096, 4096}, {11008, 4096}, {4096, 11008}} {
+		w := randn(newRand(4), sh.out*sh.in)
+		x := correlatedInputs(newRand(5), 256, sh.in)
+		h := NewHessianOn(factorOn, sh.in)
+		h.Add(x, 256)
+		o, err := Options{Scheme: scheme4(128), Backend: factorOn}.resolved()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := checkInputs(w, sh.out, sh.in, h, o); err != nil {
+			b.Fatal(err)
+		}
+		p, err := newPlan(h, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.Release()
+		for _, be := range backends {
+			b.Run(fmt.Sprintf("%s/%dx%d", be.name, sh.out, sh.in), func(b *testing.B) {
+				o.Backend = be.be
+				sweepOnce := func() {
+					grid := newSchemeGrid(sh.out, sh.in, groupIndex(p.perm, o), o)
+					if _, err := newSweep(w, sh.out, sh.in, p, grid, o).run(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if be.be != compute.CPU {
+					sweepOnce() // the device's libraries start on first use
+				}
+				for b.Loop() {
+					sweepOnce()
+				}
+				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/matrix")
+			})
+		}
+	}
+}
