@@ -28,7 +28,7 @@ func openGPU(tb testing.TB) compute.Backend {
 
 // sweepDiff compares two quantizations of w: the fraction of codes and
 // of group parameters that differ, and the relative difference of their
-// output errors on x.
+// output errors ‖(W-Ŵ)·Xᵀ‖ on x.
 func sweepDiff(a, b *quant.Tensor, w, x []float32, rows int) (codes, params, outErr float64) {
 	for i, q := range a.Q {
 		if q != b.Q[i] {
@@ -40,9 +40,20 @@ func sweepDiff(a, b *quant.Tensor, w, x []float32, rows int) (codes, params, out
 			params++
 		}
 	}
-	ea := outputError(w, a.Dequantize(), a.Out, a.In, x, rows)
-	eb := outputError(w, b.Dequantize(), b.Out, b.In, x, rows)
+	ea := math.Sqrt(outputError(w, a.Dequantize(), a.Out, a.In, x, rows))
+	eb := math.Sqrt(outputError(w, b.Dequantize(), b.Out, b.In, x, rows))
 	return codes / float64(len(a.Q)), params / float64(len(a.Scale)), math.Abs(ea-eb) / eb
+}
+
+// outErrTolerance bounds the relative change of the output error that
+// code flips at rounding boundaries may cause. 8-bit codes are 16 times
+// finer than 4-bit ones: a flip is as many times likelier, and moves its
+// row's path as much against a smaller error.
+func outErrTolerance(s quant.Scheme) float64 {
+	if s.Bits == 8 {
+		return 1e-2
+	}
+	return 1e-3
 }
 
 // TestDeviceSweepMatchesCPU runs the sweep on the GPU and on the CPU from
@@ -126,7 +137,7 @@ func TestDeviceSweepMatchesCPU(t *testing.T) {
 				}
 				return
 			}
-			if codes > 0.01 || params > 0.01 || outErr > 1e-3 || lossErr > 1e-3 {
+			if codes > 0.01 || params > 0.01 || outErr > outErrTolerance(o.Scheme) || lossErr > outErrTolerance(o.Scheme) {
 				t.Errorf("the GPU's sweep differs from the CPU's beyond float32 summation order")
 			}
 		})
