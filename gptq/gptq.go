@@ -16,6 +16,11 @@
 // float64 Cholesky and a triangular inverse instead of three float32
 // factorizations) but yields the same matrix, and failing
 // factorizations are retried with more damping.
+//
+// On a backend that is a compute.Sweeper (the CUDA one), the sweep onto
+// package quant's integer grid with min-max parameters runs whole on its
+// device, rounding as the CPU sweep does; other grids and the clip
+// search sweep on the CPU.
 package gptq
 
 import (
