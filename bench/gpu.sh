@@ -4,10 +4,11 @@
 # with
 #   CGO_ENABLED=0 go build -ldflags=-s -o bin/qtk ./cmd/qtk
 #   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/compute.test ./compute
+#   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/gptq.test ./gptq
 # and the data under .data (DATA): wiki.valid.tokens (calibration),
 # wiki.test.raw (perplexity) and, for the small stage, small-llama.
 #
-# QTK and COMPUTE_TEST override the binaries' paths.
+# QTK, COMPUTE_TEST and GPTQ_TEST override the binaries' paths.
 #
 # Usage: bench/gpu.sh OUTDIR [STAGE...]
 # Stages (default: check tiny synth bench):
@@ -18,6 +19,8 @@
 #   bench  GPTQ and AWQ of it on the GPU, 128×512 calibration tokens, 4-bit,
 #          group 128: the recipes of RECIPES (default: gptq-reference awq gptq-default)
 #   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
+#   sweep  GPTQ's column sweep on the GPU against the CPU (tests), and its
+#          time per Llama-2-7B matrix on each (BenchmarkSweep)
 # Logs go to OUTDIR/gpu.log, one line per result to OUTDIR/summary.txt.
 set -u
 out=${1:?usage: bench/gpu.sh OUTDIR [STAGE...]}
@@ -66,6 +69,12 @@ for stage in $stages; do
 	case $stage in
 	check)
 		run "compute tests (GPU vs CPU)" "${COMPUTE_TEST:-bin/compute.test}" -test.v
+		;;
+	sweep)
+		gptqtest=${GPTQ_TEST:-bin/gptq.test}
+		run "gptq sweep tests (GPU vs CPU)" "$gptqtest" -test.v -test.run 'DeviceSweep|OnGPU|OnSweeper'
+		run "gptq sweep benchmark" "$gptqtest" -test.run '^$' -test.bench BenchmarkSweep -test.benchtime 3x
+		grep -E "^BenchmarkSweep|differing|--- FAIL|^FAIL" "$log" | tail -30 | tee -a "$summary"
 		;;
 	tiny | small)
 		model=testdata/models/tiny-llama

@@ -64,7 +64,7 @@ func (c *Ctx) Int4GEMV(y, x Buffer, w Int4, rows int) error {
 	}
 	rowsPerBlock := int4Block / 32 * int4WarpRows
 	blocks := (w.Out + rowsPerBlock - 1) / rowsPerBlock
-	return c.launchGrid(int4GEMVKernels[rows], blocks, int4Block, 0,
+	return c.LaunchGrid(int4GEMVKernels[rows], Dim{X: blocks}, Dim{X: int4Block}, 0,
 		y, x, w.Codes, w.Params, int32(w.Out), int32(w.In), int32(w.Groups), int32(w.GroupLen/32))
 }
 

@@ -152,5 +152,5 @@ const launchThreads = 256
 // Buffer, int32, float32 or float64 (the kernel's parameter types).
 func (c *Ctx) launch(name string, work int, args ...any) error {
 	blocks := min((work+launchThreads-1)/launchThreads, 65535)
-	return c.launchGrid(name, max(blocks, 1), launchThreads, 0, args...)
+	return c.LaunchGrid(name, Dim{X: max(blocks, 1)}, Dim{X: launchThreads}, 0, args...)
 }
