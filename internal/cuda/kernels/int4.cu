@@ -9,9 +9,6 @@
 // group_len a multiple of 32 or in, so that the 32 codes one lane loads
 // (16 bytes) share a group. The weight is (code - zero) · scale.
 
-// Rows of the weight one warp computes, sharing each load of x.
-#define INT4_WARP_ROWS 2
-
 // 0x4B000000 is the float 2^23, whose last mantissa bit is worth 1: or-ing
 // a code shifted by 4k bits into it gives exactly 2^23 + code·16^k, and
 // subtracting 2^23 + zero·16^k leaves (code - zero)·16^k, without an
@@ -45,38 +42,40 @@ __device__ __forceinline__ float int4_dot32(uint4 q, const float4* xv, float zer
 
 // Chunks of 32 columns each lane loads before using them: loads in flight
 // hide the latency of memory.
-#define INT4_LANE_CHUNKS 4
+#define INT4_LANE_CHUNKS 2
 
 // int4_gemv sets y[b][r] = Σ_j W[r][j]·x[b][j] for the B rows of x
 // [B × in] (columns in the order of the codes, 16-byte aligned). Each warp
-// computes INT4_WARP_ROWS rows of W, its lanes taking the 32-column chunks
-// of the rows in turn; blocks hold blockDim.x/32 warps.
-template <int B>
+// computes R rows of W, its lanes taking the 32-column chunks of the rows
+// in turn; blocks hold blockDim.x/32 warps. Every 32 values of x a lane
+// loads serve R rows: with few rows per warp, reading x through the cache
+// would cost more than reading the codes.
+template <int B, int R>
 __device__ void int4_gemv(float* y, const float* x, const uint4* codes, const float2* params, int out, int in,
                           int groups, int chunks_per_group) {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int r0 = (blockIdx.x * (blockDim.x / 32) + warp) * INT4_WARP_ROWS;
+    const int r0 = (blockIdx.x * (blockDim.x / 32) + warp) * R;
     if (r0 >= out) {
         return;
     }
     const int chunks = in / 32;
-    float acc[INT4_WARP_ROWS][B];
+    float acc[R][B];
 #pragma unroll
-    for (int i = 0; i < INT4_WARP_ROWS; i++) {
+    for (int i = 0; i < R; i++) {
 #pragma unroll
         for (int b = 0; b < B; b++) {
             acc[i][b] = 0.0f;
         }
     }
     for (int c0 = lane; c0 < chunks; c0 += 32 * INT4_LANE_CHUNKS) {
-        uint4 q[INT4_LANE_CHUNKS][INT4_WARP_ROWS];
-        float2 p[INT4_LANE_CHUNKS][INT4_WARP_ROWS];
+        uint4 q[INT4_LANE_CHUNKS][R];
+        float2 p[INT4_LANE_CHUNKS][R];
 #pragma unroll
         for (int u = 0; u < INT4_LANE_CHUNKS; u++) {
             const int c = min(c0 + 32 * u, chunks - 1); // chunks past the end load the last one, unused
             const int g = c / chunks_per_group;
 #pragma unroll
-            for (int i = 0; i < INT4_WARP_ROWS; i++) {
+            for (int i = 0; i < R; i++) {
                 const long long r = min(r0 + i, out - 1); // so do rows past the end
                 q[u][i] = __ldg(codes + r * chunks + c);
                 p[u][i] = __ldg(params + r * groups + g);
@@ -97,14 +96,14 @@ __device__ void int4_gemv(float* y, const float* x, const uint4* codes, const fl
                     xv[k] = __ldg(xb + k);
                 }
 #pragma unroll
-                for (int i = 0; i < INT4_WARP_ROWS; i++) {
+                for (int i = 0; i < R; i++) {
                     acc[i][b] = fmaf(p[u][i].x, int4_dot32(q[u][i], xv, p[u][i].y), acc[i][b]);
                 }
             }
         }
     }
 #pragma unroll
-    for (int i = 0; i < INT4_WARP_ROWS; i++) {
+    for (int i = 0; i < R; i++) {
 #pragma unroll
         for (int b = 0; b < B; b++) {
             float v = acc[i][b];
@@ -119,19 +118,21 @@ __device__ void int4_gemv(float* y, const float* x, const uint4* codes, const fl
     }
 }
 
-// int4_gemv_B: int4_gemv for B rows of x, one entry point per count.
+// int4_gemv_B: int4_gemv for B rows of x, one entry point per count, with
+// the rows per warp of int4WarpRows in int4.go (fewer as B grows, to keep
+// the accumulators in registers).
 #define INT4_GEMV_ARGS                                                                                     \
     float *y, const float *x, const uint4 *codes, const float2 *params, int out, int in, int groups, \
         int chunks_per_group
 #define INT4_GEMV_CALL y, x, codes, params, out, in, groups, chunks_per_group
-extern "C" __global__ void int4_gemv_1(INT4_GEMV_ARGS) { int4_gemv<1>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_2(INT4_GEMV_ARGS) { int4_gemv<2>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_3(INT4_GEMV_ARGS) { int4_gemv<3>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_4(INT4_GEMV_ARGS) { int4_gemv<4>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_5(INT4_GEMV_ARGS) { int4_gemv<5>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_6(INT4_GEMV_ARGS) { int4_gemv<6>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_7(INT4_GEMV_ARGS) { int4_gemv<7>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_8(INT4_GEMV_ARGS) { int4_gemv<8>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_1(INT4_GEMV_ARGS) { int4_gemv<1, 8>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_2(INT4_GEMV_ARGS) { int4_gemv<2, 8>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_3(INT4_GEMV_ARGS) { int4_gemv<3, 4>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_4(INT4_GEMV_ARGS) { int4_gemv<4, 4>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_5(INT4_GEMV_ARGS) { int4_gemv<5, 4>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_6(INT4_GEMV_ARGS) { int4_gemv<6, 2>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_7(INT4_GEMV_ARGS) { int4_gemv<7, 2>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_8(INT4_GEMV_ARGS) { int4_gemv<8, 2>(INT4_GEMV_CALL); }
 
 // int4_dequantize writes the float32 weight w [out×in] in the layer's
 // column order: w[r][perm[j]] = (code - zero)·scale of column j of the
