@@ -16,9 +16,6 @@ type residentModel struct {
 
 func newResidentModel(be compute.Resident, m *Model) (*residentModel, error) {
 	cfg := m.Config
-	if cfg.OBias || cfg.MLPBias {
-		return nil, fmt.Errorf("%s: resident layers have no o_proj or MLP biases", be.Name())
-	}
 	shape := compute.LayerShape{
 		Hidden:  cfg.HiddenSize,
 		Heads:   cfg.NumHeads,
