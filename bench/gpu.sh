@@ -5,6 +5,7 @@
 #   CGO_ENABLED=0 go build -ldflags=-s -o bin/qtk ./cmd/qtk
 #   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/compute.test ./compute
 #   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/gptq.test ./gptq
+#   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/runtime.test ./runtime (decode stage)
 # and the data under .data (DATA): wiki.valid.tokens (calibration),
 # wiki.test.raw (perplexity) and, for the small stage, small-llama.
 #
@@ -21,7 +22,8 @@
 #   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
 #   sweep  GPTQ's column sweep on the GPU against the CPU (tests), and its
 #          time per Llama-2-7B matrix on each (BenchmarkSweep)
-#   decode batch-1 decoding on the GPU, the whole forward pass there: tiny-llama's
+#   decode batch-1 decoding on the GPU, the whole forward pass there: the runtime's
+#          resident tests and decode-step benchmark (bin/runtime.test), tiny-llama's
 #          greedy tokens on the CPU and the GPU, then a Llama-2-7B-shaped checkpoint
 #          of $DECODE_LAYERS layers (default 32) rounded to INT4 (RTN, GPTQ layout,
 #          group 128), its decode speed and weight bandwidth against the device's
@@ -145,6 +147,15 @@ for stage in $stages; do
 		note "nvidia-smi peak memory.used MiB: $(sort -n "$work/smi.csv" | tail -1)"
 		;;
 	decode)
+		# The whole forward pass on the GPU against the CPU runtime (float32
+		# and quantized checkpoints), and a decode step's fixed cost, where
+		# bin/runtime.test is built (from the package's folder: the tests
+		# read ../testdata).
+		if [ -x bin/runtime.test ]; then
+			run "runtime resident tests (GPU vs CPU)" bash -c "cd runtime && ../bin/runtime.test -test.v -test.run 'Resident|QuantizedCheckpoint'"
+			run "resident decode step, tiny-llama" bash -c "cd runtime && ../bin/runtime.test -test.run XXX -test.bench ResidentDecodeStep -test.benchtime 2s"
+			grep -E "^BenchmarkResidentDecodeStep" "$log" | tail -1 | tee -a "$summary"
+		fi
 		cpu_ids=$(greedy cpu)
 		cuda_ids=$(greedy cuda)
 		note "greedy tiny-llama cpu:  $cpu_ids"
