@@ -5,6 +5,7 @@
 #   CGO_ENABLED=0 go build -ldflags=-s -o bin/qtk ./cmd/qtk
 #   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/compute.test ./compute
 #   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/gptq.test ./gptq
+#   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/runtime.test ./runtime (decode stage)
 # and the data under .data (DATA): wiki.valid.tokens (calibration),
 # wiki.test.raw (perplexity) and, for the small stage, small-llama.
 #
@@ -21,6 +22,13 @@
 #   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
 #   sweep  GPTQ's column sweep on the GPU against the CPU (tests), and its
 #          time per Llama-2-7B matrix on each (BenchmarkSweep)
+#   decode batch-1 decoding on the GPU, the whole forward pass there: the runtime's
+#          resident tests and decode-step benchmark (bin/runtime.test), tiny-llama's
+#          greedy tokens on the CPU and the GPU, then a Llama-2-7B-shaped checkpoint
+#          of $DECODE_LAYERS layers (default 32) rounded to INT4 (RTN, GPTQ layout,
+#          group 128), its decode speed and weight bandwidth against the device's
+#          copy bandwidth (measured with PyTorch when it is there, else $PEAK_BW,
+#          default 3.0e12 bytes/s)
 # Logs go to OUTDIR/gpu.log, one line per result to OUTDIR/summary.txt.
 set -u
 out=${1:?usage: bench/gpu.sh OUTDIR [STAGE...]}
@@ -63,6 +71,31 @@ quantize() {
 	shift 4
 	run "$name $dev" $qtk quantize "$method" "$model" -o "$work/$name-$dev" --force --device "$dev" --calib "$calib" "$@"
 }
+
+# greedy DEVICE: tiny-llama's greedy continuation of a fixed prompt, as ids.
+greedy() {
+	$qtk generate testdata/models/tiny-llama -p "The capital of France is" -n 32 --device "$1" --json 2>>"$log" | sed -n 's/.*"ids":\(\[[^]]*\]\).*/\1/p'
+}
+# copy_bw: device-to-device copy bandwidth in bytes/s (read + written), by PyTorch.
+copy_bw() {
+	python3 - 2>>"$log" <<'EOF'
+import torch
+n = 1 << 28  # 1 GiB of float32
+a = torch.ones(n, device="cuda")
+b = torch.empty_like(a)
+for _ in range(3):
+    b.copy_(a)
+start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+start.record()
+for _ in range(20):
+    b.copy_(a)
+end.record()
+torch.cuda.synchronize()
+print(2 * 4 * n * 20 / (start.elapsed_time(end) / 1e3))
+EOF
+}
+# field NAME FILE: a number of a bench --json output.
+field() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" "$2"; }
 
 note "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1); $(nproc) cores"
 for stage in $stages; do
@@ -112,6 +145,33 @@ for stage in $stages; do
 		done
 		kill $smi
 		note "nvidia-smi peak memory.used MiB: $(sort -n "$work/smi.csv" | tail -1)"
+		;;
+	decode)
+		# The whole forward pass on the GPU against the CPU runtime (float32
+		# and quantized checkpoints), and a decode step's fixed cost, where
+		# bin/runtime.test is built (from the package's folder: the tests
+		# read ../testdata).
+		if [ -x bin/runtime.test ]; then
+			run "runtime resident tests (GPU vs CPU)" bash -c "cd runtime && ../bin/runtime.test -test.v -test.run 'Resident|QuantizedCheckpoint'"
+			run "resident decode step, tiny-llama" bash -c "cd runtime && ../bin/runtime.test -test.run XXX -test.bench ResidentDecodeStep -test.benchtime 2s"
+			grep -E "^BenchmarkResidentDecodeStep" "$log" | tail -1 | tee -a "$summary"
+		fi
+		cpu_ids=$(greedy cpu)
+		cuda_ids=$(greedy cuda)
+		note "greedy tiny-llama cpu:  $cpu_ids"
+		note "greedy tiny-llama cuda: $cuda_ids ($([ -n "$cpu_ids" ] && [ "$cpu_ids" = "$cuda_ids" ] && echo same || echo DIFFERENT))"
+		dl=${DECODE_LAYERS:-32}
+		d7b=$work/l2-7b-$dl
+		run "synth llama-2-7b, $dl layers" $qtk synth --like llama-2-7b --layers "$dl" -o "$d7b" --force
+		run "rtn int4 (gptq layout) of it" $qtk quantize rtn "$d7b" -o "$d7b-rtn" --force --device cuda
+		json=$out/decode.json
+		run "bench batch-1 decode cuda" sh -c "$qtk bench $d7b-rtn --device cuda --concurrency 1 --requests 8 --prompt-len 128 --gen-len 128 --lengths fixed --json >$json"
+		bw=$(copy_bw)
+		peak=${bw:-${PEAK_BW:-3.0e12}} against="measured copy bandwidth"
+		[ -n "$bw" ] || against=PEAK_BW
+		bps=$(field weight_bytes_per_s "$json")
+		note "decode: $(field weight_bytes_per_token "$json") weight bytes/token, p50 $(sed -n 's/.*"ms_per_token":{"p50":\([0-9.e+-]*\).*/\1/p' "$json") ms/token, prefill $(field prefill_tokens_per_s "$json") tokens/s"
+		note "decode weight bandwidth $(awk "BEGIN{printf \"%.1f GB/s = %.3f of %.1f GB/s\", ${bps:-0}/1e9, ${bps:-0}/$peak, $peak/1e9}" </dev/null) ($against)"
 		;;
 	*)
 		echo "unknown stage $stage" >&2

@@ -119,7 +119,7 @@ func TestObserveAndAdvance(t *testing.T) {
 	}
 	vocab := ck.Config.VocabSize
 	got := make([]float32, len(window)*vocab)
-	m.Logits(got, acts.X[0], len(window), make([]float32, len(acts.X[0])))
+	m.Logits(got, acts.X[0], len(window))
 	want := make([]float32, len(window)*vocab)
 	if err := m.NewState(len(window)).Forward(window, 0, want); err != nil {
 		t.Fatal(err)

@@ -69,7 +69,8 @@ const progressStep = "perplexity windows"
 var ErrTooShort = errors.New("text is shorter than one window")
 
 // Perplexity scores tokens, the whole text tokenized once (with BOS when
-// the tokenizer adds one), with m. Only full windows are scored.
+// the tokenizer adds one), with m: on the device when m is Resident. Only
+// full windows are scored.
 func Perplexity(m *runtime.Model, tokens []int, opts Options) (Result, error) {
 	ctx := opts.Ctx
 	if ctx < 2 {
@@ -97,7 +98,11 @@ func Perplexity(m *runtime.Model, tokens []int, opts Options) (Result, error) {
 		return Result{}, fmt.Errorf("unknown protocol %q", opts.Protocol)
 	}
 	vocab := m.Config.VocabSize
-	state := m.NewState(ctx)
+	state, err := m.NewSequence(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer state.Release()
 	logits := make([]float32, (ctx-first)*vocab)
 	window := make([]int, ctx)
 	start := time.Now()

@@ -12,22 +12,10 @@ import (
 // logits may be nil when logitsFrom == len(tokens).
 func (s *State) Forward(tokens []int, logitsFrom int, logits []float32) error {
 	m, cfg := s.m, s.m.Config
-	n, vocab := len(tokens), s.m.OutputSize()
-	switch {
-	case n == 0:
-		return fmt.Errorf("forward: no tokens")
-	case s.length+n > s.maxLen:
-		return fmt.Errorf("forward: %d cached + %d new tokens exceed the context of %d", s.length, n, s.maxLen)
-	case logitsFrom < 0 || logitsFrom > n:
-		return fmt.Errorf("forward: logitsFrom %d out of range [0, %d]", logitsFrom, n)
-	case len(logits) < (n-logitsFrom)*vocab:
-		return fmt.Errorf("forward: logits buffer holds %d values, need %d", len(logits), (n-logitsFrom)*vocab)
+	if err := checkForward(m, s.length, s.maxLen, tokens, logitsFrom, logits); err != nil {
+		return fmt.Errorf("forward: %w", err)
 	}
-	for _, id := range tokens {
-		if id < 0 || id >= cfg.VocabSize {
-			return fmt.Errorf("forward: token id %d outside the vocabulary of %d", id, cfg.VocabSize)
-		}
-	}
+	n, vocab := len(tokens), m.OutputSize()
 	h := cfg.HiddenSize
 	sc := s.scratch.ensure(cfg, n)
 	x := sc.x[:n*h]
@@ -41,7 +29,7 @@ func (s *State) Forward(tokens []int, logitsFrom int, logits []float32) error {
 	}
 	s.length += n
 	if rows := n - logitsFrom; rows > 0 {
-		m.Logits(logits[:rows*vocab], x[logitsFrom*h:], rows, sc.normed)
+		m.Logits(logits[:rows*vocab], x[logitsFrom*h:], rows)
 		if err := m.head.Err(); err != nil {
 			return fmt.Errorf("forward: head: %w", err)
 		}
@@ -57,12 +45,33 @@ func (m *Model) Embed(x []float32, tokens []int) {
 	}
 }
 
-// Logits applies the final norm and the head to rows of hidden states,
-// using normed ([rows × hidden]) as scratch.
-func (m *Model) Logits(dst, hidden []float32, rows int, normed []float32) {
+// checkForward validates a Forward call of a sequence of m holding past
+// of maxLen positions.
+func checkForward(m *Model, past, maxLen int, tokens []int, logitsFrom int, logits []float32) error {
+	cfg, n, vocab := m.Config, len(tokens), m.OutputSize()
+	switch {
+	case n == 0:
+		return fmt.Errorf("no tokens")
+	case past+n > maxLen:
+		return fmt.Errorf("%d cached + %d new tokens exceed the context of %d", past, n, maxLen)
+	case logitsFrom < 0 || logitsFrom > n:
+		return fmt.Errorf("logitsFrom %d out of range [0, %d]", logitsFrom, n)
+	case len(logits) < (n-logitsFrom)*vocab:
+		return fmt.Errorf("logits buffer holds %d values, need %d", len(logits), (n-logitsFrom)*vocab)
+	}
+	for _, id := range tokens {
+		if id < 0 || id >= cfg.VocabSize {
+			return fmt.Errorf("token id %d outside the vocabulary of %d", id, cfg.VocabSize)
+		}
+	}
+	return nil
+}
+
+// Logits applies the final norm and the head to rows of hidden states.
+func (m *Model) Logits(dst, hidden []float32, rows int) {
 	h := m.Config.HiddenSize
-	rmsNorm(normed[:rows*h], hidden[:rows*h], m.norm, rows, m.Config.RMSNormEps)
-	m.head.MatMul(dst, normed[:rows*h], rows)
+	m.head.MatMul(dst, hidden[:rows*h], rows)
+	divideByRMS(dst[:rows*m.OutputSize()], hidden, rows, h, m.Config.RMSNormEps)
 }
 
 // contiguousKV is one layer's key and value history in a State or a

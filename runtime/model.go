@@ -5,6 +5,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/model"
@@ -17,11 +18,17 @@ type Model struct {
 	Config *model.Config
 	embed  []float32 // [vocab × hidden], rows looked up by token id
 	layers []*Layer
-	norm   []float32      // [hidden]
-	head   compute.Linear // [vocab × hidden], or [len(outputIDs) × hidden]
+	// head is the output projection with the final norm's weight folded
+	// into its columns, so that the logits of a hidden row x are
+	// head·x / rms(x) (see Logits): a device computes head·x, the host
+	// divides.
+	head compute.Linear // [vocab × hidden], or [len(outputIDs) × hidden]
 	// outputIDs lists the tokens the head computes logits for, when not
 	// the whole vocabulary (see WithOutputs).
 	outputIDs []int
+	// resident holds the layers whole on a compute.Resident backend; nil
+	// on any other backend.
+	resident *residentModel
 }
 
 // Load widens and packs every weight of a checkpoint or GGUF file for the
@@ -31,7 +38,10 @@ func Load(w model.Weights) (*Model, error) { return LoadOn(compute.CPU, w) }
 // LoadOn widens every weight of a checkpoint or GGUF file and holds the
 // projections and the head on backend be. The linear weights a quantized
 // checkpoint stores quantized are held quantized (see
-// compute.Backend.NewQuantLinear).
+// compute.Backend.NewQuantLinear); the head is held in float32. When be is
+// a compute.Resident, the layers are also held there whole (sharing the
+// projections), and NewSequence runs the whole forward pass on the device
+// (see Resident).
 func LoadOn(be compute.Backend, w model.Weights) (*Model, error) {
 	cfg := w.ModelConfig()
 	m := &Model{Config: cfg, layers: make([]*Layer, cfg.NumLayers)}
@@ -39,28 +49,14 @@ func LoadOn(be compute.Backend, w model.Weights) (*Model, error) {
 	if m.embed, err = w.Float32(model.TokenEmbedding, -1); err != nil {
 		return nil, err
 	}
-	if m.norm, err = w.Float32(model.OutputNorm, -1); err != nil {
+	head, err := foldedHead(w, nil)
+	if err != nil {
+		return nil, err
+	}
+	if m.head, err = be.NewLinear(head, cfg.VocabSize, cfg.HiddenSize); err != nil {
 		return nil, err
 	}
 	qs, _ := w.(quantSource)
-	var head projection
-	if qs != nil {
-		q, err := qs.QuantTensor(model.Output, -1)
-		if err != nil {
-			return nil, err
-		}
-		if q != nil {
-			head.q = quantWeight(q)
-		}
-	}
-	if head.q == nil {
-		if head.w, err = w.Float32(model.Output, -1); err != nil {
-			return nil, err
-		}
-	}
-	if m.head, err = newFusedLinear(be, []projection{head}, cfg.VocabSize, cfg.HiddenSize); err != nil {
-		return nil, err
-	}
 	for l := range m.layers {
 		lw, err := readLayer(w, qs, l)
 		if err != nil {
@@ -70,5 +66,50 @@ func LoadOn(be compute.Backend, w model.Weights) (*Model, error) {
 			return nil, fmt.Errorf("layer %d: %w", l, err)
 		}
 	}
+	// Resident layers have no o_proj or MLP biases: models with them keep
+	// their layers orchestrated on the host.
+	if r, ok := be.(compute.Resident); ok && !cfg.OBias && !cfg.MLPBias {
+		if m.resident, err = newResidentModel(r, m); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// foldedHead reads the head's rows of the tokens ids (nil: the whole
+// vocabulary), a quantized head dequantized, and multiplies their columns
+// by the final norm's weight.
+func foldedHead(w model.Weights, ids []int) ([]float32, error) {
+	cfg := w.ModelConfig()
+	h := cfg.HiddenSize
+	norm, err := w.Float32(model.OutputNorm, -1)
+	if err != nil {
+		return nil, err
+	}
+	full, err := w.Float32(model.Output, -1)
+	if err != nil {
+		return nil, err
+	}
+	var rows []float32
+	if ids == nil {
+		rows = full
+		if cfg.TieWordEmbeddings {
+			rows = slices.Clone(full) // the embedding must not be scaled
+		}
+	} else {
+		rows = make([]float32, len(ids)*h)
+		for i, id := range ids {
+			if id < 0 || id >= cfg.VocabSize {
+				return nil, fmt.Errorf("token id %d outside the vocabulary of %d", id, cfg.VocabSize)
+			}
+			copy(rows[i*h:(i+1)*h], full[id*h:(id+1)*h])
+		}
+	}
+	for r := range len(rows) / h {
+		row := rows[r*h : (r+1)*h]
+		for i, g := range norm {
+			row[i] *= g
+		}
+	}
+	return rows, nil
 }

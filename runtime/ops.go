@@ -6,19 +6,37 @@ import (
 	"github.com/qtk-dev/qtk/internal/fastmath"
 )
 
+// invRMS is 1 / sqrt(mean(x²) + eps).
+func invRMS(x []float32, eps float64) float32 {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	return float32(1 / math.Sqrt(ss/float64(len(x))+eps))
+}
+
 // rmsNorm writes x / sqrt(mean(x²) + eps) · weight for each row of x.
 func rmsNorm(dst, x, weight []float32, rows int, eps float64) {
 	n := len(weight)
 	for r := 0; r < rows; r++ {
 		row := x[r*n : (r+1)*n]
-		var ss float64
-		for _, v := range row {
-			ss += float64(v) * float64(v)
-		}
-		inv := float32(1 / math.Sqrt(ss/float64(n)+eps))
+		inv := invRMS(row, eps)
 		out := dst[r*n : (r+1)*n]
 		for i, v := range row {
 			out[i] = weight[i] * (v * inv)
+		}
+	}
+}
+
+// divideByRMS divides each of the rows of y by the rms (with eps) of the
+// matching row of x [rows × n]: the final norm, applied after a projection
+// whose columns carry the norm's weight.
+func divideByRMS(y, x []float32, rows, n int, eps float64) {
+	cols := len(y) / rows
+	for r := range rows {
+		inv := invRMS(x[r*n:(r+1)*n], eps)
+		for i := range y[r*cols : (r+1)*cols] {
+			y[r*cols+i] *= inv
 		}
 	}
 }

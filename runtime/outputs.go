@@ -17,18 +17,11 @@ func (m *Model) WithOutputs(be compute.Backend, w model.Weights, ids []int) (*Mo
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("restricted output layer: no tokens")
 	}
-	full, err := w.Float32(model.Output, -1)
+	rows, err := foldedHead(w, ids)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("restricted output layer: %w", err)
 	}
 	h := cfg.HiddenSize
-	rows := make([]float32, len(ids)*h)
-	for i, id := range ids {
-		if id < 0 || id >= cfg.VocabSize {
-			return nil, fmt.Errorf("restricted output layer: token id %d outside the vocabulary of %d", id, cfg.VocabSize)
-		}
-		copy(rows[i*h:(i+1)*h], full[id*h:(id+1)*h])
-	}
 	r := *m
 	if r.head, err = be.NewLinear(rows, len(ids), h); err != nil {
 		return nil, err

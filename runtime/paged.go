@@ -97,7 +97,7 @@ func (r *PagedRunner) Forward(chunks []SeqChunk, logits []float32) error {
 		copy(rows[out*h:(out+c.Logits)*h], x[(at-c.Logits)*h:at*h])
 		out += c.Logits
 	}
-	r.m.Logits(logits[:outRows*vocab], rows, outRows, sc.normed)
+	r.m.Logits(logits[:outRows*vocab], rows, outRows)
 	if err := r.m.head.Err(); err != nil {
 		return fmt.Errorf("paged forward: head: %w", err)
 	}

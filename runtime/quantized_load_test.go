@@ -76,25 +76,35 @@ func TestQuantizedCheckpointLogits(t *testing.T) {
 			if got := logitsOf(t, compute.CPU, qck, tokens[:24]); !slices.Equal(got, want) {
 				t.Error("cpu: logits with quantized weights differ from the dequantized model's")
 			}
+			// The whole forward pass on a resident backend: the test
+			// double on the host, and the GPU when there is one.
+			if e := relativeError(logitsOf(t, runtime.NewFakeResident(), qck, tokens[:24]), want); !(e < 1e-5) {
+				t.Errorf("resident test double: logits differ from the CPU's by %g (relative)", e)
+			}
 			if gpu == nil {
 				return
 			}
-			got := logitsOf(t, gpu, qck, tokens[:24])
-			var d, w float64
-			for i := range want {
-				d += (float64(got[i]) - float64(want[i])) * (float64(got[i]) - float64(want[i]))
-				w += float64(want[i]) * float64(want[i])
-			}
-			if e := math.Sqrt(d / w); !(e < 1e-4) {
+			if e := relativeError(logitsOf(t, gpu, qck, tokens[:24]), want); !(e < 1e-4) {
 				t.Errorf("%s: logits differ from the CPU's by %g (relative)", gpu.Name(), e)
 			}
 		})
 	}
 }
 
+// relativeError is |got - want| / |want|.
+func relativeError(got, want []float32) float64 {
+	var d, w float64
+	for i := range want {
+		d += (float64(got[i]) - float64(want[i])) * (float64(got[i]) - float64(want[i]))
+		w += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(d / w)
+}
+
 // logitsOf loads w on be and returns the logits of a prompt of all but
 // the last 4 tokens (one product of many rows) followed by those of the
-// last 4 decoded one by one (products of one row).
+// last 4 decoded one by one (products of one row), through the model's
+// Sequence: on the device when be runs whole layers.
 func logitsOf(t *testing.T, be compute.Backend, w model.Weights, tokens []int) []float32 {
 	t.Helper()
 	m, err := runtime.LoadOn(be, w)
@@ -102,7 +112,11 @@ func logitsOf(t *testing.T, be compute.Backend, w model.Weights, tokens []int) [
 		t.Fatal(err)
 	}
 	vocab := m.Config.VocabSize
-	s := m.NewState(len(tokens))
+	s, err := m.NewSequence(len(tokens))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
 	prompt := len(tokens) - 4
 	logits := make([]float32, len(tokens)*vocab)
 	if err := s.Forward(tokens[:prompt], 0, logits); err != nil {

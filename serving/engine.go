@@ -145,17 +145,12 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 		req.MaxTokens = maxPos - len(req.Prompt)
 	}
 	s := &sequence{
-		ctx:    ctx,
-		req:    req,
-		events: make(chan Event, req.MaxTokens+1),
-		tokens: slices.Clone(req.Prompt),
-		prompt: len(req.Prompt),
-		sampler: runtime.Sampler{
-			Temperature: req.Sampling.Temperature,
-			TopK:        req.Sampling.TopK,
-			TopP:        req.Sampling.TopP,
-			Rand:        rand.New(rand.NewPCG(req.Sampling.Seed, 0x9e3779b97f4a7c15)),
-		},
+		ctx:     ctx,
+		req:     req,
+		events:  make(chan Event, req.MaxTokens+1),
+		tokens:  slices.Clone(req.Prompt),
+		prompt:  len(req.Prompt),
+		sampler: newSampler(req.Sampling),
 		arrived: time.Now(),
 	}
 	e.mu.Lock()
@@ -172,24 +167,44 @@ var errClosed = errors.New("serving: engine closed")
 
 // check rejects requests the engine can never run.
 func (e *Engine) check(req Request) error {
-	cfg := e.target.Config
+	if err := checkRequest(req, e.target.Config.VocabSize, e.target.Config.MaxPositions); err != nil {
+		return err
+	}
+	if e.cache.pagesFor(len(req.Prompt)+1) > e.cache.pool.size() {
+		return fmt.Errorf("serving: prompt of %d tokens does not fit the KV budget of %d pages of %d", len(req.Prompt), e.cache.pool.size(), e.cfg.PageSize)
+	}
+	return nil
+}
+
+// checkRequest rejects requests that no generator over a vocabulary of
+// vocab and a context of maxLen positions can run.
+func checkRequest(req Request, vocab, maxLen int) error {
 	s := req.Sampling
 	switch {
 	case len(req.Prompt) == 0:
 		return fmt.Errorf("serving: empty prompt")
-	case len(req.Prompt) >= cfg.MaxPositions:
-		return fmt.Errorf("serving: prompt of %d tokens leaves no room in the context of %d", len(req.Prompt), cfg.MaxPositions)
-	case e.cache.pagesFor(len(req.Prompt)+1) > e.cache.pool.size():
-		return fmt.Errorf("serving: prompt of %d tokens does not fit the KV budget of %d pages of %d", len(req.Prompt), e.cache.pool.size(), e.cfg.PageSize)
+	case len(req.Prompt) >= maxLen:
+		return fmt.Errorf("serving: prompt of %d tokens leaves no room in the context of %d", len(req.Prompt), maxLen)
 	case s.Temperature < 0 || s.TopK < 0 || s.TopP < 0 || s.TopP > 1:
 		return fmt.Errorf("serving: bad sampling parameters (temperature %g, top-k %d, top-p %g)", s.Temperature, s.TopK, s.TopP)
 	}
 	for _, id := range slices.Concat(req.Prompt, req.Stop) {
-		if id < 0 || id >= cfg.VocabSize {
-			return fmt.Errorf("serving: token id %d outside the vocabulary of %d", id, cfg.VocabSize)
+		if id < 0 || id >= vocab {
+			return fmt.Errorf("serving: token id %d outside the vocabulary of %d", id, vocab)
 		}
 	}
 	return nil
+}
+
+// newSampler returns the sampler of a request's settings, its random
+// source seeded by them.
+func newSampler(s Sampling) runtime.Sampler {
+	return runtime.Sampler{
+		Temperature: s.Temperature,
+		TopK:        s.TopK,
+		TopP:        s.TopP,
+		Rand:        rand.New(rand.NewPCG(s.Seed, 0x9e3779b97f4a7c15)),
+	}
 }
 
 // Metrics returns a snapshot of the engine's state.

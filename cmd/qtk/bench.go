@@ -14,6 +14,8 @@ import (
 	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/runtime"
 	"github.com/qtk-dev/qtk/serving"
+	"github.com/qtk-dev/qtk/sizing"
+	"github.com/qtk-dev/qtk/tokenizer"
 	"github.com/spf13/cobra"
 )
 
@@ -30,6 +32,7 @@ type benchOptions struct {
 	static      bool
 	minTPS      float64
 	jsonOut     bool
+	device      string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -42,7 +45,12 @@ request when the previous one ends, through the serving engine (paged KV
 cache, continuous batching, optional speculative decoding), and reports
 throughput, time to first token, time per token and KV cache use.
 Prompt and generation lengths are drawn around --prompt-len and --gen-len
-(--lengths); generation runs to its length (no stop token).`,
+(--lengths); generation runs to its length (no stop token).
+
+With --device on a GPU that holds whole decoder layers, the whole forward
+pass runs there, one sequence at a time (--concurrency 1): the batch-1
+decode speed, reported with the weight bytes each decode step reads and
+the bandwidth that makes at the median time per token.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBench(args[0], opts, cmd.OutOrStdout())
@@ -61,6 +69,7 @@ Prompt and generation lengths are drawn around --prompt-len and --gen-len
 	f.BoolVar(&opts.static, "static", false, "static batching instead: wait for a full batch, pad to the longest, run until all are done")
 	f.Float64Var(&opts.minTPS, "min-tokens-per-sec", 0, "fail (exit 3) when total throughput is below this many tokens/s")
 	f.BoolVar(&opts.jsonOut, "json", false, "print one JSON object")
+	f.StringVar(&opts.device, "device", "cpu", "where to compute: cpu, cuda or cuda:N (see above), or auto")
 	return cmd
 }
 
@@ -68,7 +77,21 @@ func runBench(dir string, opts benchOptions, stdout io.Writer) error {
 	if opts.concurrency < 1 || opts.requests < 1 {
 		return fmt.Errorf("--concurrency and --requests must be positive")
 	}
-	m, tok, err := loadModel(dir, compute.CPU)
+	be, err := openDevice(opts.device)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	w, tok, err := openModel(dir)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	weightBytes, err := sizing.DecodeWeightBytes(w)
+	if err != nil {
+		return err
+	}
+	m, tok, err := loadWeights(dir, w, tok, be)
 	if err != nil {
 		return err
 	}
@@ -95,37 +118,33 @@ func runBench(dir string, opts benchOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	static := 0
-	if opts.static {
-		static = opts.concurrency
-	}
-	e, err := opts.engine.engine(m, tok, static, compute.CPU)
+	gen, batching, kvPerToken, err := benchGenerator(m, tok, reqs, opts, be)
 	if err != nil {
 		return err
 	}
-	defer e.Close()
-	mt := e.Metrics()
-	perToken := mt.KVBytes / int64(mt.KVPages*opts.engine.pageSize)
+	defer gen.Close()
 	logf("bench: %d requests from %d clients, %s lengths around %d prompt + %d generated tokens", opts.requests, opts.concurrency, opts.lengths, opts.promptLen, opts.genLen)
-	res, err := bench.Run(context.Background(), e, reqs, bench.Options{
+	res, err := bench.Run(context.Background(), gen, reqs, bench.Options{
 		Concurrency:   opts.concurrency,
-		BytesPerToken: perToken,
+		BytesPerToken: kvPerToken,
 		MaxPositions:  m.Config.MaxPositions,
 	})
 	if err != nil {
 		return err
 	}
 	rep := benchReport{
-		SchemaVersion: report.SchemaVersion,
-		Command:       "bench",
-		Model:         dir,
-		Draft:         opts.engine.draft,
-		Batching:      "continuous",
-		Lengths:       opts.lengths,
-		Result:        res,
+		SchemaVersion:       report.SchemaVersion,
+		Command:             "bench",
+		Model:               dir,
+		Device:              be.Name(),
+		Draft:               opts.engine.draft,
+		Batching:            batching,
+		Lengths:             opts.lengths,
+		WeightBytesPerToken: weightBytes,
+		Result:              res,
 	}
-	if opts.static {
-		rep.Batching = "static"
+	if opts.concurrency == 1 && res.MsPerToken.P50 > 0 {
+		rep.WeightBytesPerS = float64(weightBytes) * 1000 / res.MsPerToken.P50
 	}
 	if opts.minTPS > 0 {
 		rep.Gates = []gate.Check{gate.MinTokensPerSecond(dir, res.ThroughputTokensPerS, opts.minTPS)}
@@ -140,14 +159,58 @@ func runBench(dir string, opts benchOptions, stdout io.Writer) error {
 	return gate.Failed(rep.Gates)
 }
 
+// generator is a serving.Generator that bench and generate stop when done.
+type generator interface {
+	serving.Generator
+	Close()
+}
+
+// benchGenerator starts what bench drives: Single, one sequence at a time
+// with the whole forward pass on the device, when m is resident there;
+// else the serving engine. It says which batching that is and the KV
+// cache bytes per token.
+func benchGenerator(m *runtime.Model, tok *tokenizer.Tokenizer, reqs []serving.Request, opts benchOptions, be compute.Backend) (generator, string, int64, error) {
+	if m.Resident() {
+		if opts.concurrency != 1 || opts.static || opts.engine.draft != "" {
+			return nil, "", 0, fmt.Errorf("on %s the whole forward pass runs one sequence at a time: use --concurrency 1, without --static or --draft", be.Name())
+		}
+		longest := 0
+		for _, r := range reqs {
+			longest = max(longest, len(r.Prompt)+r.MaxTokens)
+		}
+		s, err := serving.NewSingle(m, longest)
+		return s, "single", runtime.KVPageBytes(m.Config, 1, false), err
+	}
+	static := 0
+	if opts.static {
+		static = opts.concurrency
+	}
+	e, err := opts.engine.engine(m, tok, static, be)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	batching := "continuous"
+	if opts.static {
+		batching = "static"
+	}
+	mt := e.Metrics()
+	return e, batching, mt.KVBytes / int64(mt.KVPages*opts.engine.pageSize), nil
+}
+
 // benchReport is the JSON output of qtk bench (docs/json.md).
 type benchReport struct {
 	SchemaVersion int    `json:"schema_version"`
 	Command       string `json:"command"`
 	Model         string `json:"model"`
+	Device        string `json:"device"`
 	Draft         string `json:"draft,omitempty"`
 	Batching      string `json:"batching"`
 	Lengths       string `json:"lengths"`
+	// WeightBytesPerToken is what one decode step of one sequence reads
+	// of the weights (sizing.DecodeWeightBytes); WeightBytesPerS that at
+	// the median time per token, with --concurrency 1 only.
+	WeightBytesPerToken int64   `json:"weight_bytes_per_token"`
+	WeightBytesPerS     float64 `json:"weight_bytes_per_s,omitempty"`
 	bench.Result
 	Gates []gate.Check `json:"gates,omitempty"`
 }
@@ -157,6 +220,7 @@ func printBench(w io.Writer, r benchReport, m *runtime.Model) {
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, args...)...)
 	}
+	row("device", "%s", r.Device)
 	row("batching", "%s", r.Batching)
 	row("requests", "%d (%d concurrent), %d prompt + %d generated tokens in %.2fs", r.Requests, r.Concurrency, r.PromptTokens, r.GeneratedTokens, r.Seconds)
 	row("throughput", "%.1f tokens/s (prompt + generated)", r.ThroughputTokensPerS)
@@ -165,6 +229,10 @@ func printBench(w io.Writer, r benchReport, m *runtime.Model) {
 	row("prefill", "%.1f prompt tokens/s per request (prompt / time to first token)", r.PrefillTokensPerS)
 	row("time to first token", "p50 %.1f ms, p99 %.1f ms", r.TTFTms.P50, r.TTFTms.P99)
 	row("time per token", "p50 %.2f ms, p99 %.2f ms", r.MsPerToken.P50, r.MsPerToken.P99)
+	row("weights per token", "%s read by each decode step", mib(r.WeightBytesPerToken))
+	if r.WeightBytesPerS > 0 {
+		row("weight bandwidth", "%.1f GB/s at the median time per token", r.WeightBytesPerS/1e9)
+	}
 	if kv := r.KV; kv.Samples > 0 {
 		row("KV cache in use", "%s mean, %s peak, for %s of tokens held (%.3fx)", mib(kv.MeanBytesUsed), mib(kv.PeakBytesUsed), mib(kv.MeanBytesHeld), kv.UsedOverHeld)
 		row("KV max-length prealloc", "%s for %d x %d positions (in use: %.3fx of it)", mib(kv.PreallocBytes), r.Concurrency, m.Config.MaxPositions, kv.UsedOverPrealloc)

@@ -29,11 +29,13 @@ func TestBenchJSON(t *testing.T) {
 			Requests   int     `json:"requests"`
 			Throughput float64 `json:"throughput_tokens_per_s"`
 			Proposed   int     `json:"draft_tokens_proposed"`
+			Device     string  `json:"device"`
+			Weights    int64   `json:"weight_bytes_per_token"`
 		}
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("%s: %v in %s", tt.name, err, out)
 		}
-		if got.Batching != tt.batching || got.Requests != 5 || got.Throughput <= 0 || (got.Proposed > 0) != tt.draft {
+		if got.Batching != tt.batching || got.Requests != 5 || got.Throughput <= 0 || (got.Proposed > 0) != tt.draft || got.Device != "cpu" || got.Weights <= 0 {
 			t.Errorf("%s: %s", tt.name, out)
 		}
 	}
@@ -44,7 +46,7 @@ func TestBenchTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"throughput", "time to first token", "time per token", "2 (2 concurrent), 8 prompt + 6 generated"} {
+	for _, want := range []string{"throughput", "time to first token", "time per token", "weights per token", "2 (2 concurrent), 8 prompt + 6 generated"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
 		}

@@ -32,7 +32,9 @@ func newGenerateCmd() *cobra.Command {
 		Short: "Continue a prompt (greedy unless --temperature is set)",
 		Long: `generate continues a prompt through the serving engine (the one qtk bench
 drives), stopping at the model's end-of-sequence token; --draft speeds it
-up with speculative decoding without changing greedy output.`,
+up with speculative decoding without changing greedy output. On a GPU that
+holds whole decoder layers (--device cuda), the whole forward pass runs
+there instead, without the engine (unless --draft is given).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGenerate(args[0], opts, cmd.OutOrStdout())
@@ -72,7 +74,12 @@ func runGenerate(dir string, opts generateOptions, stdout io.Writer) error {
 	if len(prompt)+opts.tokens > m.Config.MaxPositions {
 		return fmt.Errorf("prompt (%d tokens) plus %d new tokens exceed the model's context of %d", len(prompt), opts.tokens, m.Config.MaxPositions)
 	}
-	e, err := opts.engine.engine(m, tok, 0, be)
+	var e generator
+	if m.Resident() && opts.engine.draft == "" {
+		e, err = serving.NewSingle(m, len(prompt)+opts.tokens)
+	} else {
+		e, err = opts.engine.engine(m, tok, 0, be)
+	}
 	if err != nil {
 		return err
 	}

@@ -100,5 +100,8 @@ func loadWeights(path string, w model.Weights, tok *tokenizer.Tokenizer, be comp
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	logf("loaded %s (%s, %d layers) in %.2fs", path, cfg.ModelType, cfg.NumLayers, time.Since(start).Seconds())
+	if _, ok := be.(compute.Resident); ok && !m.Resident() {
+		logf("%s: o_proj or MLP biases keep the layers' orchestration on the CPU (only the projections run on %s)", path, be.Name())
+	}
 	return m, tok, nil
 }
