@@ -1,0 +1,64 @@
+package compute
+
+// LayerShape describes one LLaMA-family decoder layer for a Resident backend.
+type LayerShape struct {
+	Hidden, Heads, KVHeads, HeadDim, FFN int
+	NormEps                              float32
+	// InvFreq holds the RoPE inverse frequency of each of the HeadDim/2
+	// rotated pairs, any rope scaling already applied (rotate-half layout,
+	// as Hugging Face's LLaMA).
+	InvFreq []float32
+}
+
+// ResidentWeights are one layer's weights for a Resident backend. The
+// projections come from the same backend's NewLinear (or quantized
+// equivalent) and are fused as the CPU runtime fuses them: QKV holds the
+// rows of q, then k, then v; GateUp the rows of gate, then up.
+type ResidentWeights struct {
+	QKV, O, GateUp, Down Linear
+	InputNorm, PostNorm  []float32 // [Hidden]
+	QKVBias              []float32 // [q+k+v rows] or nil
+}
+
+// Tensor is float32 memory on a Resident backend's device.
+type Tensor interface {
+	Len() int
+	Upload(src []float32) error   // len(src) <= Len(); fills the first len(src) elements
+	Download(dst []float32) error // len(dst) <= Len(); reads the first len(dst) elements
+	Release()
+}
+
+// Resident is implemented by backends that keep activations on the device
+// and run whole decoder layers there.
+type Resident interface {
+	Backend
+	// NewTensor allocates n float32 elements, zeroed.
+	NewTensor(n int) (Tensor, error)
+	NewLayer(shape LayerShape, w ResidentWeights) (ResidentLayer, error)
+	// MatMulLinear sets dst[rows×out] = x[rows×in]·Wᵀ for tensors on the device
+	// (the output head, or any projection outside a layer).
+	MatMulLinear(l Linear, dst, x Tensor, rows int) error
+}
+
+// Linear input roles a ResidentLayer reports to its hooks.
+const (
+	InputQKV    = "qkv"    // the input norm's output, [rows×Hidden]
+	InputO      = "o"      // the attention output, [rows×Heads·HeadDim]
+	InputGateUp = "gateup" // the post-attention norm's output, [rows×Hidden]
+	InputDown   = "down"   // silu(gate)·up, [rows×FFN]
+)
+
+// ResidentLayer is a decoder layer held by a Resident backend.
+type ResidentLayer interface {
+	// Forward runs the layer in place on x [seqs×n×Hidden]: seqs sequences of
+	// n new tokens each, at positions start … start+n-1. With kv (the layer's
+	// cache, [seqs × maxLen × 2 × KVHeads × HeadDim]: for each sequence and
+	// position the key then the value, after RoPE) the new keys and values
+	// are written there and the tokens attend to positions 0 … start+n-1
+	// of it; with kv nil, start must be 0 and each sequence attends causally
+	// to its own n tokens only (calibration windows). input, when not nil,
+	// is called on the device goroutine's behalf with each linear's input
+	// (a Tensor valid only during the call, rows = seqs·n) before that linear runs.
+	Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int, input func(role string, in Tensor, rows int) error) error
+	Release()
+}
