@@ -17,7 +17,9 @@ type gpu struct {
 	// on the device's goroutine.
 	in, out, extra cuda.Buffer
 	// stage is the page-locked host buffer every copy goes through.
-	stage  cuda.Pinned
+	stage cuda.Pinned
+	// layer is the scratch of resident layers' passes.
+	layer  layerScratch
 	peakMu sync.Mutex
 	peak   uint64
 }
@@ -103,6 +105,7 @@ func (g *gpu) Close() {
 		c.Free(g.out)
 		c.Free(g.extra)
 		c.FreePinned(g.stage)
+		g.layer.free(c)
 		return nil
 	})
 	g.dev.Close()
