@@ -12,13 +12,14 @@ var (
 	_ TensorGram = (*gpuGram)(nil)
 )
 
-// gpuTensor is float32 memory on the device: owned, or a view of a
-// layer's scratch handed to a hook.
+// gpuTensor is float32 memory on the device: owned, or a view of
+// another tensor or of a layer's scratch handed to a hook.
 type gpuTensor struct {
-	g   *gpu
-	n   int
-	mem *deviceMem // nil for a view
-	buf cuda.Buffer
+	g    *gpu
+	n    int
+	mem  *deviceMem // the owner's memory; nil in a hook's view
+	buf  cuda.Buffer
+	view bool
 }
 
 func (g *gpu) NewTensor(n int) (Tensor, error) {
@@ -79,9 +80,9 @@ func (t *gpuTensor) Download(dst []float32) error {
 	})
 }
 
-// Release frees an owned tensor; a view is not the hook's to free.
+// Release frees an owned tensor; releasing a view does nothing.
 func (t *gpuTensor) Release() {
-	if t.mem != nil {
+	if !t.view && t.mem != nil {
 		t.mem.free()
 	}
 }
@@ -153,12 +154,11 @@ func (sc *layerScratch) free(c *cuda.Ctx) {
 	}
 }
 
-// gpuLayer is a decoder layer on the device. It owns its projections:
-// Release frees them with the norms.
+// gpuLayer is a decoder layer on the device. Its projections stay the
+// caller's, who may share them between layers and releases them.
 type gpuLayer struct {
 	g                    *gpu
 	shape                LayerShape
-	linears              []Linear
 	qkv, o, gateUp, down deviceLinear
 	// vectors holds the input norm, the post-attention norm [Hidden each],
 	// the RoPE inverse frequencies [HeadDim/2] and the q, k, v bias, in
@@ -167,8 +167,9 @@ type gpuLayer struct {
 	bias    bool
 }
 
-// NewLayer holds a decoder layer on the device. The layer takes the
-// projections of w: its Release frees them.
+// NewLayer holds a decoder layer on the device: its norms, RoPE
+// frequencies and bias are copied there; its projections are w's, which
+// must outlive the layer (Release does not free them).
 func (g *gpu) NewLayer(shape LayerShape, w ResidentWeights) (ResidentLayer, error) {
 	if err := shape.check(w); err != nil {
 		return nil, fmt.Errorf("compute: resident layer: %w", err)
@@ -189,7 +190,7 @@ func (g *gpu) NewLayer(shape LayerShape, w ResidentWeights) (ResidentLayer, erro
 		}
 	}
 	ly := &gpuLayer{
-		g: g, shape: shape, linears: []Linear{w.QKV, w.O, w.GateUp, w.Down},
+		g: g, shape: shape,
 		qkv: w.QKV.(deviceLinear), o: w.O.(deviceLinear), gateUp: w.GateUp.(deviceLinear), down: w.Down.(deviceLinear),
 		bias: w.QKVBias != nil,
 	}
@@ -217,14 +218,7 @@ func (ly *gpuLayer) qkvBias() cuda.Buffer {
 	return ly.vector(2*ly.shape.Hidden + len(ly.shape.InvFreq))
 }
 
-func (ly *gpuLayer) Release() {
-	for _, l := range ly.linears {
-		l.Release()
-	}
-	if ly.vectors != nil {
-		ly.vectors.free()
-	}
-}
+func (ly *gpuLayer) Release() { ly.vectors.free() }
 
 // Forward runs the layer as a sequence of device steps; the hooks are
 // called between them, outside the device goroutine, so they may use the
@@ -256,7 +250,7 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 		if input == nil {
 			return nil
 		}
-		if err := input(role, &gpuTensor{g: g, n: rows * width, buf: buf}, rows); err != nil {
+		if err := input(role, &gpuTensor{g: g, n: rows * width, buf: buf, view: true}, rows); err != nil {
 			return fmt.Errorf("compute: resident layer: %s input: %w", role, err)
 		}
 		return nil

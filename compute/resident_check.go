@@ -67,3 +67,7 @@ func checkLinear(name string, l Linear, out, in int) error {
 	}
 	return nil
 }
+
+// MaxResidentHeadDim is the largest head dimension the GPU backend's
+// resident layers take (a multiple of 4 at most this).
+const MaxResidentHeadDim = cuda.MaxAttentionHeadDim

@@ -3,6 +3,7 @@ package compute
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -75,10 +76,13 @@ func TestResidentForwardChecks(t *testing.T) {
 	}
 }
 
-// TestCopyTensorNeedsDevice: tensors of no device are refused.
-func TestCopyTensorNeedsDevice(t *testing.T) {
+// TestTensorsNeedADevice: tensors of no device are refused.
+func TestTensorsNeedADevice(t *testing.T) {
 	if err := CopyTensor(nil, nil, 0); err == nil {
 		t.Error("copy between nil tensors accepted")
+	}
+	if _, err := TensorView(nil, 0, 0); err == nil {
+		t.Error("view of a nil tensor accepted")
 	}
 }
 
@@ -136,6 +140,25 @@ func TestResidentTensor(t *testing.T) {
 	}
 	if e := relErr(got, want); !(e <= 1e-6) {
 		t.Errorf("device product differs from the host one by %g", e)
+	}
+	// A view writes into its tensor at its offset.
+	v, err := TensorView(b, 5, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Upload([]float32{7, 8, 9}); err != nil {
+		t.Fatal(err)
+	}
+	v.Release() // does nothing to b
+	head := make([]float32, 9)
+	if err := b.Download(head); err != nil {
+		t.Fatal(err)
+	}
+	if want := append(append(append([]float32(nil), x[:5]...), 7, 8, 9), x[8]); !slices.Equal(head, want) {
+		t.Errorf("after a view's upload: %v, want %v", head, want)
+	}
+	if _, err := TensorView(b, rows*in, 6); err == nil {
+		t.Error("view past the end accepted")
 	}
 	if err := a.Upload(make([]float32, rows*in+1)); err == nil {
 		t.Error("upload past the end accepted")

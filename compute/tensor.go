@@ -36,3 +36,16 @@ func CopyTensor(dst, src Tensor, n int) error {
 		return c.Copy(d.buf, s.buf, n)
 	})
 }
+
+// TensorView returns the n elements of t from off on, as a Tensor sharing
+// t's memory on the device: valid while t is, not to be released.
+func TensorView(t Tensor, off, n int) (Tensor, error) {
+	gt, ok := t.(*gpuTensor)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("compute: view of a tensor of no device")
+	case off < 0 || n < 0 || off+n > gt.n:
+		return nil, fmt.Errorf("compute: view of %d elements from %d of a tensor of %d", n, off, gt.n)
+	}
+	return &gpuTensor{g: gt.g, n: n, mem: gt.mem, buf: gt.buf.Offset(4 * off), view: true}, nil
+}

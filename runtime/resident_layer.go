@@ -22,49 +22,60 @@ func ResidentShape(cfg *model.Config) compute.LayerShape {
 	}
 }
 
-// ResidentSupports reports whether a Resident backend can hold cfg's
-// layers: it has no biases on o_proj or the MLP.
-func ResidentSupports(cfg *model.Config) bool { return !cfg.OBias && !cfg.MLPBias }
+// ResidentSupports reports whether a Resident backend can run cfg's
+// layers: no biases on o_proj or the MLP, and a head dimension its
+// attention takes.
+func ResidentSupports(cfg *model.Config) bool {
+	return !cfg.OBias && !cfg.MLPBias && cfg.HeadDim%4 == 0 && cfg.HeadDim <= compute.MaxResidentHeadDim
+}
 
-// NewResidentLayer holds a layer's float32 weights on a Resident backend,
-// fused as NewLayerOn fuses them. The layer owns its projections.
-func NewResidentLayer(r compute.Resident, cfg *model.Config, w LayerWeights) (compute.ResidentLayer, error) {
-	if !ResidentSupports(cfg) {
-		return nil, fmt.Errorf("resident layer: biases on o_proj or the MLP are not supported")
-	}
+// ResidentProjection holds on be the fused float32 projection of w that
+// reads the input of role (compute.InputQKV, InputO, InputGateUp or
+// InputDown), fused as NewLayerOn fuses it.
+func ResidentProjection(be compute.Backend, cfg *model.Config, w *LayerWeights, role string) (compute.Linear, error) {
 	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
-	var rw compute.ResidentWeights
-	release := func() {
-		for _, l := range []compute.Linear{rw.QKV, rw.O, rw.GateUp, rw.Down} {
-			if l != nil {
-				l.Release()
-			}
-		}
+	switch role {
+	case compute.InputQKV:
+		return be.NewLinear(concat(w.Q, w.K, w.V), cfg.QDim()+2*cfg.KVDim(), h)
+	case compute.InputO:
+		return be.NewLinear(w.O, h, cfg.QDim())
+	case compute.InputGateUp:
+		return be.NewLinear(concat(w.Gate, w.Up), 2*ffn, h)
+	case compute.InputDown:
+		return be.NewLinear(w.Down, h, ffn)
 	}
-	for _, l := range []struct {
-		dst     *compute.Linear
-		w       []float32
-		out, in int
-	}{
-		{&rw.QKV, concat(w.Q, w.K, w.V), cfg.QDim() + 2*cfg.KVDim(), h},
-		{&rw.O, w.O, h, cfg.QDim()},
-		{&rw.GateUp, concat(w.Gate, w.Up), 2 * ffn, h},
-		{&rw.Down, w.Down, h, ffn},
-	} {
-		var err error
-		if *l.dst, err = r.NewLinear(l.w, l.out, l.in); err != nil {
-			release()
-			return nil, err
-		}
+	return nil, fmt.Errorf("resident layer: no projection reads input %q", role)
+}
+
+// NewResidentWeights holds a layer's float32 projections on be and
+// gathers its norms and bias for a Resident layer. The caller releases
+// the projections with ReleaseProjections.
+func NewResidentWeights(be compute.Backend, cfg *model.Config, w *LayerWeights) (compute.ResidentWeights, error) {
+	if !ResidentSupports(cfg) {
+		return compute.ResidentWeights{}, fmt.Errorf("resident layer: biases on o_proj or the MLP, or head dim %d, are not supported", cfg.HeadDim)
 	}
-	rw.InputNorm, rw.PostNorm = w.AttnNorm, w.FFNNorm
+	rw := compute.ResidentWeights{InputNorm: w.AttnNorm, PostNorm: w.FFNNorm}
 	if w.QBias != nil {
 		rw.QKVBias = concat(w.QBias, w.KBias, w.VBias)
 	}
-	ly, err := r.NewLayer(ResidentShape(cfg), rw)
-	if err != nil {
-		release()
-		return nil, err
+	for _, p := range []struct {
+		dst  *compute.Linear
+		role string
+	}{{&rw.QKV, compute.InputQKV}, {&rw.O, compute.InputO}, {&rw.GateUp, compute.InputGateUp}, {&rw.Down, compute.InputDown}} {
+		var err error
+		if *p.dst, err = ResidentProjection(be, cfg, w, p.role); err != nil {
+			ReleaseProjections(rw)
+			return compute.ResidentWeights{}, err
+		}
 	}
-	return ly, nil
+	return rw, nil
+}
+
+// ReleaseProjections frees the projections of rw that are set.
+func ReleaseProjections(rw compute.ResidentWeights) {
+	for _, l := range []compute.Linear{rw.QKV, rw.O, rw.GateUp, rw.Down} {
+		if l != nil {
+			l.Release()
+		}
+	}
 }

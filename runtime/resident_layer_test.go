@@ -10,6 +10,23 @@ import (
 	"github.com/qtk-dev/qtk/model"
 )
 
+// newResidentLayer holds w on r as a device layer; cleanup releases it
+// and its projections.
+func newResidentLayer(t *testing.T, r compute.Resident, cfg *model.Config, w LayerWeights) compute.ResidentLayer {
+	t.Helper()
+	rw, err := NewResidentWeights(r, cfg, &w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ReleaseProjections(rw) })
+	ly, err := r.NewLayer(ResidentShape(cfg), rw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ly.Release)
+	return ly
+}
+
 // residentBackend returns the GPU as a Resident backend, or skips.
 func residentBackend(t *testing.T) compute.Resident {
 	t.Helper()
@@ -131,11 +148,7 @@ func TestResidentLayerWindows(t *testing.T) {
 				}
 			}
 
-			ly, err := NewResidentLayer(r, &cfg, w)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ly.Release()
+			ly := newResidentLayer(t, r, &cfg, w)
 			xt, err := r.NewTensor(len(x))
 			if err != nil {
 				t.Fatal(err)
@@ -195,11 +208,7 @@ func TestResidentLayerCache(t *testing.T) {
 			}
 			var sc scratch
 
-			ly, err := NewResidentLayer(r, &cfg, w)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ly.Release()
+			ly := newResidentLayer(t, r, &cfg, w)
 			kv, err := r.NewTensor(seqs * maxLen * 2 * kvDim)
 			if err != nil {
 				t.Fatal(err)
@@ -264,11 +273,7 @@ func TestResidentLayerRejects(t *testing.T) {
 	r := residentBackend(t)
 	cfg := residentConfigs[0].cfg
 	w := randomLayer(&cfg, rand.New(rand.NewPCG(3, 3)))
-	ly, err := NewResidentLayer(r, &cfg, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ly.Release()
+	ly := newResidentLayer(t, r, &cfg, w)
 	x, err := r.NewTensor(2 * 4 * cfg.HiddenSize)
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +302,7 @@ func TestResidentLayerRejects(t *testing.T) {
 	}
 	bad := cfg
 	bad.OBias = true
-	if _, err := NewResidentLayer(r, &bad, w); err == nil {
+	if _, err := NewResidentWeights(r, &bad, &w); err == nil {
 		t.Error("o_proj bias accepted")
 	}
 }

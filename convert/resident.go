@@ -1,0 +1,253 @@
+package convert
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/qtk-dev/qtk/calibrate"
+	"github.com/qtk-dev/qtk/compute"
+	"github.com/qtk-dev/qtk/gptq"
+	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/runtime"
+)
+
+// GPTQ's calibration on a Resident backend: the activations of every
+// window stay on the device for the whole run, and each layer's passes run
+// there, its Hessians accumulated from the device's own copies of the
+// projections' inputs. AWQ and the GGUF-calibrated path keep their passes
+// over the host activations (the CPU runtime, with the projections on the
+// backend) for now.
+
+// deviceChunkRows bounds the tokens of one device Forward: the scratch of
+// a layer pass grows with it (about 3.7 GB for Llama-2-7B at 16,384).
+const deviceChunkRows = 16384
+
+// deviceCalibration holds the calibration activations on a Resident
+// backend: x [windows × n × hidden], the inputs of the current layer,
+// and work, the copy a pass that only observes runs on.
+type deviceCalibration struct {
+	r          compute.Resident
+	cfg        *model.Config
+	x, work    compute.Tensor
+	windows, n int
+	chunk      int // windows per Forward
+	logf       func(format string, args ...any)
+}
+
+// newDeviceCalibration uploads the activations when GPTQ runs on a
+// Resident backend that supports the model's layers; it returns nil
+// otherwise (the passes then run on the CPU runtime).
+func newDeviceCalibration(cfg *model.Config, acts *calibrate.Activations, opts *Options) (*deviceCalibration, error) {
+	r, ok := opts.Backend.(compute.Resident)
+	if !ok || acts == nil || opts.Method != GPTQ || !runtime.ResidentSupports(cfg) {
+		return nil, nil
+	}
+	h := cfg.HiddenSize
+	d := &deviceCalibration{r: r, cfg: cfg, windows: len(acts.X), n: len(acts.X[0]) / h, logf: opts.logf}
+	d.chunk = min(d.windows, max(1, deviceChunkRows/d.n))
+	var err error
+	if d.x, err = r.NewTensor(d.windows * d.n * h); err != nil {
+		return nil, fmt.Errorf("calibration activations on the device: %w", err)
+	}
+	if d.work, err = r.NewTensor(d.chunk * d.n * h); err != nil {
+		d.release()
+		return nil, fmt.Errorf("calibration activations on the device: %w", err)
+	}
+	if err := d.upload(acts.X); err != nil {
+		d.release()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *deviceCalibration) release() {
+	for _, t := range []compute.Tensor{d.x, d.work} {
+		if t != nil {
+			t.Release()
+		}
+	}
+}
+
+// window returns the activations of windows [from, from+count) on the
+// device.
+func (d *deviceCalibration) window(t compute.Tensor, from, count int) (compute.Tensor, error) {
+	size := d.n * d.cfg.HiddenSize
+	return compute.TensorView(t, from*size, count*size)
+}
+
+// upload copies the host activations x, one slice a window, to the
+// device.
+func (d *deviceCalibration) upload(x [][]float32) error {
+	for i, w := range x {
+		v, err := d.window(d.x, i, 1)
+		if err == nil {
+			err = v.Upload(w)
+		}
+		if err != nil {
+			return fmt.Errorf("calibration window %d to the device: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// download copies the device activations back into x.
+func (d *deviceCalibration) download(x [][]float32) error {
+	for i, w := range x {
+		v, err := d.window(d.x, i, 1)
+		if err == nil {
+			err = v.Download(w)
+		}
+		if err != nil {
+			return fmt.Errorf("calibration window %d from the device: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// deviceLayer is the layer being quantized as the device sees it: its
+// projections are replaced stage by stage by their quantized versions.
+type deviceLayer struct {
+	d     *deviceCalibration
+	w     *runtime.LayerWeights
+	shape compute.LayerShape
+	rw    compute.ResidentWeights
+}
+
+// layer puts the float weights w on the device; w is read again by update.
+func (d *deviceCalibration) layer(w *runtime.LayerWeights) (*deviceLayer, error) {
+	start := time.Now()
+	rw, err := runtime.NewResidentWeights(d.r, d.cfg, w)
+	if err != nil {
+		return nil, err
+	}
+	d.logf("gptq: layer weights to the device %.2fs", time.Since(start).Seconds())
+	return &deviceLayer{d: d, w: w, shape: runtime.ResidentShape(d.cfg), rw: rw}, nil
+}
+
+func (dl *deviceLayer) release() { runtime.ReleaseProjections(dl.rw) }
+
+// update replaces the projections that read the inputs of stage's roles
+// with w's current (quantized) weights.
+func (dl *deviceLayer) update(stage []model.Role) error {
+	done := map[string]bool{}
+	for _, role := range stage {
+		input := inputOf(role)
+		if done[input] {
+			continue
+		}
+		done[input] = true
+		l, err := runtime.ResidentProjection(dl.d.r, dl.d.cfg, dl.w, input)
+		if err != nil {
+			return err
+		}
+		p := dl.projection(input)
+		(*p).Release()
+		*p = l
+	}
+	return nil
+}
+
+// projection points at the projection reading input.
+func (dl *deviceLayer) projection(input string) *compute.Linear {
+	switch input {
+	case compute.InputQKV:
+		return &dl.rw.QKV
+	case compute.InputO:
+		return &dl.rw.O
+	case compute.InputGateUp:
+		return &dl.rw.GateUp
+	}
+	return &dl.rw.Down
+}
+
+// errObserved ends a pass once the last Hessian of a stage has its
+// inputs: the rest of the layer is not needed.
+var errObserved = errors.New("stage observed")
+
+// inputOrder is the order in which a layer pass reaches the inputs.
+var inputOrder = []string{compute.InputQKV, compute.InputO, compute.InputGateUp, compute.InputDown}
+
+// observe accumulates hessians (by input, as inputOf names them) over
+// every window, one Hessian update a window as the CPU passes make. On
+// failure the Hessians are released.
+func (dl *deviceLayer) observe(hessians map[string]*gptq.Hessian) error {
+	err := dl.observeAll(hessians)
+	if err != nil {
+		releaseAll(hessians)
+	}
+	return err
+}
+
+func (dl *deviceLayer) observeAll(hessians map[string]*gptq.Hessian) error {
+	d := dl.d
+	last := ""
+	for _, input := range inputOrder {
+		if hessians[input] != nil {
+			last = input
+		}
+	}
+	hook := func(input string, in compute.Tensor, rows int) error {
+		if h := hessians[input]; h != nil {
+			width := in.Len() / rows
+			for w := 0; w < rows/d.n; w++ {
+				v, err := compute.TensorView(in, w*d.n*width, d.n*width)
+				if err != nil {
+					return err
+				}
+				h.AddTensor(v, d.n)
+			}
+			if err := h.Err(); err != nil {
+				return err
+			}
+		}
+		if input == last {
+			return errObserved
+		}
+		return nil
+	}
+	return dl.forEachChunk(func(ly compute.ResidentLayer, x compute.Tensor, windows int) error {
+		work, err := compute.TensorView(d.work, 0, x.Len())
+		if err != nil {
+			return err
+		}
+		if err := compute.CopyTensor(work, x, x.Len()); err != nil {
+			return err
+		}
+		err = ly.Forward(work, windows, d.n, 0, nil, 0, hook)
+		if errors.Is(err, errObserved) {
+			return nil
+		}
+		return err
+	})
+}
+
+// advance runs the layer over every window in place: the activations
+// become the next layer's inputs.
+func (dl *deviceLayer) advance() error {
+	return dl.forEachChunk(func(ly compute.ResidentLayer, x compute.Tensor, windows int) error {
+		return ly.Forward(x, windows, dl.d.n, 0, nil, 0, nil)
+	})
+}
+
+// forEachChunk builds the device layer from the current projections and
+// calls run with it on each chunk of windows of the activations.
+func (dl *deviceLayer) forEachChunk(run func(ly compute.ResidentLayer, x compute.Tensor, windows int) error) error {
+	d := dl.d
+	ly, err := d.r.NewLayer(dl.shape, dl.rw)
+	if err != nil {
+		return err
+	}
+	defer ly.Release()
+	for from := 0; from < d.windows; from += d.chunk {
+		count := min(d.chunk, d.windows-from)
+		x, err := d.window(d.x, from, count)
+		if err != nil {
+			return err
+		}
+		if err := run(ly, x, count); err != nil {
+			return err
+		}
+	}
+	return nil
+}
