@@ -169,7 +169,8 @@ type gpuLayer struct {
 
 // NewLayer holds a decoder layer on the device: its norms, RoPE
 // frequencies and bias are copied there; its projections are w's, which
-// must outlive the layer (Release does not free them).
+// must outlive the layer (Release does not free them). A projection may
+// be nil when no Forward runs it: a pass whose hook stops it before.
 func (g *gpu) NewLayer(shape LayerShape, w ResidentWeights) (ResidentLayer, error) {
 	if err := shape.check(w); err != nil {
 		return nil, fmt.Errorf("compute: resident layer: %w", err)
@@ -189,10 +190,14 @@ func (g *gpu) NewLayer(shape LayerShape, w ResidentWeights) (ResidentLayer, erro
 			return nil, fmt.Errorf("compute: resident layer: %w", err)
 		}
 	}
-	ly := &gpuLayer{
-		g: g, shape: shape,
-		qkv: w.QKV.(deviceLinear), o: w.O.(deviceLinear), gateUp: w.GateUp.(deviceLinear), down: w.Down.(deviceLinear),
-		bias: w.QKVBias != nil,
+	ly := &gpuLayer{g: g, shape: shape, bias: w.QKVBias != nil}
+	for _, p := range []struct {
+		dst *deviceLinear
+		l   Linear
+	}{{&ly.qkv, w.QKV}, {&ly.o, w.O}, {&ly.gateUp, w.GateUp}, {&ly.down, w.Down}} {
+		if p.l != nil {
+			*p.dst = p.l.(deviceLinear)
+		}
 	}
 	vectors := make([]float32, 0, 2*shape.Hidden+len(shape.InvFreq)+len(w.QKVBias))
 	vectors = append(append(append(append(vectors, w.InputNorm...), w.PostNorm...), shape.InvFreq...), w.QKVBias...)
@@ -280,7 +285,7 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 		}, InputQKV, &sc.normed, s.Hidden},
 		{func(c *cuda.Ctx) error { return ly.attention(c, sc, seqs, n, start, kt, maxLen) }, InputO, &sc.attn, s.qDim()},
 		{func(c *cuda.Ctx) error {
-			if err := ly.o.matMulDevice(c, sc.proj, sc.attn, rows); err != nil {
+			if err := ly.product(c, ly.o, InputO, sc.proj, sc.attn, rows); err != nil {
 				return err
 			}
 			if err := c.AddInto(xt.buf, sc.proj, rows*s.Hidden); err != nil {
@@ -292,13 +297,13 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 			return nil
 		}, InputGateUp, &sc.normed, s.Hidden},
 		{func(c *cuda.Ctx) error {
-			if err := ly.gateUp.matMulDevice(c, sc.gateUp, sc.normed, rows); err != nil {
+			if err := ly.product(c, ly.gateUp, InputGateUp, sc.gateUp, sc.normed, rows); err != nil {
 				return err
 			}
 			return c.SwiGLU(sc.act, sc.gateUp, rows, s.FFN)
 		}, InputDown, &sc.act, s.FFN},
 		{func(c *cuda.Ctx) error {
-			if err := ly.down.matMulDevice(c, sc.proj, sc.act, rows); err != nil {
+			if err := ly.product(c, ly.down, InputDown, sc.proj, sc.act, rows); err != nil {
 				return err
 			}
 			if err := c.AddInto(xt.buf, sc.proj, rows*s.Hidden); err != nil {
@@ -320,13 +325,21 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 	return nil
 }
 
+// product runs the projection l that reads input, which must be set.
+func (ly *gpuLayer) product(c *cuda.Ctx, l deviceLinear, input string, dst, x cuda.Buffer, rows int) error {
+	if l == nil {
+		return fmt.Errorf("the layer has no projection of the %s input", input)
+	}
+	return l.matMulDevice(c, dst, x, rows)
+}
+
 // attention projects the normed rows to q, k and v, adds the bias,
 // rotates q and k, stores k and v in the cache kv when there is one and
 // writes the attention output to sc.attn.
 func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n, start int, kv *gpuTensor, maxLen int) error {
 	s := ly.shape
 	rows, stride := seqs*n, s.qkvRows()
-	if err := ly.qkv.matMulDevice(c, sc.qkv, sc.normed, rows); err != nil {
+	if err := ly.product(c, ly.qkv, InputQKV, sc.qkv, sc.normed, rows); err != nil {
 		return err
 	}
 	if ly.bias {

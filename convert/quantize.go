@@ -197,10 +197,7 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, dev
 			decided, err = quantizeGPTQ(cfg, &w, acts, nil, opts)
 			break
 		}
-		var dl *deviceLayer
-		if dl, err = dev.layer(&w); err != nil {
-			break
-		}
+		dl := dev.layer(&w)
 		defer dl.release()
 		if decided, err = quantizeGPTQ(cfg, &w, acts, dl, opts); err != nil {
 			break

@@ -3,7 +3,6 @@ package convert
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/compute"
@@ -32,7 +31,6 @@ type deviceCalibration struct {
 	x, work    compute.Tensor
 	windows, n int
 	chunk      int // windows per Forward
-	logf       func(format string, args ...any)
 }
 
 // newDeviceCalibration uploads the activations when GPTQ runs on a
@@ -44,7 +42,7 @@ func newDeviceCalibration(cfg *model.Config, acts *calibrate.Activations, opts *
 		return nil, nil
 	}
 	h := cfg.HiddenSize
-	d := &deviceCalibration{r: r, cfg: cfg, windows: len(acts.X), n: len(acts.X[0]) / h, logf: opts.logf}
+	d := &deviceCalibration{r: r, cfg: cfg, windows: len(acts.X), n: len(acts.X[0]) / h}
 	d.chunk = min(d.windows, max(1, deviceChunkRows/d.n))
 	var err error
 	if d.x, err = r.NewTensor(d.windows * d.n * h); err != nil {
@@ -105,8 +103,10 @@ func (d *deviceCalibration) download(x [][]float32) error {
 	return nil
 }
 
-// deviceLayer is the layer being quantized as the device sees it: its
-// projections are replaced stage by stage by their quantized versions.
+// deviceLayer is the layer being quantized as the device sees it. Its
+// projections are uploaded from w when a pass first runs them and
+// replaced stage by stage by their quantized versions: with
+// true-sequential stages, only the quantized ones ever are.
 type deviceLayer struct {
 	d     *deviceCalibration
 	w     *runtime.LayerWeights
@@ -114,39 +114,12 @@ type deviceLayer struct {
 	rw    compute.ResidentWeights
 }
 
-// layer puts the float weights w on the device; w is read again by update.
-func (d *deviceCalibration) layer(w *runtime.LayerWeights) (*deviceLayer, error) {
-	start := time.Now()
-	rw, err := runtime.NewResidentWeights(d.r, d.cfg, w)
-	if err != nil {
-		return nil, err
-	}
-	d.logf("gptq: layer weights to the device %.2fs", time.Since(start).Seconds())
-	return &deviceLayer{d: d, w: w, shape: runtime.ResidentShape(d.cfg), rw: rw}, nil
+// layer starts the device layer of w, which its passes read as it changes.
+func (d *deviceCalibration) layer(w *runtime.LayerWeights) *deviceLayer {
+	return &deviceLayer{d: d, w: w, shape: runtime.ResidentShape(d.cfg), rw: runtime.ResidentVectors(w)}
 }
 
 func (dl *deviceLayer) release() { runtime.ReleaseProjections(dl.rw) }
-
-// update replaces the projections that read the inputs of stage's roles
-// with w's current (quantized) weights.
-func (dl *deviceLayer) update(stage []model.Role) error {
-	done := map[string]bool{}
-	for _, role := range stage {
-		input := inputOf(role)
-		if done[input] {
-			continue
-		}
-		done[input] = true
-		l, err := runtime.ResidentProjection(dl.d.r, dl.d.cfg, dl.w, input)
-		if err != nil {
-			return err
-		}
-		p := dl.projection(input)
-		(*p).Release()
-		*p = l
-	}
-	return nil
-}
 
 // projection points at the projection reading input.
 func (dl *deviceLayer) projection(input string) *compute.Linear {
@@ -159,6 +132,50 @@ func (dl *deviceLayer) projection(input string) *compute.Linear {
 		return &dl.rw.GateUp
 	}
 	return &dl.rw.Down
+}
+
+// set uploads w's current weights of the projection reading input.
+func (dl *deviceLayer) set(input string) error {
+	l, err := runtime.ResidentProjection(dl.d.r, dl.d.cfg, dl.w, input)
+	if err != nil {
+		return err
+	}
+	p := dl.projection(input)
+	if *p != nil {
+		(*p).Release()
+	}
+	*p = l
+	return nil
+}
+
+// need uploads the projections that a pass stopping at input stop runs
+// (all of them for stop "") and that are not on the device yet.
+func (dl *deviceLayer) need(stop string) error {
+	for _, input := range inputOrder {
+		if input == stop {
+			return nil
+		}
+		if *dl.projection(input) == nil {
+			if err := dl.set(input); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// update uploads the quantized projections of stage's roles from w.
+func (dl *deviceLayer) update(stage []model.Role) error {
+	done := map[string]bool{}
+	for _, role := range stage {
+		if input := inputOf(role); !done[input] {
+			done[input] = true
+			if err := dl.set(input); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // errObserved ends a pass once the last Hessian of a stage has its
@@ -186,6 +203,9 @@ func (dl *deviceLayer) observeAll(hessians map[string]*gptq.Hessian) error {
 		if hessians[input] != nil {
 			last = input
 		}
+	}
+	if err := dl.need(last); err != nil {
+		return err
 	}
 	hook := func(input string, in compute.Tensor, rows int) error {
 		if h := hessians[input]; h != nil {
@@ -225,6 +245,9 @@ func (dl *deviceLayer) observeAll(hessians map[string]*gptq.Hessian) error {
 // advance runs the layer over every window in place: the activations
 // become the next layer's inputs.
 func (dl *deviceLayer) advance() error {
+	if err := dl.need(""); err != nil {
+		return err
+	}
 	return dl.forEachChunk(func(ly compute.ResidentLayer, x compute.Tensor, windows int) error {
 		return ly.Forward(x, windows, dl.d.n, 0, nil, 0, nil)
 	})

@@ -47,6 +47,16 @@ func ResidentProjection(be compute.Backend, cfg *model.Config, w *LayerWeights, 
 	return nil, fmt.Errorf("resident layer: no projection reads input %q", role)
 }
 
+// ResidentVectors gathers a layer's norms and q, k, v bias for a Resident
+// layer, without its projections.
+func ResidentVectors(w *LayerWeights) compute.ResidentWeights {
+	rw := compute.ResidentWeights{InputNorm: w.AttnNorm, PostNorm: w.FFNNorm}
+	if w.QBias != nil {
+		rw.QKVBias = concat(w.QBias, w.KBias, w.VBias)
+	}
+	return rw
+}
+
 // NewResidentWeights holds a layer's float32 projections on be and
 // gathers its norms and bias for a Resident layer. The caller releases
 // the projections with ReleaseProjections.
@@ -54,10 +64,7 @@ func NewResidentWeights(be compute.Backend, cfg *model.Config, w *LayerWeights) 
 	if !ResidentSupports(cfg) {
 		return compute.ResidentWeights{}, fmt.Errorf("resident layer: biases on o_proj or the MLP, or head dim %d, are not supported", cfg.HeadDim)
 	}
-	rw := compute.ResidentWeights{InputNorm: w.AttnNorm, PostNorm: w.FFNNorm}
-	if w.QBias != nil {
-		rw.QKVBias = concat(w.QBias, w.KBias, w.VBias)
-	}
+	rw := ResidentVectors(w)
 	for _, p := range []struct {
 		dst  *compute.Linear
 		role string
