@@ -4,11 +4,12 @@
 # with
 #   CGO_ENABLED=0 go build -ldflags=-s -o bin/qtk ./cmd/qtk
 #   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/compute.test ./compute
+#   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/gptq.test ./gptq
 # (and, for more checks, bin/runtime.test and bin/convert.test the same
 # way) and the data under .data (DATA): wiki.valid.tokens (calibration),
 # wiki.test.raw (perplexity) and, for the small stage, small-llama.
 #
-# QTK and COMPUTE_TEST override the binaries' paths.
+# QTK, COMPUTE_TEST and GPTQ_TEST override the binaries' paths.
 #
 # Usage: bench/gpu.sh OUTDIR [STAGE...]
 # Stages (default: check tiny synth bench):
@@ -18,6 +19,9 @@
 #   synth  a Llama-2-7B-shaped checkpoint of $LAYERS layers (default 4)
 #   bench  GPTQ and AWQ of it on the GPU, 128×512 calibration tokens, 4-bit,
 #          group 128: the recipes of RECIPES (default: gptq-reference awq gptq-default)
+#   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
+#   sweep  GPTQ's column sweep on the GPU against the CPU (tests), and its
+#          time per Llama-2-7B matrix on each (BenchmarkSweep)
 # Logs go to OUTDIR/gpu.log, one line per result to OUTDIR/summary.txt.
 set -u
 out=${1:?usage: bench/gpu.sh OUTDIR [STAGE...]}
@@ -75,6 +79,12 @@ for stage in $stages; do
 			fi
 		done
 		;;
+	sweep)
+		gptqtest=${GPTQ_TEST:-bin/gptq.test}
+		run "gptq sweep tests (GPU vs CPU)" "$gptqtest" -test.v -test.run 'DeviceSweep|OnGPU|OnSweeper'
+		run "gptq sweep benchmark" "$gptqtest" -test.run '^$' -test.bench BenchmarkSweep -test.benchtime 3x
+		grep -E "^BenchmarkSweep|differing|--- FAIL|^FAIL" "$log" | tail -30 | tee -a "$summary"
+		;;
 	tiny | small)
 		model=testdata/models/tiny-llama
 		[ "$stage" = small ] && model=$small
@@ -90,6 +100,10 @@ for stage in $stages; do
 				ppl "$work/$stage-$m-$dev" cpu
 			done
 		done
+		;;
+	gemv)
+		run "int4 gemv benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMV -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
+		grep -E "GB/s|device-to-device" "$log" | tail -7 | tee -a "$summary"
 		;;
 	synth)
 		run "synth llama-2-7b, $layers layers" $qtk synth --like llama-2-7b --layers "$layers" -o "$work/l2-7b" --force

@@ -14,6 +14,11 @@ type Backend interface {
 	// NewLinear holds the weight w [out×in] of a linear layer for
 	// repeated products; w may be changed by the caller afterwards.
 	NewLinear(w []float32, out, in int) (Linear, error)
+	// NewQuantLinear holds a quantized weight for repeated products. The
+	// products equal those of NewLinear with q.Dequantize(), up to the
+	// rounding of the device's arithmetic; q may be changed by the caller
+	// afterwards.
+	NewQuantLinear(q QuantWeight) (Linear, error)
 	// MatMulT sets c[m×n] = a[m×k]·b[n×k]ᵀ.
 	MatMulT(c, a, b []float32, m, n, k int) error
 	// MatMul sets c[m×n] = a[m×k]·b[k×n].

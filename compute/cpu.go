@@ -16,6 +16,14 @@ func (cpu) NewLinear(w []float32, out, in int) (Linear, error) {
 	return cpuLinear{gemm.PackT(w, out, in)}, nil
 }
 
+// NewQuantLinear dequantizes: the CPU's products run in float32.
+func (c cpu) NewQuantLinear(q QuantWeight) (Linear, error) {
+	if err := q.check(); err != nil {
+		return nil, err
+	}
+	return c.NewLinear(q.Dequantize(), q.Out, q.In)
+}
+
 func (cpu) MatMulT(c, a, b []float32, m, n, k int) error {
 	gemm.MatMulT(c, a, b, m, n, k)
 	return nil

@@ -16,6 +16,7 @@ type gpu struct {
 	// Scratch for the operands of products, grown as needed; only touched
 	// on the device's goroutine.
 	in, out, extra cuda.Buffer
+	int4           int4Scratch
 	// stage is the page-locked host buffer every copy goes through.
 	stage cuda.Pinned
 	// layer is the scratch of resident layers' passes.
@@ -56,7 +57,7 @@ func scratch(c *cuda.Ctx, b *cuda.Buffer, bytes int) (cuda.Buffer, error) {
 const stageBytes = 64 << 20
 
 // upload copies src to the device through the page-locked stage.
-func upload[T float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.Buffer, src []T) error {
+func upload[T uint8 | int32 | float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.Buffer, src []T) error {
 	if err := g.ensureStage(c); err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func upload[T float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.Buffer, src []T) 
 }
 
 // download copies from the device to dst through the page-locked stage.
-func download[T float32 | float64](g *gpu, c *cuda.Ctx, dst []T, src cuda.Buffer) error {
+func download[T uint8 | int32 | float32 | float64](g *gpu, c *cuda.Ctx, dst []T, src cuda.Buffer) error {
 	if err := g.ensureStage(c); err != nil {
 		return err
 	}
@@ -104,6 +105,7 @@ func (g *gpu) Close() {
 		c.Free(g.in)
 		c.Free(g.out)
 		c.Free(g.extra)
+		g.int4.free(c)
 		c.FreePinned(g.stage)
 		g.layer.free(c)
 		return nil

@@ -2,8 +2,8 @@ package compute
 
 import "github.com/qtk-dev/qtk/internal/cuda"
 
-// deviceLinear is a Linear whose weight lives on the GPU backend's device
-// and multiplies device activations there.
+// deviceLinear is a Linear resident on the GPU whose products can run
+// between device buffers, for device-resident layers.
 type deviceLinear interface {
 	// matMulDevice sets dst[rows×out] = x[rows×in]·Wᵀ, both float32 device buffers,
 	// on the device goroutine (c is its context). No host copies.

@@ -33,7 +33,7 @@ func CopyTensor(dst, src Tensor, n int) error {
 		if err := s.live(); err != nil {
 			return err
 		}
-		return c.Copy(d.buf, s.buf, n)
+		return c.Copy(d.buf, s.buf, 4*n)
 	})
 }
 

@@ -136,7 +136,7 @@ func (dl *deviceLayer) projection(input string) *compute.Linear {
 
 // set uploads w's current weights of the projection reading input.
 func (dl *deviceLayer) set(input string) error {
-	l, err := runtime.ResidentProjection(dl.d.r, dl.d.cfg, dl.w, input)
+	l, err := runtime.NewProjection(dl.d.r, dl.d.cfg, dl.w, input)
 	if err != nil {
 		return err
 	}

@@ -84,3 +84,68 @@ func BenchmarkHessianAdd(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSweep times the sweep of one Llama-2-7B weight matrix (out×in:
+// attention 4096×4096, gate and up 11008×4096, down 4096×11008) with the
+// reference recipe (4-bit, group 128, asymmetric, no act-order), from
+// the plan (the factor of H) to the codes: all on the CPU ("cpu"); where
+// there is a GPU, the column loop on the CPU and the lazy updates on the
+// GPU ("cpu+cublas"), and all on the GPU ("gpu"). Skipped with -short.
+func BenchmarkSweep(b *testing.B) {
+	if testing.Short() {
+		b.Skip("7B shapes skipped in short mode")
+	}
+	type variant struct {
+		name    string
+		be      compute.Backend
+		cpuLoop bool // the column loop stays on the CPU
+	}
+	variants := []variant{{"cpu", compute.CPU, true}}
+	if g, err := compute.OpenCUDA(0); err == nil {
+		defer g.Close()
+		variants = append(variants, variant{"cpu+cublas", g, true}, variant{"gpu", g, false})
+	}
+	// The factor comes from the last backend; it is not timed.
+	factorOn := variants[len(variants)-1].be
+	for _, sh := range []struct{ out, in int }{{4096, 4096}, {11008, 4096}, {4096, 11008}} {
+		w := randn(newRand(4), sh.out*sh.in)
+		x := correlatedInputs(newRand(5), 256, sh.in)
+		h := NewHessianOn(factorOn, sh.in)
+		h.Add(x, 256)
+		o, err := Options{Scheme: scheme4(128), Backend: factorOn}.resolved()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := checkInputs(w, sh.out, sh.in, h, o); err != nil {
+			b.Fatal(err)
+		}
+		p, err := newPlan(h, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.Release()
+		for _, v := range variants {
+			b.Run(fmt.Sprintf("%s/%dx%d", v.name, sh.out, sh.in), func(b *testing.B) {
+				o.Backend = v.be
+				sweepOnce := func() {
+					grid := newSchemeGrid(sh.out, sh.in, groupIndex(p.perm, o), o)
+					s := newSweep(w, sh.out, sh.in, p, grid, o)
+					run := s.run
+					if v.cpuLoop {
+						run = s.runCPU
+					}
+					if _, err := run(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if v.be != compute.CPU {
+					sweepOnce() // the device's libraries start on first use
+				}
+				for b.Loop() {
+					sweepOnce()
+				}
+				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/matrix")
+			})
+		}
+	}
+}

@@ -16,6 +16,11 @@
 // float64 Cholesky and a triangular inverse instead of three float32
 // factorizations) but yields the same matrix, and failing
 // factorizations are retried with more damping.
+//
+// On a backend that is a compute.Sweeper (the CUDA one), the sweep onto
+// package quant's integer grid with min-max parameters runs whole on its
+// device, rounding as the CPU sweep does; other grids and the clip
+// search sweep on the CPU.
 package gptq
 
 import (
@@ -62,49 +67,70 @@ func Quantize(w []float32, out, in int, h *Hessian, opts Options) (Result, error
 		return Result{}, err
 	}
 
-	// Dead columns, inputs that were always zero, get H_cc = 1 (and zero
-	// weights below), as in the reference.
-	diag := make([]float64, in)
-	dead := make([]bool, in)
-	for c := range diag {
-		diag[c] = h.at(c, c)
-		if diag[c] == 0 {
-			diag[c], dead[c] = 1, true
-		}
-	}
-	perm := processingOrder(diag, o.ActOrder)
-	u, damp, err := factor(h, perm, diag, o)
+	p, err := newPlan(h, o)
 	if err != nil {
 		return Result{}, err
-	}
-	var importance []float32 // diag(H) in processing order, for the fits
-	if o.Clip != nil || o.Grid != nil {
-		importance = make([]float32, in)
-		for j, c := range perm {
-			importance[j] = float32(diag[c])
-		}
 	}
 	grid := o.Grid
 	var scheme *schemeGrid
 	if grid == nil {
-		scheme = newSchemeGrid(out, in, groupIndex(perm, o), o)
+		scheme = newSchemeGrid(out, in, groupIndex(p.perm, o), o)
 		grid = scheme
 	}
-	loss, err := newSweep(w, out, in, perm, dead, u, importance, grid, o).run()
+	loss, err := newSweep(w, out, in, p, grid, o).run()
 	if err != nil {
 		return Result{}, err
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return Result{}, fmt.Errorf("gptq: the error terms overflowed (loss %v); the Hessian is too badly scaled", loss)
 	}
-	res := Result{Loss: loss, Damp: damp}
+	res := Result{Loss: loss, Damp: p.damp}
 	if scheme != nil {
 		if o.RefitScales {
-			refitScales(scheme.t, w, h, dead)
+			refitScales(scheme.t, w, h, p.dead)
 		}
 		res.Tensor = scheme.t
 	}
 	return res, nil
+}
+
+// plan is what the sweep needs of the Hessian: the processing order, the
+// dead columns, the factor U and the channels' importance.
+type plan struct {
+	perm []int  // perm[j] is the input channel quantized j-th
+	dead []bool // inputs that were always zero, by channel
+	u    invFactor
+	damp float64 // the damping fraction U was found with
+	// importance is diag(H) in processing order for the grid's fits; nil
+	// when they take none.
+	importance []float32
+}
+
+// newPlan derives the sweep's plan from h.
+func newPlan(h *Hessian, o Options) (plan, error) {
+	in := h.in
+	// Dead columns, inputs that were always zero, get H_cc = 1 (and zero
+	// weights in the sweep), as in the reference.
+	diag := make([]float64, in)
+	p := plan{dead: make([]bool, in)}
+	for c := range diag {
+		diag[c] = h.at(c, c)
+		if diag[c] == 0 {
+			diag[c], p.dead[c] = 1, true
+		}
+	}
+	p.perm = processingOrder(diag, o.ActOrder)
+	var err error
+	if p.u, p.damp, err = factor(h, p.perm, diag, o); err != nil {
+		return plan{}, err
+	}
+	if o.Clip != nil || o.Grid != nil {
+		p.importance = make([]float32, in)
+		for j, c := range p.perm {
+			p.importance[j] = float32(diag[c])
+		}
+	}
+	return p, nil
 }
 
 // checkInputs validates everything Quantize is given.

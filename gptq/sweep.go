@@ -1,6 +1,10 @@
 package gptq
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/qtk-dev/qtk/compute"
+)
 
 // Parallel chunking of the sweep.
 const (
@@ -31,26 +35,26 @@ type sweep struct {
 	importance []float32
 }
 
-// newSweep prepares the sweep of w [out×in] onto grid, fitting the
-// parameters that are fixed before it: one group per row, or static
+// newSweep prepares the sweep of w [out×in] onto grid by plan p, fitting
+// the parameters that are fixed before it: one group per row, or static
 // groups.
-func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, importance []float32, grid Grid, o Options) *sweep {
+func newSweep(w []float32, out, in int, p plan, grid Grid, o Options) *sweep {
 	gs := grid.GroupSize()
 	perRow := gs >= in
 	s := &sweep{
-		out: out, in: in, o: o, importance: importance,
+		out: out, in: in, o: o, importance: p.importance,
 		grid: grid, gs: gs, dynamic: !perRow && !o.StaticGroups,
-		perm: perm,
+		perm: p.perm,
 		w:    make([]float32, out*in),
-		u:    u,
+		u:    p.u,
 	}
 	// The importance of each channel in its original order, for the
 	// parameters found before the sweep.
 	var original []float32
-	if importance != nil {
+	if p.importance != nil {
 		original = make([]float32, in)
-		for j, c := range perm {
-			original[c] = importance[j]
+		for j, c := range p.perm {
+			original[c] = p.importance[j]
 		}
 	}
 	span := func(lo, hi int) []float32 {
@@ -69,7 +73,7 @@ func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, im
 				grid.Fit(r, 0, src, span(0, in))
 			}
 			copy(row, src)
-			for c, d := range dead {
+			for c, d := range p.dead {
 				if d {
 					row[c] = 0
 				}
@@ -80,7 +84,7 @@ func newSweep(w []float32, out, in int, perm []int, dead []bool, u invFactor, im
 				}
 			}
 			dst := s.w[r*in : (r+1)*in]
-			for j, c := range perm {
+			for j, c := range p.perm {
 				dst[j] = row[c]
 			}
 		}
@@ -107,8 +111,21 @@ func groupIndex(perm []int, o Options) []int32 {
 	return gidx
 }
 
-// run quantizes every column onto the grid and returns the loss.
+// run quantizes every column onto the grid and returns the loss: on the
+// backend's device where it runs the sweep for this grid, else on the CPU.
 func (s *sweep) run() (float64, error) {
+	if sw, ok := s.o.Backend.(compute.Sweeper); ok {
+		job, why := s.deviceJob()
+		if why == "" {
+			return s.runOn(sw, job)
+		}
+		s.o.Log("gptq: column sweep on the CPU: %s", why)
+	}
+	return s.runCPU()
+}
+
+// runCPU is run on the CPU, the lazy updates' products on the backend.
+func (s *sweep) runCPU() (float64, error) {
 	out, in, bs := s.out, s.in, s.o.BlockSize
 	bs = min(bs, in)
 	w1 := make([]float32, out*bs) // the block's weights, updated column by column

@@ -8,11 +8,11 @@ import (
 
 // Forward runs tokens through the model at the positions following the
 // cached ones, appends their keys and values to the cache, and writes the
-// logits of tokens[logitsFrom:] to logits, one row of VocabSize per token.
+// logits of tokens[logitsFrom:] to logits, one row of OutputSize per token.
 // logits may be nil when logitsFrom == len(tokens).
 func (s *State) Forward(tokens []int, logitsFrom int, logits []float32) error {
 	m, cfg := s.m, s.m.Config
-	n := len(tokens)
+	n, vocab := len(tokens), s.m.OutputSize()
 	switch {
 	case n == 0:
 		return fmt.Errorf("forward: no tokens")
@@ -20,8 +20,8 @@ func (s *State) Forward(tokens []int, logitsFrom int, logits []float32) error {
 		return fmt.Errorf("forward: %d cached + %d new tokens exceed the context of %d", s.length, n, s.maxLen)
 	case logitsFrom < 0 || logitsFrom > n:
 		return fmt.Errorf("forward: logitsFrom %d out of range [0, %d]", logitsFrom, n)
-	case len(logits) < (n-logitsFrom)*cfg.VocabSize:
-		return fmt.Errorf("forward: logits buffer holds %d values, need %d", len(logits), (n-logitsFrom)*cfg.VocabSize)
+	case len(logits) < (n-logitsFrom)*vocab:
+		return fmt.Errorf("forward: logits buffer holds %d values, need %d", len(logits), (n-logitsFrom)*vocab)
 	}
 	for _, id := range tokens {
 		if id < 0 || id >= cfg.VocabSize {
@@ -41,7 +41,7 @@ func (s *State) Forward(tokens []int, logitsFrom int, logits []float32) error {
 	}
 	s.length += n
 	if rows := n - logitsFrom; rows > 0 {
-		m.Logits(logits[:rows*cfg.VocabSize], x[logitsFrom*h:], rows, sc.normed)
+		m.Logits(logits[:rows*vocab], x[logitsFrom*h:], rows, sc.normed)
 		if err := m.head.Err(); err != nil {
 			return fmt.Errorf("forward: head: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/quant"
 )
 
 // LayerWeights holds one decoder layer's tensors in float32, in Hugging
@@ -19,18 +20,39 @@ type LayerWeights struct {
 	Gate, Up, Down      []float32
 	GateBias, UpBias    []float32
 	DownBias            []float32
+	// Quantized holds, by role, the linear weights of a quantized
+	// checkpoint kept quantized (by LoadOn); their float32 fields are nil.
+	Quantized map[model.Role]*compute.QuantWeight
 }
 
 // ReadLayer widens layer l of a checkpoint or GGUF file to float32.
-func ReadLayer(src model.Weights, l int) (LayerWeights, error) {
+func ReadLayer(src model.Weights, l int) (LayerWeights, error) { return readLayer(src, nil, l) }
+
+// readLayer reads layer l of src, keeping the weights that qs stores
+// quantized in Quantized; qs is nil to widen everything.
+func readLayer(src model.Weights, qs quantSource, l int) (LayerWeights, error) {
 	cfg := src.ModelConfig()
 	var w LayerWeights
 	var err error
 	read := func(dst *[]float32, role model.Role) {
-		if err == nil {
-			if *dst, err = src.Float32(role, l); err != nil {
-				err = fmt.Errorf("%s: %w", model.HFName(role, l), err)
+		if err != nil {
+			return
+		}
+		if qs != nil {
+			var q *quant.Tensor
+			if q, err = qs.QuantTensor(role, l); q != nil {
+				if w.Quantized == nil {
+					w.Quantized = map[model.Role]*compute.QuantWeight{}
+				}
+				w.Quantized[role] = quantWeight(q)
+				return
 			}
+		}
+		if err == nil {
+			*dst, err = src.Float32(role, l)
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: %w", model.HFName(role, l), err)
 		}
 	}
 	read(&w.AttnNorm, model.AttnNorm)
@@ -82,9 +104,9 @@ func NewLayer(cfg *model.Config, w LayerWeights) *Layer {
 }
 
 // NewLayerOn holds a layer's weights on backend be; its projections run
-// there, the rest of the layer on the CPU.
+// there, the rest of the layer on the CPU. Weights in w.Quantized are
+// held quantized where their fused matrix can be.
 func NewLayerOn(be compute.Backend, cfg *model.Config, w LayerWeights) (*Layer, error) {
-	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
 	ly := &Layer{
 		cfg:      cfg,
 		attnNorm: w.AttnNorm,
@@ -93,17 +115,11 @@ func NewLayerOn(be compute.Backend, cfg *model.Config, w LayerWeights) (*Layer, 
 		downBias: w.DownBias,
 	}
 	for _, l := range []struct {
-		dst     *compute.Linear
-		w       []float32
-		out, in int
-	}{
-		{&ly.qkv, concat(w.Q, w.K, w.V), cfg.QDim() + 2*cfg.KVDim(), h},
-		{&ly.o, w.O, h, cfg.QDim()},
-		{&ly.gateUp, concat(w.Gate, w.Up), 2 * ffn, h},
-		{&ly.down, w.Down, h, ffn},
-	} {
+		dst   *compute.Linear
+		input string
+	}{{&ly.qkv, compute.InputQKV}, {&ly.o, compute.InputO}, {&ly.gateUp, compute.InputGateUp}, {&ly.down, compute.InputDown}} {
 		var err error
-		if *l.dst, err = be.NewLinear(l.w, l.out, l.in); err != nil {
+		if *l.dst, err = NewProjection(be, cfg, &w, l.input); err != nil {
 			ly.Release()
 			return nil, err
 		}
@@ -115,6 +131,26 @@ func NewLayerOn(be compute.Backend, cfg *model.Config, w LayerWeights) (*Layer, 
 		ly.gateUpBias = concat(w.GateBias, w.UpBias)
 	}
 	return ly, nil
+}
+
+// NewProjection holds on be the fused projection of w that reads the
+// input of role (compute.InputQKV, InputO, InputGateUp or InputDown):
+// q, k and v stacked by rows, gate and up likewise, quantized where
+// w.Quantized allows.
+func NewProjection(be compute.Backend, cfg *model.Config, w *LayerWeights, role string) (compute.Linear, error) {
+	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
+	part := func(f32 []float32, role model.Role) projection { return projection{f32, w.Quantized[role]} }
+	switch role {
+	case compute.InputQKV:
+		return newFusedLinear(be, []projection{part(w.Q, model.AttnQ), part(w.K, model.AttnK), part(w.V, model.AttnV)}, cfg.QDim()+2*cfg.KVDim(), h)
+	case compute.InputO:
+		return newFusedLinear(be, []projection{part(w.O, model.AttnO)}, h, cfg.QDim())
+	case compute.InputGateUp:
+		return newFusedLinear(be, []projection{part(w.Gate, model.FFNGate), part(w.Up, model.FFNUp)}, 2*ffn, h)
+	case compute.InputDown:
+		return newFusedLinear(be, []projection{part(w.Down, model.FFNDown)}, h, ffn)
+	}
+	return nil, fmt.Errorf("no projection reads input %q", role)
 }
 
 // Release frees the layer's weights on its backend's device now rather

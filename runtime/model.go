@@ -18,7 +18,10 @@ type Model struct {
 	embed  []float32 // [vocab × hidden], rows looked up by token id
 	layers []*Layer
 	norm   []float32      // [hidden]
-	head   compute.Linear // [vocab × hidden]
+	head   compute.Linear // [vocab × hidden], or [len(outputIDs) × hidden]
+	// outputIDs lists the tokens the head computes logits for, when not
+	// the whole vocabulary (see WithOutputs).
+	outputIDs []int
 }
 
 // Load widens and packs every weight of a checkpoint or GGUF file for the
@@ -26,7 +29,9 @@ type Model struct {
 func Load(w model.Weights) (*Model, error) { return LoadOn(compute.CPU, w) }
 
 // LoadOn widens every weight of a checkpoint or GGUF file and holds the
-// projections and the head on backend be.
+// projections and the head on backend be. The linear weights a quantized
+// checkpoint stores quantized are held quantized (see
+// compute.Backend.NewQuantLinear).
 func LoadOn(be compute.Backend, w model.Weights) (*Model, error) {
 	cfg := w.ModelConfig()
 	m := &Model{Config: cfg, layers: make([]*Layer, cfg.NumLayers)}
@@ -37,15 +42,27 @@ func LoadOn(be compute.Backend, w model.Weights) (*Model, error) {
 	if m.norm, err = w.Float32(model.OutputNorm, -1); err != nil {
 		return nil, err
 	}
-	head, err := w.Float32(model.Output, -1)
-	if err != nil {
-		return nil, err
+	qs, _ := w.(quantSource)
+	var head projection
+	if qs != nil {
+		q, err := qs.QuantTensor(model.Output, -1)
+		if err != nil {
+			return nil, err
+		}
+		if q != nil {
+			head.q = quantWeight(q)
+		}
 	}
-	if m.head, err = be.NewLinear(head, cfg.VocabSize, cfg.HiddenSize); err != nil {
+	if head.q == nil {
+		if head.w, err = w.Float32(model.Output, -1); err != nil {
+			return nil, err
+		}
+	}
+	if m.head, err = newFusedLinear(be, []projection{head}, cfg.VocabSize, cfg.HiddenSize); err != nil {
 		return nil, err
 	}
 	for l := range m.layers {
-		lw, err := ReadLayer(w, l)
+		lw, err := readLayer(w, qs, l)
 		if err != nil {
 			return nil, err
 		}

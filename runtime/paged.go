@@ -37,7 +37,7 @@ func (m *Model) NewPagedRunner(kv *KVPages) *PagedRunner {
 
 // Forward runs every chunk, stores their keys and values in their pages,
 // and writes the requested logits to logits, chunk after chunk, one row of
-// VocabSize per token.
+// OutputSize per token.
 func (r *PagedRunner) Forward(chunks []SeqChunk, logits []float32) error {
 	cfg := r.m.Config
 	n, outRows := 0, 0
@@ -66,8 +66,9 @@ func (r *PagedRunner) Forward(chunks []SeqChunk, logits []float32) error {
 		n += len(c.Tokens)
 		outRows += c.Logits
 	}
-	if len(logits) < outRows*cfg.VocabSize {
-		return fmt.Errorf("paged forward: logits buffer holds %d values, need %d", len(logits), outRows*cfg.VocabSize)
+	vocab := r.m.OutputSize()
+	if len(logits) < outRows*vocab {
+		return fmt.Errorf("paged forward: logits buffer holds %d values, need %d", len(logits), outRows*vocab)
 	}
 	if n == 0 {
 		return nil
@@ -96,7 +97,7 @@ func (r *PagedRunner) Forward(chunks []SeqChunk, logits []float32) error {
 		copy(rows[out*h:(out+c.Logits)*h], x[(at-c.Logits)*h:at*h])
 		out += c.Logits
 	}
-	r.m.Logits(logits[:outRows*cfg.VocabSize], rows, outRows, sc.normed)
+	r.m.Logits(logits[:outRows*vocab], rows, outRows, sc.normed)
 	if err := r.m.head.Err(); err != nil {
 		return fmt.Errorf("paged forward: head: %w", err)
 	}

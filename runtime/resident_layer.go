@@ -29,24 +29,6 @@ func ResidentSupports(cfg *model.Config) bool {
 	return !cfg.OBias && !cfg.MLPBias && cfg.HeadDim%4 == 0 && cfg.HeadDim <= compute.MaxResidentHeadDim
 }
 
-// ResidentProjection holds on be the fused float32 projection of w that
-// reads the input of role (compute.InputQKV, InputO, InputGateUp or
-// InputDown), fused as NewLayerOn fuses it.
-func ResidentProjection(be compute.Backend, cfg *model.Config, w *LayerWeights, role string) (compute.Linear, error) {
-	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
-	switch role {
-	case compute.InputQKV:
-		return be.NewLinear(concat(w.Q, w.K, w.V), cfg.QDim()+2*cfg.KVDim(), h)
-	case compute.InputO:
-		return be.NewLinear(w.O, h, cfg.QDim())
-	case compute.InputGateUp:
-		return be.NewLinear(concat(w.Gate, w.Up), 2*ffn, h)
-	case compute.InputDown:
-		return be.NewLinear(w.Down, h, ffn)
-	}
-	return nil, fmt.Errorf("resident layer: no projection reads input %q", role)
-}
-
 // ResidentVectors gathers a layer's norms and q, k, v bias for a Resident
 // layer, without its projections.
 func ResidentVectors(w *LayerWeights) compute.ResidentWeights {
@@ -70,7 +52,7 @@ func NewResidentWeights(be compute.Backend, cfg *model.Config, w *LayerWeights) 
 		role string
 	}{{&rw.QKV, compute.InputQKV}, {&rw.O, compute.InputO}, {&rw.GateUp, compute.InputGateUp}, {&rw.Down, compute.InputDown}} {
 		var err error
-		if *p.dst, err = ResidentProjection(be, cfg, w, p.role); err != nil {
+		if *p.dst, err = NewProjection(be, cfg, w, p.role); err != nil {
 			ReleaseProjections(rw)
 			return compute.ResidentWeights{}, err
 		}

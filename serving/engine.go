@@ -28,6 +28,11 @@ type Config struct {
 	// vocabulary.
 	Draft       *runtime.Model
 	DraftTokens int
+	// DraftMinProb stops a sequence's drafting for the step at the first
+	// proposal the draft gives less than this probability: drafts it is
+	// unsure of are likely rejected, and each costs a row of the target's
+	// verification.
+	DraftMinProb float64
 
 	// StaticBatch > 0 runs static batching instead, as a baseline: a
 	// batch of up to StaticBatch requests starts when nothing runs, every

@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"math"
 	"slices"
 
 	"github.com/qtk-dev/qtk/runtime"
@@ -20,7 +21,7 @@ func (e *Engine) propose(plan []*sequence) {
 			rounds = max(rounds, s.speculate)
 		}
 	}
-	vocab := e.target.Config.VocabSize
+	vocab, outputs := e.target.Config.VocabSize, e.cfg.Draft.OutputSize()
 	for round := 0; round < rounds; round++ {
 		var chunks []runtime.SeqChunk
 		var active []*sequence
@@ -41,20 +42,37 @@ func (e *Engine) propose(plan []*sequence) {
 		if len(active) == 0 {
 			break
 		}
-		logits := make([]float32, len(active)*vocab)
+		logits := make([]float32, len(active)*outputs)
 		if err := e.draft.runner.Forward(chunks, logits); err != nil {
 			// The target still decodes these sequences, one token each.
 			break
 		}
 		for i, s := range active {
 			s.draft.computed += len(chunks[i].Tokens)
-			row := logits[i*vocab : (i+1)*vocab]
-			if s.sampler.Greedy() {
-				s.drafted = append(s.drafted, runtime.Argmax(row))
+			row := logits[i*outputs : (i+1)*outputs]
+			best := runtime.Argmax(row)
+			// Decided on the draft's distribution, not on the token drawn
+			// from it, so that a token proposed is still drawn from q.
+			if e.cfg.DraftMinProb > 0 && topProb(row, best) < e.cfg.DraftMinProb {
+				s.speculate = round // no further rounds for s
 				continue
 			}
+			if s.sampler.Greedy() {
+				s.drafted = append(s.drafted, e.cfg.Draft.OutputID(best))
+				continue
+			}
+			// q is the draft's distribution over the whole vocabulary
+			// (zero outside a restricted output layer), as the
+			// rejection sampling in verify needs it.
 			q := make([]float64, vocab)
-			s.sampler.Probs(q, row)
+			s.sampler.Probs(q[:outputs], row)
+			if outputs < vocab {
+				restricted := slices.Clone(q[:outputs])
+				clear(q)
+				for j, p := range restricted {
+					q[e.cfg.Draft.OutputID(j)] = p
+				}
+			}
 			s.drafted = append(s.drafted, s.sampler.Pick(q))
 			s.draftProbs = append(s.draftProbs, q)
 		}
@@ -62,6 +80,16 @@ func (e *Engine) propose(plan []*sequence) {
 	for _, s := range spec {
 		s.speculate = len(s.drafted)
 	}
+}
+
+// topProb is the softmax probability of logits[best], best being the
+// argmax.
+func topProb(logits []float32, best int) float64 {
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v - logits[best]))
+	}
+	return 1 / sum
 }
 
 // verify checks s's drafted tokens against the target's logits, one row

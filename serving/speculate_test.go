@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/qtk-dev/qtk/compute"
+	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/runtime"
 )
 
@@ -44,7 +46,7 @@ func TestAcceptDraftKeepsTargetDistribution(t *testing.T) {
 // speculationMatches checks that greedy decoding with a draft model gives
 // the tokens of greedy decoding without one, and returns the acceptance
 // rate.
-func speculationMatches(t *testing.T, target, draft *runtime.Model, k int) float64 {
+func speculationMatches(t *testing.T, target, draft *runtime.Model, k int, minProb float64) float64 {
 	ps := prompts(target, 6, 2, 30, 12)
 	gen := []int{20, 7, 1, 13, 25, 9}
 	reqs := make([]Request, len(ps))
@@ -53,7 +55,7 @@ func speculationMatches(t *testing.T, target, draft *runtime.Model, k int) float
 	}
 	plain, _ := newEngine(t, target, Config{PageSize: 4})
 	want := runAll(t, plain, reqs)
-	spec, failure := newEngine(t, target, Config{PageSize: 4, Draft: draft, DraftTokens: k})
+	spec, failure := newEngine(t, target, Config{PageSize: 4, Draft: draft, DraftTokens: k, DraftMinProb: minProb})
 	got := runAll(t, spec, reqs)
 	for i := range reqs {
 		if !slices.Equal(got[i].tokens, want[i].tokens) {
@@ -78,7 +80,7 @@ func TestSpeculativeGreedyEqualsPlain(t *testing.T) {
 	m := tiny(t)
 	for _, k := range []int{1, 4} {
 		// The model drafting for itself must have every draft accepted.
-		if rate := speculationMatches(t, m, m, k); rate < 0.99 {
+		if rate := speculationMatches(t, m, m, k, 0); rate < 0.99 {
 			t.Errorf("self-draft with %d tokens: acceptance %.3f", k, rate)
 		}
 	}
@@ -88,7 +90,7 @@ func TestSpeculativeGreedyEqualsPlain(t *testing.T) {
 	}
 	target := loadModel(t, filepath.Join(data, "models", "small-llama"))
 	draft := loadModel(t, filepath.Join(data, "models", "small-draft"))
-	rate := speculationMatches(t, target, draft, 4)
+	rate := speculationMatches(t, target, draft, 4, 0)
 	t.Logf("small-draft for small-llama: acceptance %.3f", rate)
 }
 
@@ -154,5 +156,42 @@ func TestVerifyGreedy(t *testing.T) {
 		if mt := e.Metrics(); mt.Accepted != uint64(tt.accepts) || mt.DraftProposed != 3 {
 			t.Errorf("%s: metrics %+v", tt.name, mt)
 		}
+	}
+}
+
+// TestRestrictedDraft drafts with tiny-llama restricted to some of its
+// tokens: greedy output still equals plain decoding, drafts outside the
+// set are never proposed, and sampling runs.
+func TestRestrictedDraft(t *testing.T) {
+	m := tiny(t)
+	ck, err := model.Open(filepath.Join("..", "testdata", "models", "tiny-llama"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	var ids []int
+	for id := 0; id < m.Config.VocabSize; id += 3 {
+		ids = append(ids, id)
+	}
+	draft, err := m.WithOutputs(compute.CPU, ck, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate := speculationMatches(t, m, draft, 3, 0)
+	if rate <= 0 || rate >= 0.99 {
+		t.Errorf("acceptance %.3f with a third of the vocabulary: want some drafts rejected, some accepted", rate)
+	}
+	// Proposing only what the draft is sure of raises the acceptance.
+	if sure := speculationMatches(t, m, draft, 3, 0.6); sure <= rate {
+		t.Errorf("acceptance %.3f with --draft-min-prob 0.6, %.3f without", sure, rate)
+	}
+	e, failure := newEngine(t, m, Config{PageSize: 4, Draft: draft, DraftTokens: 2, DraftMinProb: 0.3})
+	reqs := []Request{{Prompt: []int{5, 6, 7}, MaxTokens: 12, Sampling: Sampling{Temperature: 0.8, Seed: 3}}}
+	if r := runAll(t, e, reqs); len(r[0].tokens) != 12 {
+		t.Errorf("sampled %d tokens, want 12", len(r[0].tokens))
+	}
+	e.Close()
+	if *failure != nil {
+		t.Fatal(*failure)
 	}
 }

@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -135,4 +136,20 @@ func (t *Tokenizer) BOS() (id int, added bool) {
 		return -1, false
 	}
 	return ids[0], true
+}
+
+// SpecialIDs returns the ids of the special added tokens (BOS, EOS and the
+// like), in increasing order.
+func (t *Tokenizer) SpecialIDs() []int {
+	var ids []int
+	if t.added == nil {
+		return nil
+	}
+	for id, tok := range t.added.byID {
+		if tok.special {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }

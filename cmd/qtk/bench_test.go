@@ -16,6 +16,7 @@ func TestBenchJSON(t *testing.T) {
 		{"continuous", nil, "continuous", false},
 		{"static", []string{"--static"}, "static", false},
 		{"speculative", []string{"--draft", tinyLlama, "--draft-tokens", "2"}, "continuous", true},
+		{"restricted draft", []string{"--draft", tinyLlama, "--draft-vocab", "500", "--draft-vocab-text", benchText}, "continuous", true},
 	}
 	for _, tt := range tests {
 		args := append([]string{"bench", tinyLlama, "--concurrency", "3", "--requests", "5", "--prompt-len", "8", "--gen-len", "6", "--page-size", "4", "--json"}, tt.args...)
@@ -57,6 +58,10 @@ func TestBenchRejects(t *testing.T) {
 		{"--kv-memory", "lots"},
 		{"--page-size", "0"},
 		{"--static", "--draft", tinyLlama},
+		{"--draft", tinyLlama, "--draft-min-prob", "1.5"},
+		{"--draft", tinyLlama, "--draft-vocab", "100"},
+		{"--draft", tinyLlama, "--draft-vocab-text", benchText},
+		{"--draft", tinyLlama, "--draft-vocab", "100", "--draft-vocab-text", "/no/such/file"},
 	}
 	for _, args := range tests {
 		if _, err := run(t, "", append([]string{"bench", tinyLlama, "--requests", "1"}, args...)...); err == nil {

@@ -12,6 +12,9 @@ import (
 
 var tinyLlama = filepath.Join("..", "..", "testdata", "models", "tiny-llama")
 
+// benchText is a text excerpt for commands that read one.
+var benchText = filepath.Join("..", "..", "testdata", "text", "wiki.test.excerpt.raw")
+
 // run executes qtk with args and returns stdout and the error main would
 // print.
 func run(t *testing.T, stdin string, args ...string) (string, error) {

@@ -34,6 +34,7 @@ type Ctx struct {
 	kernels map[string]uintptr
 	blas    uintptr // cuBLAS handle, created on first use
 	solver  uintptr // cuSOLVER handle, created on first use
+	stream  uintptr // where kernels are launched: 0, or a stream being recorded (see Record)
 }
 
 // Count returns the number of CUDA devices, or an error when the driver
@@ -198,7 +199,7 @@ func (c *Ctx) MemInUse() (uint64, error) {
 }
 
 // Download copies the start of src into dst.
-func Download[T int32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {
+func Download[T uint8 | int32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {
 	n := uintptr(len(dst)) * unsafe.Sizeof(dst[0])
 	if n > src.bytes {
 		return fmt.Errorf("cuMemcpyDtoH: %d bytes from a buffer of %d", n, src.bytes)
@@ -207,6 +208,14 @@ func Download[T int32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {
 		return nil
 	}
 	return check("cuMemcpyDtoH", cuMemcpyDtoH(unsafe.Pointer(unsafe.SliceData(dst)), src.ptr, n))
+}
+
+// Copy copies the first bytes of src to dst, on the device.
+func (c *Ctx) Copy(dst, src Buffer, bytes int) error {
+	if uintptr(bytes) > dst.bytes || uintptr(bytes) > src.bytes {
+		return fmt.Errorf("cuMemcpyDtoD: %d bytes between buffers of %d and %d", bytes, src.bytes, dst.bytes)
+	}
+	return check("cuMemcpyDtoD", cuMemcpyDtoD(dst.ptr, src.ptr, uintptr(bytes)))
 }
 
 // Pinned is page-locked host memory: copies between it and the device run
@@ -239,7 +248,7 @@ func (c *Ctx) FreePinned(p Pinned) error {
 
 // UploadVia copies src into dst through the page-locked stage, in pieces
 // of the stage's size.
-func UploadVia[T int32 | float32 | float64](c *Ctx, dst Buffer, src []T, stage Pinned) error {
+func UploadVia[T uint8 | int32 | float32 | float64](c *Ctx, dst Buffer, src []T, stage Pinned) error {
 	b := asBytes(src)
 	if uintptr(len(b)) > dst.bytes {
 		return fmt.Errorf("cuMemcpyHtoD: %d bytes into a buffer of %d", len(b), dst.bytes)
@@ -256,7 +265,7 @@ func UploadVia[T int32 | float32 | float64](c *Ctx, dst Buffer, src []T, stage P
 
 // DownloadVia copies the start of src into dst through the page-locked
 // stage.
-func DownloadVia[T int32 | float32 | float64](c *Ctx, dst []T, src Buffer, stage Pinned) error {
+func DownloadVia[T uint8 | int32 | float32 | float64](c *Ctx, dst []T, src Buffer, stage Pinned) error {
 	b := asBytes(dst)
 	if uintptr(len(b)) > src.bytes {
 		return fmt.Errorf("cuMemcpyDtoH: %d bytes from a buffer of %d", len(b), src.bytes)
@@ -272,7 +281,7 @@ func DownloadVia[T int32 | float32 | float64](c *Ctx, dst []T, src Buffer, stage
 	return nil
 }
 
-func asBytes[T int32 | float32 | float64](x []T) []byte {
+func asBytes[T uint8 | int32 | float32 | float64](x []T) []byte {
 	if len(x) == 0 {
 		return nil
 	}

@@ -26,6 +26,7 @@ var (
 	cuMemFreeHost             func(p unsafe.Pointer) int32
 	cuMemcpyHtoD              func(dst uintptr, src unsafe.Pointer, size uintptr) int32
 	cuMemcpyDtoH              func(dst unsafe.Pointer, src uintptr, size uintptr) int32
+	cuMemcpyDtoD              func(dst, src uintptr, size uintptr) int32
 	cuModuleLoadData          func(mod *uintptr, image unsafe.Pointer) int32
 	cuModuleGetFunction       func(fn *uintptr, mod uintptr, name *byte) int32
 	cuLaunchKernel            func(fn uintptr, gx, gy, gz, bx, by, bz, shmem uint32, stream uintptr, params *unsafe.Pointer, extra *unsafe.Pointer) int32
@@ -40,6 +41,7 @@ const (
 var driver struct {
 	once sync.Once
 	err  error
+	lib  uintptr // libcuda's handle
 }
 
 // loadDriver binds libcuda once per process and initializes it.
@@ -50,6 +52,7 @@ func loadDriver() error {
 			driver.err = fmt.Errorf("no NVIDIA driver: %w", err)
 			return
 		}
+		driver.lib = lib
 		driver.err = bind(lib, "libcuda", []symbol{
 			{&cuInit, "cuInit"},
 			{&cuGetErrorName, "cuGetErrorName"},
@@ -68,6 +71,7 @@ func loadDriver() error {
 			{&cuMemFreeHost, "cuMemFreeHost"},
 			{&cuMemcpyHtoD, "cuMemcpyHtoD_v2"},
 			{&cuMemcpyDtoH, "cuMemcpyDtoH_v2"},
+			{&cuMemcpyDtoD, "cuMemcpyDtoD_v2"},
 			{&cuModuleLoadData, "cuModuleLoadData"},
 			{&cuModuleGetFunction, "cuModuleGetFunction"},
 			{&cuLaunchKernel, "cuLaunchKernel"},

@@ -6,23 +6,24 @@ import (
 	"unsafe"
 )
 
-// Dim3 is a CUDA grid or block size; zero components count as 1.
-type Dim3 struct{ X, Y, Z int }
+// Dim is the shape of a launch's grid (in blocks) or of its blocks (in
+// threads); a zero Y or Z counts as 1.
+type Dim struct{ X, Y, Z int }
 
-func (d Dim3) sizes() (x, y, z uint32) {
-	return uint32(max(d.X, 1)), uint32(max(d.Y, 1)), uint32(max(d.Z, 1))
+func (d Dim) sizes() (x, y, z uint32) {
+	return uint32(d.X), uint32(max(d.Y, 1)), uint32(max(d.Z, 1))
 }
 
-// LaunchGrid runs kernel name on grid blocks of block threads with shared
-// bytes of dynamic shared memory. args are the kernel's parameters, each a
-// Buffer, int32, int64, float32 or float64.
-func (c *Ctx) LaunchGrid(name string, grid, block Dim3, shared int, args ...any) error {
+// LaunchGrid runs kernel name on a grid of blocks of threads with shared
+// bytes of dynamic shared memory. Each argument is a Buffer, int32,
+// int64, float32 or float64: the kernel's parameter types, in order.
+func (c *Ctx) LaunchGrid(name string, grid, block Dim, shared int, args ...any) error {
 	fn, ok := c.kernels[name]
 	if !ok {
 		return fmt.Errorf("cuLaunchKernel: no kernel %s", name)
 	}
-	if min(grid.X, grid.Y, grid.Z) < 0 || grid.X > math.MaxInt32 || grid.Y > 65535 || grid.Z > 65535 {
-		return fmt.Errorf("cuLaunchKernel(%s): grid %v out of range", name, grid)
+	if grid.X <= 0 || block.X <= 0 || grid.Y < 0 || grid.Z < 0 || block.Y < 0 || block.Z < 0 || shared < 0 {
+		return fmt.Errorf("cuLaunchKernel(%s): grid %+v, block %+v, %d shared bytes", name, grid, block, shared)
 	}
 	vals := make([]uint64, len(args))
 	params := make([]unsafe.Pointer, len(args))
@@ -43,11 +44,11 @@ func (c *Ctx) LaunchGrid(name string, grid, block Dim3, shared int, args ...any)
 		}
 		params[i] = unsafe.Pointer(&vals[i])
 	}
-	var p *unsafe.Pointer
+	var first *unsafe.Pointer
 	if len(params) > 0 {
-		p = &params[0]
+		first = &params[0]
 	}
 	gx, gy, gz := grid.sizes()
 	bx, by, bz := block.sizes()
-	return check("cuLaunchKernel("+name+")", cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, uint32(shared), 0, p, nil))
+	return check("cuLaunchKernel("+name+")", cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, uint32(shared), c.stream, first, nil))
 }

@@ -10,8 +10,8 @@ import (
 
 // elementBlocks is the grid of the element-wise kernels: enough blocks to
 // fill the device, each striding over the rest.
-func elementBlocks(n int64) Dim3 {
-	return Dim3{X: int(max(1, min((n+launchThreads-1)/launchThreads, 1<<16)))}
+func elementBlocks(n int64) Dim {
+	return Dim{X: int(max(1, min((n+launchThreads-1)/launchThreads, 1<<16)))}
 }
 
 // elementwise launches a grid-stride kernel over n elements.
@@ -19,17 +19,12 @@ func (c *Ctx) elementwise(name string, n int64, args ...any) error {
 	if n <= 0 {
 		return nil
 	}
-	return c.LaunchGrid(name, elementBlocks(n), Dim3{X: launchThreads}, 0, args...)
+	return c.LaunchGrid(name, elementBlocks(n), Dim{X: launchThreads}, 0, args...)
 }
 
 // Zero sets the first n floats of x to zero.
 func (c *Ctx) Zero(x Buffer, n int) error {
 	return c.elementwise("zero_floats", int64(n), x, int64(n))
-}
-
-// Copy copies the first n floats of src to dst.
-func (c *Ctx) Copy(dst, src Buffer, n int) error {
-	return c.elementwise("copy_floats", int64(n), dst, src, int64(n))
 }
 
 // AddInto sets x += y over n floats.
@@ -51,7 +46,7 @@ func (c *Ctx) RMSNorm(dst, x, weight Buffer, rows, cols int, eps float64) error 
 	if rows <= 0 {
 		return nil
 	}
-	return c.LaunchGrid("rms_norm", Dim3{X: rows}, Dim3{X: normThreads}, 0, dst, x, weight, int32(cols), eps)
+	return c.LaunchGrid("rms_norm", Dim{X: rows}, Dim{X: normThreads}, 0, dst, x, weight, int32(cols), eps)
 }
 
 // Rope rotates the heads query heads and kvHeads key heads at the start of
@@ -116,8 +111,8 @@ func (c *Ctx) Attention(out, q, keys Buffer, a Attention) error {
 		return nil
 	}
 	scale := float32(1 / math.Sqrt(float64(a.HeadDim)))
-	grid := Dim3{X: (a.N + attentionQueries - 1) / attentionQueries, Y: a.Heads, Z: a.Seqs}
-	return c.LaunchGrid("attention", grid, Dim3{X: attentionThreads}, 0,
+	grid := Dim{X: (a.N + attentionQueries - 1) / attentionQueries, Y: a.Heads, Z: a.Seqs}
+	return c.LaunchGrid("attention", grid, Dim{X: attentionThreads}, 0,
 		out, q, keys, int32(a.N), int32(a.Start), int32(a.Heads), int32(a.KVHeads), int32(a.HeadDim), int32(a.QStride),
 		int64(a.KeySeqStride), int32(a.KeyPosStride), int32(a.ValueOffset), scale)
 }

@@ -4,7 +4,6 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"math"
 	"regexp"
 	"strings"
 	"sync"
@@ -152,29 +151,6 @@ const launchThreads = 256
 // launch runs a grid-stride kernel over work items with args, each a
 // Buffer, int32, float32 or float64 (the kernel's parameter types).
 func (c *Ctx) launch(name string, work int, args ...any) error {
-	fn, ok := c.kernels[name]
-	if !ok {
-		return fmt.Errorf("cuLaunchKernel: no kernel %s", name)
-	}
-	vals := make([]uint64, len(args))
-	params := make([]unsafe.Pointer, len(args))
-	for i, a := range args {
-		switch v := a.(type) {
-		case Buffer:
-			vals[i] = uint64(v.ptr)
-		case int32:
-			vals[i] = uint64(uint32(v))
-		case float32:
-			vals[i] = uint64(math.Float32bits(v))
-		case float64:
-			vals[i] = math.Float64bits(v)
-		default:
-			return fmt.Errorf("cuLaunchKernel(%s): argument %d of type %T", name, i, a)
-		}
-		params[i] = unsafe.Pointer(&vals[i])
-	}
 	blocks := min((work+launchThreads-1)/launchThreads, 65535)
-	blocks = max(blocks, 1)
-	err := check("cuLaunchKernel("+name+")", cuLaunchKernel(fn, uint32(blocks), 1, 1, launchThreads, 1, 1, 0, 0, &params[0], nil))
-	return err
+	return c.LaunchGrid(name, Dim{X: max(blocks, 1)}, Dim{X: launchThreads}, 0, args...)
 }

@@ -11,14 +11,6 @@ extern "C" __global__ void zero_floats(float* x, long long n) {
     }
 }
 
-// copy_floats copies src[0, n) to dst.
-extern "C" __global__ void copy_floats(float* dst, const float* src, long long n) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-         i += (long long)gridDim.x * blockDim.x) {
-        dst[i] = src[i];
-    }
-}
-
 // add_into adds y to x element-wise over n values: the residual add.
 extern "C" __global__ void add_into(float* x, const float* y, long long n) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;

@@ -1,0 +1,202 @@
+package compute
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	"github.com/qtk-dev/qtk/internal/cuda"
+)
+
+// gpuQuantLinear is a 4-bit weight resident on the device, packed for the
+// kernels of internal/cuda: products of up to cuda.Int4MaxRows rows read
+// the codes directly (decode), longer ones dequantize the weight into a
+// scratch and multiply with cuBLAS (prefill).
+type gpuQuantLinear struct {
+	g   *gpu
+	w   cuda.Int4
+	mem []*deviceMem // of w's buffers
+	mu  sync.Mutex   // guards err: products may come from several goroutines
+	err error
+}
+
+// int4Scratch is the device memory of the quantized products, grown as
+// needed and only touched on the device's goroutine.
+type int4Scratch struct {
+	gathered    cuda.Buffer // x in the order of the codes' columns
+	dequantized cuda.Buffer // a float32 weight
+}
+
+func (s *int4Scratch) free(c *cuda.Ctx) {
+	c.Free(s.gathered)
+	c.Free(s.dequantized)
+}
+
+// int4Packing is a weight laid out as cuda.Int4 describes, on the host.
+type int4Packing struct {
+	groupLen int
+	codes    []int32   // the uint32 words, [out × in/8]
+	params   []float32 // (scale, zero) pairs, [out × groups × 2]
+	perm     []int32   // [in], nil when the columns keep their order
+}
+
+// packInt4 lays out a 4-bit weight for the kernels, its columns sorted by
+// group. It reports false when the kernels cannot take the weight: other
+// bit widths, widths not a multiple of 32, groups of other lengths than
+// GroupSize.
+func packInt4(q *QuantWeight) (int4Packing, bool) {
+	groups := q.Groups()
+	groupLen := q.GroupSize
+	if groups == 1 {
+		groupLen = q.In
+	}
+	if q.Bits != 4 || !cuda.Int4Fits(q.In, groupLen) || groups != (q.In+groupLen-1)/groupLen {
+		return int4Packing{}, false
+	}
+	order := make([]int, q.In)
+	for c := range order {
+		order[c] = c
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(q.GIdx[a], q.GIdx[b]) })
+	p := int4Packing{groupLen: groupLen}
+	identity := true
+	for j, c := range order {
+		if int(q.GIdx[c]) != j/groupLen {
+			return int4Packing{}, false
+		}
+		identity = identity && c == j
+	}
+	if !identity {
+		p.perm = make([]int32, q.In)
+		for j, c := range order {
+			p.perm[j] = int32(c)
+		}
+	}
+	words := q.In / 8
+	p.codes = make([]int32, q.Out*words)
+	for r := range q.Out {
+		row := q.Q[r*q.In : (r+1)*q.In]
+		for j, c := range order {
+			p.codes[r*words+j/8] |= int32(uint32(row[c]) << (4 * (j % 8)))
+		}
+	}
+	p.params = make([]float32, 2*len(q.Scale))
+	for i, s := range q.Scale {
+		p.params[2*i], p.params[2*i+1] = s, float32(q.Zero[i])
+	}
+	return p, true
+}
+
+// NewQuantLinear packs a 4-bit weight for the kernels; weights they
+// cannot take are dequantized into a float32 linear.
+func (g *gpu) NewQuantLinear(q QuantWeight) (Linear, error) {
+	if err := q.check(); err != nil {
+		return nil, err
+	}
+	p, ok := packInt4(&q)
+	if !ok {
+		return g.NewLinear(q.Dequantize(), q.Out, q.In)
+	}
+	l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
+	if err := l.hold(p); err != nil {
+		l.Release()
+		return nil, err
+	}
+	return l, nil
+}
+
+// hold allocates the device buffers of p and copies it there.
+func (l *gpuQuantLinear) hold(p int4Packing) error {
+	if err := holdSlice(l, &l.w.Codes, p.codes); err != nil {
+		return err
+	}
+	if err := holdSlice(l, &l.w.Params, p.params); err != nil {
+		return err
+	}
+	if p.perm != nil {
+		if err := holdSlice(l, &l.w.Perm, p.perm); err != nil {
+			return err
+		}
+	}
+	return l.g.dev.Do(l.g.notePeak)
+}
+
+// holdSlice copies src into device memory owned by l and sets *dst to it.
+func holdSlice[T int32 | float32](l *gpuQuantLinear, dst *cuda.Buffer, src []T) error {
+	m, err := alloc(l.g.dev, l, 4*len(src))
+	if err != nil {
+		return err
+	}
+	l.mem = append(l.mem, m)
+	*dst = m.buf
+	return l.g.dev.Do(func(c *cuda.Ctx) error { return upload(l.g, c, m.buf, src) })
+}
+
+func (l *gpuQuantLinear) MatMul(dst, x []float32, rows int) {
+	if l.Err() != nil {
+		return
+	}
+	out, in := l.w.Out, l.w.In
+	err := checkProduct(len(dst), len(x), out*in, rows, out, in)
+	if err == nil {
+		err = l.g.dev.Do(func(c *cuda.Ctx) error {
+			dx, err := scratch(c, &l.g.in, 4*rows*in)
+			if err != nil {
+				return err
+			}
+			dy, err := scratch(c, &l.g.out, 4*rows*out)
+			if err != nil {
+				return err
+			}
+			if err := upload(l.g, c, dx, x[:rows*in]); err != nil {
+				return err
+			}
+			if err := l.matMulDevice(c, dy, dx, rows); err != nil {
+				return err
+			}
+			return download(l.g, c, dst[:rows*out], dy)
+		})
+	}
+	if err != nil {
+		l.mu.Lock()
+		l.err = cmp.Or(l.err, err)
+		l.mu.Unlock()
+	}
+}
+
+func (l *gpuQuantLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int) error {
+	s := &l.g.int4
+	if rows <= cuda.Int4MaxRows {
+		if l.w.Perm != (cuda.Buffer{}) {
+			gathered, err := scratch(c, &s.gathered, 4*rows*l.w.In)
+			if err != nil {
+				return err
+			}
+			if err := c.GatherColumns(gathered, x, l.w.Perm, rows, l.w.In); err != nil {
+				return err
+			}
+			x = gathered
+		}
+		return c.Int4GEMV(dst, x, l.w, rows)
+	}
+	w, err := scratch(c, &s.dequantized, 4*l.w.Out*l.w.In)
+	if err != nil {
+		return err
+	}
+	if err := c.Int4Dequantize(w, l.w); err != nil {
+		return err
+	}
+	return c.MatMulT(dst, x, w, rows, l.w.Out, l.w.In)
+}
+
+func (l *gpuQuantLinear) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (l *gpuQuantLinear) Release() {
+	for _, m := range l.mem {
+		m.free()
+	}
+}

@@ -1,0 +1,165 @@
+package compute
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/qtk-dev/qtk/internal/cuda"
+)
+
+// gemvWorkingSet is the least device memory the GEMV benchmark spreads its
+// weights over, so that they come from memory rather than from the 50 MB
+// L2 cache.
+const gemvWorkingSet = 512 << 20
+
+// BenchmarkQuantGEMV times the 4-bit GEMV of one row (decode) through
+// Llama-2-7B's projection shapes [out×in], group 128, run back to back
+// through several copies of the weight: launched one by one from the host
+// (launch), and replayed from a recorded graph (graph), which leaves out
+// the host's cost of launching. It reports the bytes moved per second
+// (codes, scales and zero points, x and y) and their fraction of the
+// device-to-device copy bandwidth measured alongside.
+func BenchmarkQuantGEMV(b *testing.B) {
+	be, err := OpenCUDA(0)
+	if err != nil {
+		b.Skipf("no GPU: %v", err)
+	}
+	defer be.Close()
+	g := be.(*gpu)
+	copyRate, err := copyBandwidth(g, 1<<30, 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("device-to-device copy: %.0f GB/s (bytes read + written)", copyRate/1e9)
+	for _, sh := range []struct{ out, in int }{{4096, 4096}, {4096, 11008}, {11008, 4096}} {
+		b.Run(fmt.Sprintf("%dx%d", sh.out, sh.in), func(b *testing.B) {
+			q := randQuant(rand.New(rand.NewPCG(uint64(sh.out), uint64(sh.in))), sh.out, sh.in, 4, 128, false)
+			p, ok := packInt4(&q)
+			if !ok {
+				b.Fatal("the 4-bit kernels do not take the weight")
+			}
+			weightBytes := 4 * (len(p.codes) + len(p.params))
+			ls := make([]*gpuQuantLinear, max(2, (gemvWorkingSet+weightBytes-1)/weightBytes))
+			for i := range ls {
+				ls[i] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
+				if err := ls[i].hold(p); err != nil {
+					b.Fatal(err)
+				}
+				defer ls[i].Release()
+			}
+			var x, y cuda.Buffer
+			err := g.dev.Do(func(c *cuda.Ctx) error {
+				var err error
+				if x, err = c.Alloc(4 * sh.in); err != nil {
+					return err
+				}
+				if y, err = c.Alloc(4 * sh.out); err != nil {
+					return err
+				}
+				return upload(g, c, x, randn(rand.New(rand.NewPCG(1, 2)), sh.in))
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer g.dev.Do(func(c *cuda.Ctx) error { c.Free(x); return c.Free(y) })
+			// gemv runs calls products, rotating through the copies.
+			gemv := func(c *cuda.Ctx, calls int) error {
+				for i := range calls {
+					if err := ls[i%len(ls)].matMulDevice(c, y, x, 1); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			bytesPerCall := weightBytes + 4*(sh.in+sh.out)
+			b.Run("launch", func(b *testing.B) {
+				err := g.dev.Do(func(c *cuda.Ctx) error {
+					b.ResetTimer()
+					if err := gemv(c, b.N); err != nil {
+						return err
+					}
+					err := c.Synchronize()
+					b.StopTimer()
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				reportGEMV(b, b.N, bytesPerCall, copyRate)
+			})
+			b.Run("graph", func(b *testing.B) {
+				calls := 0
+				err := g.dev.Do(func(c *cuda.Ctx) error {
+					graph, err := c.Record(func() error { return gemv(c, len(ls)) })
+					if err != nil {
+						return err
+					}
+					defer c.FreeGraph(graph)
+					b.ResetTimer()
+					for ; calls < b.N; calls += len(ls) {
+						if err := c.Replay(graph); err != nil {
+							return err
+						}
+					}
+					err = c.Synchronize()
+					b.StopTimer()
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				reportGEMV(b, calls, bytesPerCall, copyRate)
+			})
+		})
+	}
+}
+
+// reportGEMV reports the rate of calls products of bytesPerCall each over
+// the benchmark's time, and its fraction of the copy bandwidth.
+func reportGEMV(b *testing.B, calls, bytesPerCall int, copyRate float64) {
+	rate := float64(bytesPerCall) * float64(calls) / b.Elapsed().Seconds()
+	b.ReportMetric(rate/1e9, "GB/s")
+	b.ReportMetric(rate/copyRate, "copy-fraction")
+	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(calls), "us/call")
+}
+
+// copyBandwidth measures device-to-device copies of bytes, reps times,
+// in bytes read and written per second.
+func copyBandwidth(g *gpu, bytes, reps int) (float64, error) {
+	var elapsed time.Duration
+	err := g.dev.Do(func(c *cuda.Ctx) error {
+		src, err := c.Alloc(bytes)
+		if err != nil {
+			return err
+		}
+		defer c.Free(src)
+		dst, err := c.Alloc(bytes)
+		if err != nil {
+			return err
+		}
+		defer c.Free(dst)
+		if err := c.Copy(dst, src, bytes); err != nil { // warm up
+			return err
+		}
+		if err := c.Synchronize(); err != nil {
+			return err
+		}
+		start := time.Now()
+		for range reps {
+			if err := c.Copy(dst, src, bytes); err != nil {
+				return err
+			}
+		}
+		if err := c.Synchronize(); err != nil {
+			return err
+		}
+		elapsed = time.Since(start)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return 2 * float64(bytes) * float64(reps) / elapsed.Seconds(), nil
+}
