@@ -193,19 +193,11 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, dev
 	case RTN:
 		decided, err = quantizeRTN(cfg, &w, opts)
 	case GPTQ:
-		if dev == nil {
+		if dev != nil {
+			decided, err = quantizeGPTQOnDevice(cfg, &w, dev, opts)
+		} else {
 			decided, err = quantizeGPTQ(cfg, &w, acts, nil, opts)
-			break
 		}
-		dl := dev.layer(&w)
-		defer dl.release()
-		if decided, err = quantizeGPTQ(cfg, &w, acts, dl, opts); err != nil {
-			break
-		}
-		// The device's projections are the quantized ones now.
-		advanceStart := time.Now()
-		err = dl.advance()
-		opts.logf("gptq: advancing the activations on the device %.2fs", time.Since(advanceStart).Seconds())
 	case AWQ:
 		// The float layer, for Advance (see awq.Layer).
 		var fp *runtime.Layer

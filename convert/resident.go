@@ -3,6 +3,7 @@ package convert
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/compute"
@@ -101,6 +102,24 @@ func (d *deviceCalibration) download(x [][]float32) error {
 		}
 	}
 	return nil
+}
+
+// quantizeGPTQOnDevice is quantizeGPTQ with the calibration passes on
+// the device; it then advances the device's activations through the
+// quantized layer.
+func quantizeGPTQOnDevice(cfg *model.Config, w *runtime.LayerWeights, dev *deviceCalibration, opts *Options) (decisions, error) {
+	dl := dev.layer(w)
+	defer dl.release()
+	decided, err := quantizeGPTQ(cfg, w, nil, dl, opts)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := dl.advance(); err != nil { // through the quantized projections
+		return nil, err
+	}
+	opts.logf("gptq: activations advanced on the device in %.2fs", time.Since(start).Seconds())
+	return decided, nil
 }
 
 // deviceLayer is the layer being quantized as the device sees it. Its

@@ -30,9 +30,9 @@ func TestAddTensorNeedsADeviceGram(t *testing.T) {
 	}
 }
 
-// TestAddTensorOnTheGPU: AddTensor gives the Hessian Add gives for the
+// TestAddTensorOnGPU: AddTensor gives the Hessian Add gives for the
 // same rows, on the GPU.
-func TestAddTensorOnTheGPU(t *testing.T) {
+func TestAddTensorOnGPU(t *testing.T) {
 	be, err := compute.OpenCUDA(0)
 	if err != nil {
 		t.Skipf("no GPU: %v", err)
