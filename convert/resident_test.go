@@ -27,8 +27,11 @@ func residentGPU(t *testing.T) compute.Backend {
 }
 
 // hostOnly hides that a backend is Resident: calibration then runs on the
-// CPU runtime with the projections on the backend.
-type hostOnly struct{ compute.Backend }
+// CPU runtime with the projections on the backend. It still sweeps there.
+type hostOnly struct {
+	compute.Backend
+	compute.Sweeper
+}
 
 func relDiff(got, want []float64) float64 {
 	var d, w float64
@@ -153,7 +156,7 @@ func TestResidentGPTQMatchesHostPasses(t *testing.T) {
 		}
 		return decided
 	}
-	device, host := run(be), run(hostOnly{be})
+	device, host := run(be), run(hostOnly{be, be.(compute.Sweeper)})
 	if len(device) != len(host) || len(host) == 0 {
 		t.Fatalf("%d tensors decided on the device, %d on the host", len(device), len(host))
 	}
