@@ -2,6 +2,7 @@ package convert
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
 	"testing"
@@ -174,5 +175,58 @@ func TestResidentGPTQMatchesHostPasses(t *testing.T) {
 		if !(e < 0.05) {
 			t.Errorf("%s of layer %d: device and host decisions differ by %.3g", k.role, k.layer, e)
 		}
+	}
+}
+
+// countingResident is a Resident backend that counts the uses of its
+// device and fails them.
+type countingResident struct {
+	compute.Backend
+	uses *int
+}
+
+func (c countingResident) NewTensor(int) (compute.Tensor, error) {
+	*c.uses++
+	return nil, errors.New("no device")
+}
+
+func (c countingResident) NewLayer(compute.LayerShape, compute.ResidentWeights) (compute.ResidentLayer, error) {
+	*c.uses++
+	return nil, errors.New("no device")
+}
+
+func (c countingResident) MatMulLinear(compute.Linear, compute.Tensor, compute.Tensor, int) error {
+	*c.uses++
+	return errors.New("no device")
+}
+
+// TestDeviceCalibrationOnlyForGPTQ: the activations go to the device only
+// for GPTQ on a Resident backend that runs the model's layers.
+func TestDeviceCalibrationOnlyForGPTQ(t *testing.T) {
+	ck := openTiny(t)
+	acts := &calibrate.Activations{X: [][]float32{make([]float32, 4*ck.Config.HiddenSize)}}
+	wide := *ck.Config
+	wide.HeadDim = 256
+	uses := 0
+	resident := countingResident{compute.CPU, &uses}
+	for _, c := range []struct {
+		name string
+		cfg  *model.Config
+		acts *calibrate.Activations
+		opts Options
+	}{
+		{"cpu", ck.Config, acts, Options{Method: GPTQ, Backend: compute.CPU}},
+		{"rtn", ck.Config, nil, Options{Method: RTN, Backend: resident}},
+		{"awq", ck.Config, acts, Options{Method: AWQ, Backend: resident}},
+		{"head dim 256", &wide, acts, Options{Method: GPTQ, Backend: resident}},
+	} {
+		d, err := newDeviceCalibration(c.cfg, c.acts, &c.opts)
+		if d != nil || err != nil || uses != 0 {
+			t.Errorf("%s: %v, %v, %d uses of the device; want the CPU runtime's passes", c.name, d, err, uses)
+		}
+	}
+	_, err := newDeviceCalibration(ck.Config, acts, &Options{Method: GPTQ, Backend: resident})
+	if err == nil || uses == 0 {
+		t.Errorf("GPTQ on a Resident backend: %v after %d uses of the device", err, uses)
 	}
 }

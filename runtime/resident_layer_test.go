@@ -306,3 +306,47 @@ func TestResidentLayerRejects(t *testing.T) {
 		t.Error("o_proj bias accepted")
 	}
 }
+
+func TestResidentSupports(t *testing.T) {
+	base := residentConfigs[0].cfg
+	for _, c := range []struct {
+		name string
+		edit func(*model.Config)
+		want bool
+	}{
+		{"llama", func(*model.Config) {}, true},
+		{"q, k, v bias", func(c *model.Config) { c.QKVBias = true }, true},
+		{"o bias", func(c *model.Config) { c.OBias = true }, false},
+		{"mlp bias", func(c *model.Config) { c.MLPBias = true }, false},
+		{"head dim 256", func(c *model.Config) { c.HeadDim = 256 }, false},
+		{"head dim 18", func(c *model.Config) { c.HeadDim = 18 }, false},
+	} {
+		cfg := base
+		c.edit(&cfg)
+		if got := ResidentSupports(&cfg); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestNewProjectionFuses: the fused projections multiply as their parts
+// do, and an unknown input is refused.
+func TestNewProjectionFuses(t *testing.T) {
+	cfg := residentConfigs[0].cfg
+	rng := rand.New(rand.NewPCG(7, 7))
+	w := randomLayer(&cfg, rng)
+	h := cfg.HiddenSize
+	x := randomRows(rng, h)
+	qkv, err := NewProjection(compute.CPU, &cfg, &w, compute.InputQKV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, cfg.QDim()+2*cfg.KVDim())
+	qkv.MatMul(got, x, 1)
+	k := make([]float32, cfg.KVDim())
+	compute.CPU.MatMulT(k, x, w.K, 1, cfg.KVDim(), h)
+	closeTo(t, "k rows of the fused q, k, v", got[cfg.QDim():cfg.QDim()+cfg.KVDim()], k, 1e-6)
+	if _, err := NewProjection(compute.CPU, &cfg, &w, "mlp"); err == nil {
+		t.Error("unknown input accepted")
+	}
+}
