@@ -5,8 +5,9 @@
 #   CGO_ENABLED=0 go build -ldflags=-s -o bin/qtk ./cmd/qtk
 #   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/compute.test ./compute
 #   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/gptq.test ./gptq
-#   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/runtime.test ./runtime (decode stage)
-# and the data under .data (DATA): wiki.valid.tokens (calibration),
+# (and, for more checks and the decode stage, bin/runtime.test and
+# bin/convert.test the same way) and the data under .data (DATA):
+# wiki.valid.tokens (calibration),
 # wiki.test.raw (perplexity) and, for the small stage, small-llama.
 #
 # QTK, COMPUTE_TEST and GPTQ_TEST override the binaries' paths.
@@ -102,6 +103,14 @@ for stage in $stages; do
 	case $stage in
 	check)
 		run "compute tests (GPU vs CPU)" "${COMPUTE_TEST:-bin/compute.test}" -test.v
+		# The device layer against the CPU runtime, and GPTQ's calibration
+		# on the device against the CPU runtime's, where built (from the
+		# package's folder: the tests read ../testdata).
+		for pkg in runtime convert; do
+			if [ -x "bin/$pkg.test" ]; then
+				run "$pkg resident tests (GPU vs CPU)" bash -c "cd $pkg && ../bin/$pkg.test -test.v -test.run Resident"
+			fi
+		done
 		;;
 	sweep)
 		gptqtest=${GPTQ_TEST:-bin/gptq.test}

@@ -18,7 +18,9 @@ type gpu struct {
 	in, out, extra cuda.Buffer
 	int4           int4Scratch
 	// stage is the page-locked host buffer every copy goes through.
-	stage  cuda.Pinned
+	stage cuda.Pinned
+	// layer is the scratch of resident layers' passes.
+	layer  layerScratch
 	peakMu sync.Mutex
 	peak   uint64
 }
@@ -105,6 +107,7 @@ func (g *gpu) Close() {
 		c.Free(g.extra)
 		g.int4.free(c)
 		c.FreePinned(g.stage)
+		g.layer.free(c)
 		return nil
 	})
 	g.dev.Close()

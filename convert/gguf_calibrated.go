@@ -213,7 +213,7 @@ func roundBlocks(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Act
 		_, in := shapeOf(cfg, role)
 		squares[inputOf(role)] = &meanSquares{sum: make([]float64, in)}
 	}
-	hooks := &runtime.Hooks{QKVIn: squares["qkv"].add, OIn: squares["o"].add, MLPIn: squares["mlp"].add, DownIn: squares["down"].add}
+	hooks := &runtime.Hooks{QKVIn: squares[compute.InputQKV].add, OIn: squares[compute.InputO].add, MLPIn: squares[compute.InputGateUp].add, DownIn: squares[compute.InputDown].add}
 	if err := observe(cfg, *w, acts, hooks, be); err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func hessianHooks(hessians map[string]*gptq.Hessian) *runtime.Hooks {
 		}
 		return nil
 	}
-	return &runtime.Hooks{QKVIn: add("qkv"), OIn: add("o"), MLPIn: add("mlp"), DownIn: add("down"), Partial: true}
+	return &runtime.Hooks{QKVIn: add(compute.InputQKV), OIn: add(compute.InputO), MLPIn: add(compute.InputGateUp), DownIn: add(compute.InputDown), Partial: true}
 }
 
 // decodeInto decodes data of type t over *w and returns data.

@@ -44,17 +44,17 @@ func gptqStages(trueSequential bool) [][]model.Role {
 	return [][]model.Role{linearRoles}
 }
 
-// inputOf names the hook that sees a role's input.
+// inputOf names the input a role reads, as resident layers name it.
 func inputOf(role model.Role) string {
 	switch role {
 	case model.AttnQ, model.AttnK, model.AttnV:
-		return "qkv"
+		return compute.InputQKV
 	case model.AttnO:
-		return "o"
+		return compute.InputO
 	case model.FFNGate, model.FFNUp:
-		return "mlp"
+		return compute.InputGateUp
 	default:
-		return "down"
+		return compute.InputDown
 	}
 }
 
@@ -73,13 +73,21 @@ func stageHessians(cfg *model.Config, stage []model.Role, be compute.Backend) ma
 
 // quantizeGPTQ runs GPTQ on every linear of a layer. Each stage's Hessians
 // come from one calibration pass of the layer in which the stages before
-// it are already quantized; w is updated to the dequantized weights.
-func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activations, opts *Options) (decisions, error) {
+// it are already quantized; w is updated to the dequantized weights. With
+// dev the passes run on the device over its activations, and dev's
+// projections follow w stage by stage.
+func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activations, dev *deviceLayer, opts *Options) (decisions, error) {
 	out := decisions{}
 	for _, stage := range gptqStages(opts.GPTQ.TrueSequential) {
 		hessians := stageHessians(cfg, stage, opts.Backend)
 		passStart := time.Now()
-		if err := observeHessians(cfg, *w, acts, hessians, opts.Backend); err != nil {
+		var err error
+		if dev != nil {
+			err = dev.observe(hessians)
+		} else {
+			err = observeHessians(cfg, *w, acts, hessians, opts.Backend)
+		}
+		if err != nil {
 			return nil, err
 		}
 		pass := time.Since(passStart)
@@ -105,7 +113,16 @@ func quantizeGPTQ(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Ac
 			*weightOf(w, role) = res.Tensor.Dequantize()
 		}
 		releaseAll(hessians)
-		opts.logf("gptq: %v: calibration pass %.2fs, quantization %.2fs", stage, pass.Seconds(), time.Since(quantStart).Seconds())
+		quantized := time.Since(quantStart)
+		if dev != nil {
+			updateStart := time.Now()
+			if err := dev.update(stage); err != nil {
+				return nil, err
+			}
+			opts.logf("gptq: %v: calibration pass %.2fs, quantization %.2fs, quantized weights to the device %.2fs", stage, pass.Seconds(), quantized.Seconds(), time.Since(updateStart).Seconds())
+			continue
+		}
+		opts.logf("gptq: %v: calibration pass %.2fs, quantization %.2fs", stage, pass.Seconds(), quantized.Seconds())
 	}
 	return out, nil
 }

@@ -103,6 +103,15 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 			part.remove()
 		}
 	}()
+	var dev *deviceCalibration
+	if first < cfg.NumLayers {
+		if dev, err = newDeviceCalibration(cfg, acts, &opts); err != nil {
+			return Report{}, err
+		}
+	}
+	if dev != nil {
+		defer dev.release()
+	}
 	step := "quantize layers"
 	if acts != nil {
 		step = "calibrate and quantize layers"
@@ -116,7 +125,7 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 			}
 			return Report{}, &Interrupted{Dest: dest, Done: l, Total: cfg.NumLayers, Dir: part.dir, Err: err}
 		}
-		tensors, err := quantizeLayer(ck, l, acts, qc, &opts)
+		tensors, err := quantizeLayer(ck, l, acts, dev, qc, &opts)
 		if err != nil {
 			return Report{}, err
 		}
@@ -124,6 +133,12 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 			return Report{}, err
 		}
 		if acts != nil && l+1 < cfg.NumLayers {
+			if dev != nil {
+				// The next layer's inputs, kept for a resumed run.
+				if err := dev.download(acts.X); err != nil {
+					return Report{}, err
+				}
+			}
 			if err := part.saveInputs(l+1, acts.X); err != nil {
 				return Report{}, err
 			}
@@ -155,8 +170,9 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 
 // quantizeLayer quantizes layer l and returns its tensors as stored, in
 // the order of the model's tensor list; with calibration it advances the
-// activations to the next layer's inputs.
-func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, qc hf.Config, opts *Options) ([]tensorData, error) {
+// activations to the next layer's inputs: those on the device with dev,
+// else acts.
+func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, dev *deviceCalibration, qc hf.Config, opts *Options) ([]tensorData, error) {
 	cfg := ck.Config
 	w, err := runtime.ReadLayer(ck, l)
 	if err != nil {
@@ -177,7 +193,11 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, qc 
 	case RTN:
 		decided, err = quantizeRTN(cfg, &w, opts)
 	case GPTQ:
-		decided, err = quantizeGPTQ(cfg, &w, acts, opts)
+		if dev != nil {
+			decided, err = quantizeGPTQOnDevice(cfg, &w, dev, opts)
+		} else {
+			decided, err = quantizeGPTQ(cfg, &w, acts, nil, opts)
+		}
 	case AWQ:
 		// The float layer, for Advance (see awq.Layer).
 		var fp *runtime.Layer
@@ -192,7 +212,7 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, qc 
 		case opts.AWQThenGPTQ:
 			// GPTQ rounds the scaled (and clipped) weights, calibrated on
 			// the scaled layer; later layers see its quantized outputs.
-			decided, err = quantizeGPTQ(cfg, &w, acts, opts)
+			decided, err = quantizeGPTQ(cfg, &w, acts, nil, opts)
 		default:
 			decided, next = res.Tensors, fp
 		}
@@ -229,7 +249,7 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, qc 
 		}
 		tensors = append(tensors, t)
 	}
-	if acts == nil {
+	if acts == nil || dev != nil {
 		return tensors, nil
 	}
 	if next == nil {

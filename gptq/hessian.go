@@ -81,6 +81,18 @@ func (h *Hessian) N() int { return h.n }
 // In returns the number of input channels.
 func (h *Hessian) In() int { return h.in }
 
+// Matrix returns H [in×in] as accumulated so far, of which only the upper
+// triangle (column ≥ row) is current. The slice is the Hessian's own.
+func (h *Hessian) Matrix() ([]float64, error) {
+	if h.err != nil {
+		return nil, h.err
+	}
+	if err := h.load(); err != nil {
+		return nil, err
+	}
+	return h.h, nil
+}
+
 // Err returns the first error met by NewHessian or Add, or nil.
 func (h *Hessian) Err() error { return h.err }
 

@@ -107,7 +107,6 @@ func NewLayer(cfg *model.Config, w LayerWeights) *Layer {
 // there, the rest of the layer on the CPU. Weights in w.Quantized are
 // held quantized where their fused matrix can be.
 func NewLayerOn(be compute.Backend, cfg *model.Config, w LayerWeights) (*Layer, error) {
-	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
 	ly := &Layer{
 		cfg:      cfg,
 		attnNorm: w.AttnNorm,
@@ -115,19 +114,12 @@ func NewLayerOn(be compute.Backend, cfg *model.Config, w LayerWeights) (*Layer, 
 		ffnNorm:  w.FFNNorm,
 		downBias: w.DownBias,
 	}
-	part := func(f32 []float32, role model.Role) projection { return projection{f32, w.Quantized[role]} }
 	for _, l := range []struct {
-		dst     *compute.Linear
-		parts   []projection
-		out, in int
-	}{
-		{&ly.qkv, []projection{part(w.Q, model.AttnQ), part(w.K, model.AttnK), part(w.V, model.AttnV)}, cfg.QDim() + 2*cfg.KVDim(), h},
-		{&ly.o, []projection{part(w.O, model.AttnO)}, h, cfg.QDim()},
-		{&ly.gateUp, []projection{part(w.Gate, model.FFNGate), part(w.Up, model.FFNUp)}, 2 * ffn, h},
-		{&ly.down, []projection{part(w.Down, model.FFNDown)}, h, ffn},
-	} {
+		dst   *compute.Linear
+		input string
+	}{{&ly.qkv, compute.InputQKV}, {&ly.o, compute.InputO}, {&ly.gateUp, compute.InputGateUp}, {&ly.down, compute.InputDown}} {
 		var err error
-		if *l.dst, err = newFusedLinear(be, l.parts, l.out, l.in); err != nil {
+		if *l.dst, err = NewProjection(be, cfg, &w, l.input); err != nil {
 			ly.Release()
 			return nil, err
 		}
@@ -139,6 +131,26 @@ func NewLayerOn(be compute.Backend, cfg *model.Config, w LayerWeights) (*Layer, 
 		ly.gateUpBias = concat(w.GateBias, w.UpBias)
 	}
 	return ly, nil
+}
+
+// NewProjection holds on be the fused projection of w that reads input
+// (compute.InputQKV, InputO, InputGateUp or InputDown):
+// q, k and v stacked by rows, gate and up likewise, quantized where
+// w.Quantized allows.
+func NewProjection(be compute.Backend, cfg *model.Config, w *LayerWeights, input string) (compute.Linear, error) {
+	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
+	part := func(f32 []float32, role model.Role) projection { return projection{f32, w.Quantized[role]} }
+	switch input {
+	case compute.InputQKV:
+		return newFusedLinear(be, []projection{part(w.Q, model.AttnQ), part(w.K, model.AttnK), part(w.V, model.AttnV)}, cfg.QDim()+2*cfg.KVDim(), h)
+	case compute.InputO:
+		return newFusedLinear(be, []projection{part(w.O, model.AttnO)}, h, cfg.QDim())
+	case compute.InputGateUp:
+		return newFusedLinear(be, []projection{part(w.Gate, model.FFNGate), part(w.Up, model.FFNUp)}, 2*ffn, h)
+	case compute.InputDown:
+		return newFusedLinear(be, []projection{part(w.Down, model.FFNDown)}, h, ffn)
+	}
+	return nil, fmt.Errorf("no projection reads input %q", input)
 }
 
 // Release frees the layer's weights on its backend's device now rather

@@ -16,7 +16,7 @@ func (d Dim) sizes() (x, y, z uint32) {
 
 // LaunchGrid runs kernel name on a grid of blocks of threads with shared
 // bytes of dynamic shared memory. Each argument is a Buffer, int32,
-// float32 or float64: the kernel's parameter types, in order.
+// int64, float32 or float64: the kernel's parameter types, in order.
 func (c *Ctx) LaunchGrid(name string, grid, block Dim, shared int, args ...any) error {
 	fn, ok := c.kernels[name]
 	if !ok {
@@ -33,6 +33,8 @@ func (c *Ctx) LaunchGrid(name string, grid, block Dim, shared int, args ...any) 
 			vals[i] = uint64(v.ptr)
 		case int32:
 			vals[i] = uint64(uint32(v))
+		case int64:
+			vals[i] = uint64(v)
 		case float32:
 			vals[i] = uint64(math.Float32bits(v))
 		case float64:

@@ -1,0 +1,118 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+)
+
+// The steps of a decoder layer on device activations (kernels/layer.cu).
+// Sizes are in float32 elements; the caller sizes the buffers.
+
+// elementBlocks is the grid of the element-wise kernels: enough blocks to
+// fill the device, each striding over the rest.
+func elementBlocks(n int64) Dim {
+	return Dim{X: int(max(1, min((n+launchThreads-1)/launchThreads, 1<<16)))}
+}
+
+// elementwise launches a grid-stride kernel over n elements.
+func (c *Ctx) elementwise(name string, n int64, args ...any) error {
+	if n <= 0 {
+		return nil
+	}
+	return c.LaunchGrid(name, elementBlocks(n), Dim{X: launchThreads}, 0, args...)
+}
+
+// Zero sets the first n floats of x to zero.
+func (c *Ctx) Zero(x Buffer, n int) error {
+	return c.elementwise("zero_floats", int64(n), x, int64(n))
+}
+
+// AddInto sets x += y over n floats.
+func (c *Ctx) AddInto(x, y Buffer, n int) error {
+	return c.elementwise("add_into", int64(n), x, y, int64(n))
+}
+
+// AddBias adds bias [cols] to every row of x [rows × cols].
+func (c *Ctx) AddBias(x, bias Buffer, rows, cols int) error {
+	return c.elementwise("add_bias", int64(rows)*int64(cols), x, bias, int64(rows), int32(cols))
+}
+
+// normThreads is the block of rms_norm: one block per row.
+const normThreads = 256
+
+// RMSNorm writes x / sqrt(mean(x²) + eps) · weight for each row of x
+// [rows × cols] to dst.
+func (c *Ctx) RMSNorm(dst, x, weight Buffer, rows, cols int, eps float64) error {
+	if rows <= 0 {
+		return nil
+	}
+	return c.LaunchGrid("rms_norm", Dim{X: rows}, Dim{X: normThreads}, 0, dst, x, weight, int32(cols), eps)
+}
+
+// Rope rotates the heads query heads and kvHeads key heads at the start of
+// each row of qkv [rows × stride] by their positions: rows are sequences
+// of n tokens, the first at position start. invFreq holds headDim/2
+// inverse frequencies.
+func (c *Ctx) Rope(qkv, invFreq Buffer, rows, n, start, heads, kvHeads, headDim, stride int) error {
+	work := int64(rows) * int64(heads+kvHeads) * int64(headDim/2)
+	return c.elementwise("rope", work, qkv, invFreq, int64(rows), int32(n), int32(start), int32(heads), int32(kvHeads), int32(headDim), int32(stride))
+}
+
+// StoreKV copies the keys and values of rows of qkv [seqs·n × (qDim +
+// 2·kvDim)] to the cache kv [seqs × maxLen × 2 × kvDim] at positions
+// start … start+n-1 of each sequence.
+func (c *Ctx) StoreKV(kv, qkv Buffer, seqs, n, start, maxLen, qDim, kvDim int) error {
+	rows := int64(seqs) * int64(n)
+	return c.elementwise("store_kv", rows*int64(2*kvDim), kv, qkv, rows, int32(n), int32(start), int32(maxLen), int32(qDim), int32(kvDim))
+}
+
+// SwiGLU writes silu(gate)·up of gateUp [rows × 2·ffn] (gate then up in
+// each row) to dst [rows × ffn].
+func (c *Ctx) SwiGLU(dst, gateUp Buffer, rows, ffn int) error {
+	return c.elementwise("swiglu", int64(rows)*int64(ffn), dst, gateUp, int64(rows), int32(ffn))
+}
+
+// Attention shapes and where its keys and values are.
+type Attention struct {
+	Heads, KVHeads, HeadDim int
+	// Seqs sequences of N new tokens each, at positions Start … Start+N-1.
+	Seqs, N, Start int
+	// QStride is the width of a row of the queries' buffer.
+	QStride int
+	// The key of sequence s, position p, KV head g starts at element
+	// s·KeySeqStride + p·KeyPosStride + g·HeadDim of the keys' buffer;
+	// its value ValueOffset elements further.
+	KeySeqStride, KeyPosStride, ValueOffset int
+}
+
+// MaxAttentionHeadDim is the largest head dimension Attention takes.
+const MaxAttentionHeadDim = 128
+
+// attentionQueries and attentionThreads match ATT_QUERIES and the four
+// threads per query of kernels/layer.cu.
+const (
+	attentionQueries = 32
+	attentionThreads = 4 * attentionQueries
+)
+
+// Attention writes the causal attention of a's tokens to out [Seqs·N ×
+// Heads·HeadDim]: each token at position p attends to positions 0 … p,
+// with softmax scale 1/sqrt(HeadDim). Queries are the first Heads·HeadDim
+// values of each row of q (after RoPE).
+func (c *Ctx) Attention(out, q, keys Buffer, a Attention) error {
+	switch {
+	case a.HeadDim <= 0 || a.HeadDim%4 != 0 || a.HeadDim > MaxAttentionHeadDim:
+		return fmt.Errorf("attention: head dim %d is not a multiple of 4 up to %d", a.HeadDim, MaxAttentionHeadDim)
+	case a.KVHeads <= 0 || a.Heads%a.KVHeads != 0:
+		return fmt.Errorf("attention: %d heads do not share %d KV heads", a.Heads, a.KVHeads)
+	case a.Seqs > 65535 || a.Heads > 65535:
+		return fmt.Errorf("attention: %d sequences of %d heads exceed the grid", a.Seqs, a.Heads)
+	case a.Seqs <= 0 || a.N <= 0:
+		return nil
+	}
+	scale := float32(1 / math.Sqrt(float64(a.HeadDim)))
+	grid := Dim{X: (a.N + attentionQueries - 1) / attentionQueries, Y: a.Heads, Z: a.Seqs}
+	return c.LaunchGrid("attention", grid, Dim{X: attentionThreads}, 0,
+		out, q, keys, int32(a.N), int32(a.Start), int32(a.Heads), int32(a.KVHeads), int32(a.HeadDim), int32(a.QStride),
+		int64(a.KeySeqStride), int32(a.KeyPosStride), int32(a.ValueOffset), scale)
+}
