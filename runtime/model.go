@@ -66,9 +66,9 @@ func LoadOn(be compute.Backend, w model.Weights) (*Model, error) {
 			return nil, fmt.Errorf("layer %d: %w", l, err)
 		}
 	}
-	// Resident layers have no o_proj or MLP biases: models with them keep
-	// their layers orchestrated on the host.
-	if r, ok := be.(compute.Resident); ok && !cfg.OBias && !cfg.MLPBias {
+	// Models a Resident backend cannot hold whole (o_proj or MLP biases,
+	// unusual head sizes) keep their layers orchestrated on the host.
+	if r, ok := be.(compute.Resident); ok && ResidentSupports(cfg) {
 		if m.resident, err = newResidentModel(r, m); err != nil {
 			return nil, err
 		}

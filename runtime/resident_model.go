@@ -15,18 +15,7 @@ type residentModel struct {
 }
 
 func newResidentModel(be compute.Resident, m *Model) (*residentModel, error) {
-	cfg := m.Config
-	shape := compute.LayerShape{
-		Hidden:  cfg.HiddenSize,
-		Heads:   cfg.NumHeads,
-		KVHeads: cfg.NumKVHeads,
-		HeadDim: cfg.HeadDim,
-		FFN:     cfg.IntermediateSize,
-		NormEps: float32(cfg.RMSNormEps),
-	}
-	for _, f := range cfg.InvFrequencies() {
-		shape.InvFreq = append(shape.InvFreq, float32(f))
-	}
+	shape := ResidentShape(m.Config)
 	r := &residentModel{be: be}
 	for l, ly := range m.layers {
 		rl, err := be.NewLayer(shape, compute.ResidentWeights{
