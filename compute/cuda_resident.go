@@ -303,11 +303,32 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 			if err := ly.product(c, ly.down, InputDown, sc.proj, sc.act, rows); err != nil {
 				return err
 			}
-			if err := c.AddInto(xt.buf, sc.proj, rows*s.Hidden); err != nil {
-				return err
-			}
-			return c.Synchronize() // report a failed launch here, not later
+			return c.AddInto(xt.buf, sc.proj, rows*s.Hidden)
 		}, "", nil, 0},
+	}
+	if input == nil {
+		// One hand-off and no synchronization: a decode step queues every
+		// layer's kernels back to back, and the caller's download of the
+		// result waits for them (and reports a failed one).
+		err := g.dev.Do(func(c *cuda.Ctx) error {
+			for _, st := range steps {
+				if err := st.run(c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("compute: resident layer: %w", err)
+		}
+		return nil
+	}
+	last := steps[len(steps)-1].run
+	steps[len(steps)-1].run = func(c *cuda.Ctx) error {
+		if err := last(c); err != nil {
+			return err
+		}
+		return c.Synchronize() // report a failed launch here, not later
 	}
 	for _, st := range steps {
 		if err := g.dev.Do(st.run); err != nil {
