@@ -117,8 +117,13 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 		step = "calibrate and quantize layers"
 	}
 	opts.Progress.Report(step, first, cfg.NumLayers)
+	saver := newInputSaver()
+	defer saver.wait() // before the state folder may be removed
 	for l := first; l < cfg.NumLayers; l++ {
 		if err := ctx.Err(); err != nil {
+			if err := saver.wait(); err != nil {
+				return Report{}, err
+			}
 			keep = l > 0
 			if !keep {
 				return Report{}, err
@@ -133,17 +138,28 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 			return Report{}, err
 		}
 		if acts != nil && l+1 < cfg.NumLayers {
-			if dev != nil {
-				// The next layer's inputs, kept for a resumed run.
+			// The next layer's inputs, kept for a resumed run.
+			if err := saver.wait(); err != nil {
+				return Report{}, err
+			}
+			if dev == nil {
+				if err := part.saveInputs(l+1, acts.X); err != nil {
+					return Report{}, err
+				}
+			} else {
+				// On the device the layers run on their own copy of the
+				// activations: the host copy is written while the next
+				// layer is quantized.
 				if err := dev.download(acts.X); err != nil {
 					return Report{}, err
 				}
-			}
-			if err := part.saveInputs(l+1, acts.X); err != nil {
-				return Report{}, err
+				saver.start(part, l+1, acts.X)
 			}
 		}
 		opts.Progress.Report(step, l+1, cfg.NumLayers)
+	}
+	if err := saver.wait(); err != nil {
+		return Report{}, err
 	}
 	if err := part.clearOutputs(); err != nil {
 		return Report{}, err
