@@ -38,6 +38,8 @@ type gpuAWQLayer struct {
 	vectors *gpuLayer
 	weights map[string]awqLinear // the float projections, by input
 	tf32    bool
+	// chunkRows bounds the tokens of one step of a pass: awqChunkRows.
+	chunkRows int
 
 	// Set by Capture: the windows, the kept inputs [tokens × width] by
 	// input, and the attention block's and the MLP's outputs [tokens ×
@@ -52,7 +54,7 @@ func (g *gpu) NewAWQLayer(shape LayerShape, w ResidentWeights, tf32 bool) (AWQLa
 	if err != nil {
 		return nil, err
 	}
-	a := &gpuAWQLayer{g: g, shape: shape, vectors: vectors.(*gpuLayer), weights: map[string]awqLinear{}, tf32: tf32}
+	a := &gpuAWQLayer{g: g, shape: shape, vectors: vectors.(*gpuLayer), weights: map[string]awqLinear{}, tf32: tf32, chunkRows: awqChunkRows}
 	for _, p := range []struct {
 		input   string
 		l       Linear
@@ -94,7 +96,7 @@ func (a *gpuAWQLayer) releaseCapture() {
 func (a *gpuAWQLayer) width(input string) int { return a.weights[input].in }
 
 // chunk is the number of windows of one step of a pass.
-func (a *gpuAWQLayer) chunk() int { return min(a.windows, max(1, awqChunkRows/a.n)) }
+func (a *gpuAWQLayer) chunk() int { return min(a.windows, max(1, a.chunkRows/a.n)) }
 
 // attention writes the attention output [windows·n × q] of the normed
 // rows to attn, the q, k, v projection being qkv; scratch holds
