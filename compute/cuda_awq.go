@@ -149,8 +149,6 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, keep []string, step int)
 	switch {
 	case windows <= 0 || n <= 0 || step < 0:
 		return AWQCapture{}, fmt.Errorf("compute: AWQ capture of %d windows of %d tokens, step %d", windows, n, step)
-	case windows > 65535:
-		return AWQCapture{}, fmt.Errorf("compute: AWQ capture of %d windows: at most 65535", windows)
 	case xt.n < tokens*s.Hidden:
 		return AWQCapture{}, fmt.Errorf("compute: AWQ capture of %d tokens from a tensor of %d values", tokens, xt.n)
 	}
