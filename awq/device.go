@@ -13,11 +13,13 @@ import (
 // targets stay on its device, and each search returns only its losses.
 // The choices stay those of the host search.
 type deviceSearch struct {
-	be         compute.AWQSearcher
-	rw         compute.ResidentWeights // the float projections
-	layer      compute.AWQLayer
-	x          compute.Tensor // the activations, windows end to end
-	ownX       bool           // x was uploaded here
+	be    compute.AWQSearcher
+	rw    compute.ResidentWeights // the float projections
+	layer compute.AWQLayer
+	x     compute.Tensor // the activations, windows end to end
+	ownX  bool           // x was uploaded here
+	// advance writes the float layer's output over x in the capture.
+	advance    bool
 	windows, n int
 }
 
@@ -41,7 +43,10 @@ func newDeviceSearch(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate
 		}
 	}
 	h := cfg.HiddenSize
-	d := &deviceSearch{be: be, x: o.DeviceInputs, windows: len(acts.X), n: len(acts.X[0]) / h}
+	d := &deviceSearch{
+		be: be, x: o.DeviceInputs, windows: len(acts.X), n: len(acts.X[0]) / h,
+		advance: o.DeviceInputs != nil && o.AdvanceDeviceInputs,
+	}
 	var err error
 	if d.rw, err = runtime.NewResidentWeights(be, cfg, w); err != nil {
 		return nil, err
@@ -91,13 +96,13 @@ func (d *deviceSearch) release() {
 // capture is the device's version of capture: the statistics and samples
 // come to the host, the inputs and targets stay on the device.
 func (d *deviceSearch) capture(opts captureOptions) (*features, error) {
-	var keep []string
+	copts := compute.AWQCaptureOptions{Step: opts.step, Advance: d.advance}
 	for s := range numSites {
 		if opts.keep[s] {
-			keep = append(keep, siteInputs[s])
+			copts.Keep = append(copts.Keep, siteInputs[s])
 		}
 	}
-	c, err := d.layer.Capture(d.x, d.windows, d.n, keep, opts.step)
+	c, err := d.layer.Capture(d.x, d.windows, d.n, copts)
 	if err != nil {
 		return nil, err
 	}

@@ -210,3 +210,44 @@ func TestGPULayerTF32(t *testing.T) {
 		t.Errorf("AWQ with TF32 products: layer output MSE %.5g, not below RTN's %.5g", got, rtn)
 	}
 }
+
+// TestGPUCaptureAdvances checks that the device pass asked to advance
+// its inputs leaves the float layer's output there, as the CPU runtime
+// computes it.
+func TestGPUCaptureAdvances(t *testing.T) {
+	be := gpuBackend(t)
+	tl := loadLayer(t, 1, 3, 48, false)
+	x, err := be.NewTensor(len(tl.acts.X) * len(tl.acts.X[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Release()
+	for i, win := range tl.acts.X {
+		v, err := compute.TensorView(x, i*len(win), len(win))
+		if err == nil {
+			err = v.Upload(win)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	dev, err := newDeviceSearch(tl.cfg, &tl.w, tl.acts, Options{Backend: be, DeviceInputs: x, AdvanceDeviceInputs: true})
+	if err != nil || dev == nil {
+		t.Fatalf("device search: %v (nil: %v)", err, dev == nil)
+	}
+	defer dev.release()
+	if _, err := dev.capture(captureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, x.Len())
+	if err := x.Download(got); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.acts.Advance(runtime.NewLayer(tl.cfg, tl.w)); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Concat(tl.acts.X...)
+	if e := relErr(got, want); !(e < 1e-5) {
+		t.Errorf("advanced activations differ by %.3g relative", e)
+	}
+}

@@ -103,7 +103,7 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 	}
 	o.Log("awq: %d calibration tokens, %d MiB captured %s in %.2fs", f.tokens, f.bytes()>>20, where, time.Since(captureStart).Seconds())
 
-	res := &Result{Tensors: make(map[model.Role]*quant.Tensor, len(linearRoles))}
+	res := &Result{Tensors: make(map[model.Role]*quant.Tensor, len(linearRoles)), DeviceInputsAdvanced: dev != nil && dev.advance}
 	s := &searcher{cfg: cfg, w: w, f: f, x: acts.X, runner: acts.Runner(), opts: o, dev: dev}
 	if dev == nil {
 		s.out, s.normed = make([]float32, maxRows*h), make([]float32, maxRows*h)

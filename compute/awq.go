@@ -37,12 +37,13 @@ type AWQSearcher interface {
 // its pass over the calibration tokens left on the device.
 type AWQLayer interface {
 	// Capture runs the layer over x [windows × n × Hidden], each window
-	// attending causally to itself, and keeps on the device the inputs of
-	// the q/k/v and gate/up projections, those of the inputs in keep
-	// (InputO, InputDown), and the outputs of the attention block (after
-	// o_proj) and of the MLP (after down_proj). It reports every
-	// projection input's statistics; x is not modified.
-	Capture(x Tensor, windows, n int, keep []string, step int) (AWQCapture, error)
+	// attending causally to itself, with float32 products, and keeps on
+	// the device the inputs of the q/k/v and gate/up projections, those
+	// of the inputs in opts.Keep (InputO, InputDown), and the outputs of
+	// the attention block (after o_proj) and of the MLP (after
+	// down_proj). It reports every projection input's statistics. x is
+	// left as it was, or with opts.Advance replaced by the layer's output.
+	Capture(x Tensor, windows, n int, opts AWQCaptureOptions) (AWQCapture, error)
 	// ScaleLosses returns, for each grid point i, the sum over all
 	// captured tokens and hidden channels of the squared difference
 	// between a module's output with the projection reading input
@@ -56,6 +57,16 @@ type AWQLayer interface {
 	//     output.
 	ScaleLosses(input string, scales [][]float32, scheme quant.Scheme) ([]float64, error)
 	Release()
+}
+
+// AWQCaptureOptions says what AWQLayer.Capture keeps and does.
+type AWQCaptureOptions struct {
+	// Keep lists the inputs kept besides InputQKV's and InputGateUp's.
+	Keep []string
+	// Step is the stride of the sampled tokens; 0 samples none.
+	Step int
+	// Advance writes the layer's output over x: the next layer's inputs.
+	Advance bool
 }
 
 // AWQCapture is what Capture reports of each projection input (InputQKV,

@@ -258,7 +258,7 @@ func TestAWQLayerChunks(t *testing.T) {
 		}
 		defer l.Release()
 		l.(*gpuAWQLayer).chunkRows = chunkRows
-		c, err := l.Capture(x, windows, n, keep, step)
+		c, err := l.Capture(x, windows, n, AWQCaptureOptions{Keep: keep, Step: step})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -139,13 +139,13 @@ func (s *deviceScratch) free() {
 	}
 }
 
-func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, keep []string, step int) (AWQCapture, error) {
+func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) (AWQCapture, error) {
 	s := a.shape
 	xt, err := a.g.tensorOn(x, "calibration inputs")
 	if err != nil {
 		return AWQCapture{}, err
 	}
-	tokens := windows * n
+	tokens, step := windows*n, opts.Step
 	switch {
 	case windows <= 0 || n <= 0 || step < 0:
 		return AWQCapture{}, fmt.Errorf("compute: AWQ capture of %d windows of %d tokens, step %d", windows, n, step)
@@ -153,7 +153,7 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, keep []string, step int)
 		return AWQCapture{}, fmt.Errorf("compute: AWQ capture of %d tokens from a tensor of %d values", tokens, xt.n)
 	}
 	kept := map[string]bool{InputQKV: true, InputGateUp: true}
-	for _, in := range keep {
+	for _, in := range opts.Keep {
 		if _, ok := a.weights[in]; !ok {
 			return AWQCapture{}, fmt.Errorf("compute: AWQ capture: no input %q", in)
 		}
@@ -249,6 +249,13 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, keep []string, step int)
 				return c.GatherRows(sampled[input].Offset(4*((t0+first)/step)*width), at(input), first, step, count, width)
 			}
 			x := xt.buf.Offset(4 * t0 * s.Hidden)
+			// The targets and the next layer's inputs come from float32
+			// products, whatever the searches use.
+			float := func(input string) awqLinear {
+				l := a.weights[input]
+				l.tf32 = false
+				return l
+			}
 			attnOut := a.attnOut.buf.Offset(4 * t0 * s.Hidden)
 			mlpOut := a.mlpOut.buf.Offset(4 * t0 * s.Hidden)
 			h1 := steps["h1"]
@@ -258,22 +265,31 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, keep []string, step int)
 				},
 				func() error { return observe(InputQKV) },
 				func() error {
-					return a.attention(c, a.weights[InputQKV], at(InputQKV), steps["qkv"], at(InputO), cw)
+					return a.attention(c, float(InputQKV), at(InputQKV), steps["qkv"], at(InputO), cw)
 				},
 				func() error { return observe(InputO) },
-				func() error { return a.weights[InputO].matMulDevice(c, attnOut, at(InputO), r) },
+				func() error { return float(InputO).matMulDevice(c, attnOut, at(InputO), r) },
 				func() error { return c.Copy(h1, x, 4*r*s.Hidden) },
 				func() error { return c.AddInto(h1, attnOut, r*s.Hidden) },
 				func() error {
 					return c.RMSNorm(at(InputGateUp), h1, a.vectors.postNorm(), r, s.Hidden, float64(s.NormEps))
 				},
 				func() error { return observe(InputGateUp) },
-				func() error { return a.weights[InputGateUp].matMulDevice(c, steps["gateUp"], at(InputGateUp), r) },
+				func() error { return float(InputGateUp).matMulDevice(c, steps["gateUp"], at(InputGateUp), r) },
 				func() error { return c.SwiGLU(at(InputDown), steps["gateUp"], r, s.FFN) },
 				func() error { return observe(InputDown) },
-				func() error { return a.weights[InputDown].matMulDevice(c, mlpOut, at(InputDown), r) },
+				func() error { return float(InputDown).matMulDevice(c, mlpOut, at(InputDown), r) },
 			} {
 				if err := op(); err != nil {
+					return err
+				}
+			}
+			if opts.Advance {
+				// x + attention + MLP, added in the order of a Forward.
+				if err := c.AddInto(h1, mlpOut, r*s.Hidden); err != nil {
+					return err
+				}
+				if err := c.Copy(x, h1, 4*r*s.Hidden); err != nil {
 					return err
 				}
 			}
