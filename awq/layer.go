@@ -55,11 +55,13 @@ import (
 // Memory: besides the activations, Layer holds tokens × (3·hidden +
 // intermediate) floats (plus tokens × qDim with v→o), for the captured
 // inputs and the float targets of the searches. On a
-// compute.AWQSearcher backend (a GPU) they are held on its device, with
-// the normed attention inputs (tokens × hidden more) and the activations
-// (uploaded from acts unless Options.DeviceInputs holds them there), and
-// the passes over the tokens, the grid points and the clip candidates run
-// there; the host makes the same choices from the losses.
+// compute.AWQSearcher backend (a GPU) the passes over the tokens, the grid
+// points and the clip candidates run on its device, which holds the
+// activations (uploaded from acts unless Options.DeviceInputs holds them
+// there), tokens × 4·hidden floats for the inputs and targets of the
+// attention and MLP searches, and the Gram matrices of o_proj's and
+// down_proj's inputs for theirs; the host makes the same choices from the
+// losses.
 func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activations, opts Options) (*Result, error) {
 	o, err := opts.resolved()
 	if err != nil {

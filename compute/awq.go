@@ -38,11 +38,12 @@ type AWQSearcher interface {
 type AWQLayer interface {
 	// Capture runs the layer over x [windows × n × Hidden], each window
 	// attending causally to itself, with float32 products, and keeps on
-	// the device the inputs of the q/k/v and gate/up projections, those
-	// of the inputs in opts.Keep (InputO, InputDown), and the outputs of
-	// the attention block (after o_proj) and of the MLP (after
-	// down_proj). It reports every projection input's statistics. x is
-	// left as it was, or with opts.Advance replaced by the layer's output.
+	// the device the inputs of the q/k/v and gate/up projections, the
+	// Gram matrix xᵀx of the inputs x in opts.Keep (InputO, InputDown),
+	// and the outputs of the attention block (after o_proj) and of the
+	// MLP (after down_proj). It reports every projection input's
+	// statistics. x is left as it was, or with opts.Advance replaced by
+	// the layer's output.
 	Capture(x Tensor, windows, n int, opts AWQCaptureOptions) (AWQCapture, error)
 	// ScaleLosses returns, for each grid point i, the sum over all
 	// captured tokens and hidden channels of the squared difference
@@ -55,13 +56,17 @@ type AWQLayer interface {
 	//   - InputGateUp: the MLP on its captured inputs;
 	//   - InputDown: down_proj on its captured inputs, against the MLP's
 	//     output.
+	// The losses of o_proj and down_proj, whose float outputs are their
+	// inputs x times the float weights, are Σ_r e_r·xᵀx·e_rᵀ over the
+	// rows e_r of the weights' change, from the captured Gram matrix.
 	ScaleLosses(input string, scales [][]float32, scheme quant.Scheme) ([]float64, error)
 	Release()
 }
 
 // AWQCaptureOptions says what AWQLayer.Capture keeps and does.
 type AWQCaptureOptions struct {
-	// Keep lists the inputs kept besides InputQKV's and InputGateUp's.
+	// Keep lists the inputs whose scale losses will be asked besides
+	// InputQKV's and InputGateUp's: InputO, InputDown.
 	Keep []string
 	// Step is the stride of the sampled tokens; 0 samples none.
 	Step int

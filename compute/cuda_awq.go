@@ -41,11 +41,12 @@ type gpuAWQLayer struct {
 	// chunkRows bounds the tokens of one step of a pass: awqChunkRows.
 	chunkRows int
 
-	// Set by Capture: the windows, the kept inputs [tokens × width] by
-	// input, and the attention block's and the MLP's outputs [tokens ×
-	// Hidden].
+	// Set by Capture: the windows, the kept inputs [tokens × width] of
+	// the modules' searches and the Gram matrices [width × width] of the
+	// linears', by input, and the attention block's and the MLP's outputs
+	// [tokens × Hidden].
 	windows, n      int
-	inputs          map[string]*deviceMem
+	inputs, grams   map[string]*deviceMem
 	attnOut, mlpOut *deviceMem
 }
 
@@ -84,12 +85,15 @@ func (a *gpuAWQLayer) releaseCapture() {
 	for _, m := range a.inputs {
 		m.free()
 	}
+	for _, m := range a.grams {
+		m.free()
+	}
 	for _, m := range []*deviceMem{a.attnOut, a.mlpOut} {
 		if m != nil {
 			m.free()
 		}
 	}
-	a.inputs, a.attnOut, a.mlpOut = nil, nil, nil
+	a.inputs, a.grams, a.attnOut, a.mlpOut = nil, nil, nil, nil
 }
 
 // width is the number of channels of a projection input.
@@ -152,18 +156,23 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 	case xt.n < tokens*s.Hidden:
 		return AWQCapture{}, fmt.Errorf("compute: AWQ capture of %d tokens from a tensor of %d values", tokens, xt.n)
 	}
-	kept := map[string]bool{InputQKV: true, InputGateUp: true}
 	for _, in := range opts.Keep {
-		if _, ok := a.weights[in]; !ok {
-			return AWQCapture{}, fmt.Errorf("compute: AWQ capture: no input %q", in)
+		if in != InputO && in != InputDown {
+			return AWQCapture{}, fmt.Errorf("compute: AWQ capture: cannot keep input %q", in)
 		}
-		kept[in] = true
 	}
+	kept := map[string]bool{InputQKV: true, InputGateUp: true}
 	a.releaseCapture()
 	a.windows, a.n = windows, n
-	a.inputs = map[string]*deviceMem{}
+	a.inputs, a.grams = map[string]*deviceMem{}, map[string]*deviceMem{}
 	for in := range kept {
 		if a.inputs[in], err = alloc(a.g.dev, a, 4*tokens*a.width(in)); err != nil {
+			a.releaseCapture()
+			return AWQCapture{}, err
+		}
+	}
+	for _, in := range opts.Keep {
+		if a.grams[in], err = alloc(a.g.dev, a, 4*a.width(in)*a.width(in)); err != nil {
 			a.releaseCapture()
 			return AWQCapture{}, err
 		}
@@ -183,6 +192,11 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 	err = a.g.dev.Do(func(c *cuda.Ctx) error {
 		if err := xt.live(); err != nil {
 			return err
+		}
+		for in, m := range a.grams {
+			if err := c.Zero(m.buf, a.width(in)*a.width(in)); err != nil {
+				return err
+			}
 		}
 		sc := &deviceScratch{c: c}
 		defer sc.free()
@@ -237,6 +251,11 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 				width := a.width(input)
 				if err := c.AbsColumnSums(sums[input], at(input), partial, r, width); err != nil {
 					return err
+				}
+				if g := a.grams[input]; g != nil {
+					if err := c.AddGram(g.buf, at(input), r, width); err != nil {
+						return err
+					}
 				}
 				if step == 0 {
 					return nil
@@ -330,7 +349,7 @@ func (a *gpuAWQLayer) ScaleLosses(input string, scales [][]float32, scheme quant
 	switch {
 	case !ok:
 		return nil, fmt.Errorf("compute: AWQ scale losses: no input %q", input)
-	case a.inputs == nil || a.inputs[input] == nil:
+	case a.inputs[input] == nil && a.grams[input] == nil:
 		return nil, fmt.Errorf("compute: AWQ scale losses of %s: its inputs were not captured", input)
 	case len(scales) == 0:
 		return nil, nil
@@ -378,7 +397,8 @@ func (a *gpuAWQLayer) ScaleLosses(input string, scales [][]float32, scheme quant
 			return err
 		}
 		// The module's intermediates: q, k, v and the attention output,
-		// or gate, up and the activation.
+		// or gate, up and the activation; or the weights' change times
+		// the Gram matrix.
 		var mid1, mid2 cuda.Buffer
 		switch input {
 		case InputQKV:
@@ -389,6 +409,8 @@ func (a *gpuAWQLayer) ScaleLosses(input string, scales [][]float32, scheme quant
 			if mid1, err = sc.floats(rows * 2 * s.FFN); err == nil {
 				mid2, err = sc.floats(rows * s.FFN)
 			}
+		default:
+			mid1, err = sc.floats(w.out * w.in)
 		}
 		if err != nil {
 			return err
@@ -399,6 +421,12 @@ func (a *gpuAWQLayer) ScaleLosses(input string, scales [][]float32, scheme quant
 		for i := range scales {
 			if err := c.FakeQuant(trialW, w.w, scaleBuf.Offset(4*i*w.in), w.out, w.in, grid); err != nil {
 				return err
+			}
+			if g := a.grams[input]; g != nil {
+				if err := a.gramLoss(c, lossBuf.Offset(8*i), trialW, w, g.buf, mid1, partial); err != nil {
+					return err
+				}
+				continue
 			}
 			for w0 := 0; w0 < a.windows; w0 += a.chunk() {
 				cw := min(a.chunk(), a.windows-w0)
@@ -418,8 +446,6 @@ func (a *gpuAWQLayer) ScaleLosses(input string, scales [][]float32, scheme quant
 					if err == nil {
 						err = a.weights[InputDown].matMulDevice(c, out, mid2, r)
 					}
-				default:
-					err = trial.matMulDevice(c, out, in, r)
 				}
 				if err != nil {
 					return err
@@ -435,6 +461,22 @@ func (a *gpuAWQLayer) ScaleLosses(input string, scales [][]float32, scheme quant
 		return nil, fmt.Errorf("compute: AWQ scale losses of %s: %w", input, err)
 	}
 	return losses, nil
+}
+
+// gramLoss adds to loss[0] (float64) Σ_r e_r·G·e_rᵀ over the rows of
+// e = trial - w, G [in × in] being the Gram matrix of the linear's inputs:
+// the sum of the squared changes of its outputs. trial becomes e; f holds
+// out × in floats.
+func (a *gpuAWQLayer) gramLoss(c *cuda.Ctx, loss, trial cuda.Buffer, w awqLinear, gram, f, partial cuda.Buffer) error {
+	if err := c.SubInto(trial, w.w, w.out*w.in); err != nil {
+		return err
+	}
+	// f = e·G, G being symmetric: e·Gᵀ.
+	g := awqLinear{w: gram, out: w.in, in: w.in, tf32: a.tf32}
+	if err := g.matMulDevice(c, f, trial, w.out); err != nil {
+		return err
+	}
+	return c.DotSum(loss, trial, f, partial, int64(w.out)*int64(w.in))
 }
 
 // clipScratchFloats bounds the candidates' errors and outputs ClipLosses

@@ -117,6 +117,36 @@ func (c *Ctx) SquaredDiffSum(acc, a, b, partial Buffer, n int64) error {
 	return c.LaunchGrid("awq_add_partials", Dim{X: 1}, Dim{X: reduceThreads}, 0, acc, partial, int32(ReduceBlocks))
 }
 
+// DotSum adds to acc[0] (float64) the sum of a[i]·b[i] over the first n
+// floats, in float64 and in a fixed order; partial holds ReduceBlocks
+// float64.
+func (c *Ctx) DotSum(acc, a, b, partial Buffer, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if err := c.LaunchGrid("awq_dot_partials", Dim{X: ReduceBlocks}, Dim{X: reduceThreads}, 0, partial, a, b, n); err != nil {
+		return err
+	}
+	return c.LaunchGrid("awq_add_partials", Dim{X: 1}, Dim{X: reduceThreads}, 0, acc, partial, int32(ReduceBlocks))
+}
+
+// SubInto sets x -= y over n floats.
+func (c *Ctx) SubInto(x, y Buffer, n int) error {
+	return c.elementwise("awq_sub_into", int64(n), x, y, int64(n))
+}
+
+// AddGram adds xᵀx to g [cols × cols] (all of it, float32), x being
+// [rows × cols].
+func (c *Ctx) AddGram(g, x Buffer, rows, cols int) error {
+	h, err := c.blasHandle()
+	if err != nil {
+		return err
+	}
+	one := float32(1)
+	// Column-major, x is xᵀ [cols × rows] and g = xᵀ·(xᵀ)ᵀ, symmetric.
+	return checkBLAS("cublasSgemm", cublasSgemm(h, opN, opT, int32(cols), int32(cols), int32(rows), &one, x.ptr, int32(cols), x.ptr, int32(cols), &one, g.ptr, int32(cols)))
+}
+
 // AbsColumnSlices is the number of row slices AbsColumnSums sums
 // separately: partial holds AbsColumnSlices·cols float64.
 const AbsColumnSlices = 64

@@ -233,3 +233,27 @@ extern "C" __global__ void awq_gather_rows(float* __restrict__ dst, const float*
         dst[i] = src[(first + k * step) * cols + c];
     }
 }
+
+// awq_dot_partials writes to partial[blockIdx.x] this block's share of
+// the sum over i < n of a[i]·b[i], each product and the sum in double.
+// blockDim.x is AWQ_REDUCE_THREADS.
+extern "C" __global__ void awq_dot_partials(double* __restrict__ partial, const float* __restrict__ a,
+                                            const float* __restrict__ b, long long n) {
+    double sum = 0.0;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        sum += (double)a[i] * (double)b[i];
+    }
+    sum = awq_block_sum(sum);
+    if (threadIdx.x == 0) {
+        partial[blockIdx.x] = sum;
+    }
+}
+
+// awq_sub_into subtracts y from x element-wise over n values.
+extern "C" __global__ void awq_sub_into(float* x, const float* y, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        x[i] = __fsub_rn(x[i], y[i]);
+    }
+}
