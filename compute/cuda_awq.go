@@ -270,7 +270,7 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 			x := xt.buf.Offset(4 * t0 * s.Hidden)
 			// The targets and the next layer's inputs come from float32
 			// products, whatever the searches use.
-			float := func(input string) awqLinear {
+			float32Linear := func(input string) awqLinear {
 				l := a.weights[input]
 				l.tf32 = false
 				return l
@@ -284,20 +284,20 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 				},
 				func() error { return observe(InputQKV) },
 				func() error {
-					return a.attention(c, float(InputQKV), at(InputQKV), steps["qkv"], at(InputO), cw)
+					return a.attention(c, float32Linear(InputQKV), at(InputQKV), steps["qkv"], at(InputO), cw)
 				},
 				func() error { return observe(InputO) },
-				func() error { return float(InputO).matMulDevice(c, attnOut, at(InputO), r) },
+				func() error { return float32Linear(InputO).matMulDevice(c, attnOut, at(InputO), r) },
 				func() error { return c.Copy(h1, x, 4*r*s.Hidden) },
 				func() error { return c.AddInto(h1, attnOut, r*s.Hidden) },
 				func() error {
 					return c.RMSNorm(at(InputGateUp), h1, a.vectors.postNorm(), r, s.Hidden, float64(s.NormEps))
 				},
 				func() error { return observe(InputGateUp) },
-				func() error { return float(InputGateUp).matMulDevice(c, steps["gateUp"], at(InputGateUp), r) },
+				func() error { return float32Linear(InputGateUp).matMulDevice(c, steps["gateUp"], at(InputGateUp), r) },
 				func() error { return c.SwiGLU(at(InputDown), steps["gateUp"], r, s.FFN) },
 				func() error { return observe(InputDown) },
-				func() error { return float(InputDown).matMulDevice(c, mlpOut, at(InputDown), r) },
+				func() error { return float32Linear(InputDown).matMulDevice(c, mlpOut, at(InputDown), r) },
 			} {
 				if err := op(); err != nil {
 					return err
