@@ -291,10 +291,7 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 			if err := c.AddInto(xt.buf, sc.proj, rows*s.Hidden); err != nil {
 				return err
 			}
-			if err := c.RMSNorm(sc.normed, xt.buf, ly.postNorm(), rows, s.Hidden, float64(s.NormEps)); err != nil {
-				return err
-			}
-			return nil
+			return c.RMSNorm(sc.normed, xt.buf, ly.postNorm(), rows, s.Hidden, float64(s.NormEps))
 		}, InputGateUp, &sc.normed, s.Hidden},
 		{func(c *cuda.Ctx) error {
 			if err := ly.product(c, ly.gateUp, InputGateUp, sc.gateUp, sc.normed, rows); err != nil {

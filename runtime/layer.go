@@ -133,14 +133,14 @@ func NewLayerOn(be compute.Backend, cfg *model.Config, w LayerWeights) (*Layer, 
 	return ly, nil
 }
 
-// NewProjection holds on be the fused projection of w that reads the
-// input of role (compute.InputQKV, InputO, InputGateUp or InputDown):
+// NewProjection holds on be the fused projection of w that reads input
+// (compute.InputQKV, InputO, InputGateUp or InputDown):
 // q, k and v stacked by rows, gate and up likewise, quantized where
 // w.Quantized allows.
-func NewProjection(be compute.Backend, cfg *model.Config, w *LayerWeights, role string) (compute.Linear, error) {
+func NewProjection(be compute.Backend, cfg *model.Config, w *LayerWeights, input string) (compute.Linear, error) {
 	h, ffn := cfg.HiddenSize, cfg.IntermediateSize
 	part := func(f32 []float32, role model.Role) projection { return projection{f32, w.Quantized[role]} }
-	switch role {
+	switch input {
 	case compute.InputQKV:
 		return newFusedLinear(be, []projection{part(w.Q, model.AttnQ), part(w.K, model.AttnK), part(w.V, model.AttnV)}, cfg.QDim()+2*cfg.KVDim(), h)
 	case compute.InputO:
@@ -150,7 +150,7 @@ func NewProjection(be compute.Backend, cfg *model.Config, w *LayerWeights, role 
 	case compute.InputDown:
 		return newFusedLinear(be, []projection{part(w.Down, model.FFNDown)}, h, ffn)
 	}
-	return nil, fmt.Errorf("no projection reads input %q", role)
+	return nil, fmt.Errorf("no projection reads input %q", input)
 }
 
 // Release frees the layer's weights on its backend's device now rather
