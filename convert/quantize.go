@@ -215,6 +215,10 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, dev
 			decided, err = quantizeGPTQ(cfg, &w, acts, nil, opts)
 		}
 	case AWQ:
+		if dev != nil {
+			decided, err = quantizeAWQOnDevice(cfg, &w, acts, dev, opts)
+			break
+		}
 		// The float layer, for Advance (see awq.Layer).
 		var fp *runtime.Layer
 		if fp, err = runtime.NewLayerOn(opts.Backend, cfg, w); err != nil {
@@ -222,7 +226,7 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, dev
 		}
 		defer fp.Release()
 		var res *awq.Result
-		res, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Backend: opts.Backend, Log: opts.Log})
+		res, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Backend: opts.Backend, TF32: opts.AWQTF32, Log: opts.Log})
 		switch {
 		case err != nil:
 		case opts.AWQThenGPTQ:

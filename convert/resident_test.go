@@ -213,7 +213,8 @@ func (c countingResident) MatMulLinear(compute.Linear, compute.Tensor, compute.T
 }
 
 // TestDeviceCalibrationOnlyForGPTQ: the activations go to the device only
-// for GPTQ on a Resident backend that runs the model's layers.
+// for GPTQ on a Resident backend that runs the model's layers (and for AWQ
+// on one that also runs its searches, which this one does not).
 func TestDeviceCalibrationOnlyForGPTQ(t *testing.T) {
 	ck := openTiny(t)
 	acts := &calibrate.Activations{X: [][]float32{make([]float32, 4*ck.Config.HiddenSize)}}
