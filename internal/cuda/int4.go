@@ -36,7 +36,9 @@ const int4Block = 128
 // computes (its template argument R in int4.cu).
 func int4BlockRows(b int) int {
 	switch {
-	case b <= 2:
+	case b == 1:
+		return 8
+	case b == 2:
 		return 4
 	case b <= 4:
 		return 2

@@ -124,7 +124,7 @@ __device__ void int4_gemv(float* y, const float* x, const uint4* codes, const fl
     float *y, const float *x, const uint4 *codes, const float2 *params, int out, int in, int groups, \
         int chunks_per_group
 #define INT4_GEMV_CALL y, x, codes, params, out, in, groups, chunks_per_group
-extern "C" __global__ void int4_gemv_1(INT4_GEMV_ARGS) { int4_gemv<1, 4>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_1(INT4_GEMV_ARGS) { int4_gemv<1, 8>(INT4_GEMV_CALL); }
 extern "C" __global__ void int4_gemv_2(INT4_GEMV_ARGS) { int4_gemv<2, 4>(INT4_GEMV_CALL); }
 extern "C" __global__ void int4_gemv_3(INT4_GEMV_ARGS) { int4_gemv<3, 2>(INT4_GEMV_CALL); }
 extern "C" __global__ void int4_gemv_4(INT4_GEMV_ARGS) { int4_gemv<4, 2>(INT4_GEMV_CALL); }
