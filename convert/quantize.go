@@ -119,6 +119,8 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 	opts.Progress.Report(step, first, cfg.NumLayers)
 	saver := newInputSaver()
 	defer saver.wait() // before the state folder may be removed
+	layers := &layerPrefetch{ck: ck}
+	defer layers.wait() // before the checkpoint may be closed
 	for l := first; l < cfg.NumLayers; l++ {
 		if err := ctx.Err(); err != nil {
 			if err := saver.wait(); err != nil {
@@ -130,7 +132,11 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 			}
 			return Report{}, &Interrupted{Dest: dest, Done: l, Total: cfg.NumLayers, Dir: part.dir, Err: err}
 		}
-		tensors, err := quantizeLayer(ck, l, acts, dev, qc, &opts)
+		w, err := layers.layer(l)
+		if err != nil {
+			return Report{}, err
+		}
+		tensors, err := quantizeLayer(ck, l, w, acts, dev, qc, &opts)
 		if err != nil {
 			return Report{}, err
 		}
@@ -188,12 +194,9 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 // the order of the model's tensor list; with calibration it advances the
 // activations to the next layer's inputs: those on the device with dev,
 // else acts.
-func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, dev *deviceCalibration, qc hf.Config, opts *Options) ([]tensorData, error) {
+func quantizeLayer(ck *model.Checkpoint, l int, w runtime.LayerWeights, acts *calibrate.Activations, dev *deviceCalibration, qc hf.Config, opts *Options) ([]tensorData, error) {
 	cfg := ck.Config
-	w, err := runtime.ReadLayer(ck, l)
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	for _, role := range linearRoles {
 		rows, cols := shapeOf(cfg, role)
 		if err := checkFinite(*weightOf(&w, role), cols); err != nil {
