@@ -144,7 +144,7 @@ func (c *Ctx) AddGram(g, x Buffer, rows, cols int) error {
 	}
 	one := float32(1)
 	// Column-major, x is xᵀ [cols × rows] and g = xᵀ·(xᵀ)ᵀ, symmetric.
-	return checkBLAS("cublasSgemm", cublasSgemm(h, opN, opT, int32(cols), int32(cols), int32(rows), &one, x.ptr, int32(cols), x.ptr, int32(cols), &one, g.ptr, int32(cols)))
+	return checkBLAS(fmt.Sprintf("cublasSgemm(gram of [%d×%d])", rows, cols), cublasSgemm(h, opN, opT, int32(cols), int32(cols), int32(rows), &one, x.ptr, int32(cols), x.ptr, int32(cols), &one, g.ptr, int32(cols)))
 }
 
 // AbsColumnSlices is the number of row slices AbsColumnSums sums

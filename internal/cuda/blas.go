@@ -125,7 +125,7 @@ func (c *Ctx) MatMulT(dst, a, b Buffer, m, n, k int) error {
 	}
 	one, zero := float32(1), float32(0)
 	// Column-major, Cᵀ[n×m] = B·Aᵀ: B is Bᵀ[k×n] there, A is Aᵀ[k×m].
-	return checkBLAS("cublasSgemm", cublasSgemm(h, opT, opN, int32(n), int32(m), int32(k), &one, b.ptr, int32(k), a.ptr, int32(k), &zero, dst.ptr, int32(n)))
+	return checkBLAS(fmt.Sprintf("cublasSgemm([%d×%d]·[%d×%d]ᵀ)", m, k, n, k), cublasSgemm(h, opT, opN, int32(n), int32(m), int32(k), &one, b.ptr, int32(k), a.ptr, int32(k), &zero, dst.ptr, int32(n)))
 }
 
 // MatMul sets C[m×n] = A[m×k]·B[k×n], all float32 row-major.
@@ -135,7 +135,7 @@ func (c *Ctx) MatMul(dst, a, b Buffer, m, n, k int) error {
 		return err
 	}
 	one, zero := float32(1), float32(0)
-	return checkBLAS("cublasSgemm", cublasSgemm(h, opN, opN, int32(n), int32(m), int32(k), &one, b.ptr, int32(n), a.ptr, int32(k), &zero, dst.ptr, int32(n)))
+	return checkBLAS(fmt.Sprintf("cublasSgemm([%d×%d]·[%d×%d])", m, k, k, n), cublasSgemm(h, opN, opN, int32(n), int32(m), int32(k), &one, b.ptr, int32(n), a.ptr, int32(k), &zero, dst.ptr, int32(n)))
 }
 
 // Gram sets the upper triangle (column ≥ row) of the row-major g[in×in]
