@@ -128,8 +128,9 @@ func (g *gpu) MatMulLinear(l Linear, dst, x Tensor, rows int) error {
 type layerScratch struct {
 	mu sync.Mutex // held through a Forward, hooks included
 	// normed [rows×hidden], qkv [rows×(q+2kv)], attn [rows×q],
-	// proj [rows×hidden], gateUp [rows×2ffn], act [rows×ffn].
-	normed, qkv, attn, proj, gateUp, act cuda.Buffer
+	// proj [rows×hidden], gateUp [rows×2ffn], act [rows×ffn]; partial
+	// is the attention's (see cuda.AttentionPartialBytes).
+	normed, qkv, attn, proj, gateUp, act, partial cuda.Buffer
 }
 
 // ensure grows the buffers for rows tokens of shape s.
@@ -149,7 +150,7 @@ func (sc *layerScratch) ensure(c *cuda.Ctx, s LayerShape, rows int) error {
 }
 
 func (sc *layerScratch) free(c *cuda.Ctx) {
-	for _, b := range []cuda.Buffer{sc.normed, sc.qkv, sc.attn, sc.proj, sc.gateUp, sc.act} {
+	for _, b := range []cuda.Buffer{sc.normed, sc.qkv, sc.attn, sc.proj, sc.gateUp, sc.act, sc.partial} {
 		c.Free(b)
 	}
 }
@@ -260,58 +261,31 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 		}
 		return nil
 	}
-	steps := []struct {
-		run   func(c *cuda.Ctx) error
-		role  string // the hook called after the step, with in [rows×width]
-		in    *cuda.Buffer
-		width int
-	}{
-		{func(c *cuda.Ctx) error {
-			if err := xt.live(); err != nil {
+	stages := ly.stages(sc, xt.buf, seqs, n, cuda.Position{Start: start}, kt, maxLen)
+	first := stages[0].run
+	stages[0].run = func(c *cuda.Ctx) error {
+		if err := xt.live(); err != nil {
+			return err
+		}
+		if kt != nil {
+			if err := kt.live(); err != nil {
 				return err
 			}
-			if kt != nil {
-				if err := kt.live(); err != nil {
-					return err
-				}
-			}
-			if err := sc.ensure(c, s, rows); err != nil {
-				return err
-			}
-			if err := g.notePeak(c); err != nil {
-				return err
-			}
-			return c.RMSNorm(sc.normed, xt.buf, ly.inputNorm(), rows, s.Hidden, float64(s.NormEps))
-		}, InputQKV, &sc.normed, s.Hidden},
-		{func(c *cuda.Ctx) error { return ly.attention(c, sc, seqs, n, start, kt, maxLen) }, InputO, &sc.attn, s.qDim()},
-		{func(c *cuda.Ctx) error {
-			if err := ly.product(c, ly.o, InputO, sc.proj, sc.attn, rows); err != nil {
-				return err
-			}
-			if err := c.AddInto(xt.buf, sc.proj, rows*s.Hidden); err != nil {
-				return err
-			}
-			return c.RMSNorm(sc.normed, xt.buf, ly.postNorm(), rows, s.Hidden, float64(s.NormEps))
-		}, InputGateUp, &sc.normed, s.Hidden},
-		{func(c *cuda.Ctx) error {
-			if err := ly.product(c, ly.gateUp, InputGateUp, sc.gateUp, sc.normed, rows); err != nil {
-				return err
-			}
-			return c.SwiGLU(sc.act, sc.gateUp, rows, s.FFN)
-		}, InputDown, &sc.act, s.FFN},
-		{func(c *cuda.Ctx) error {
-			if err := ly.product(c, ly.down, InputDown, sc.proj, sc.act, rows); err != nil {
-				return err
-			}
-			return c.AddInto(xt.buf, sc.proj, rows*s.Hidden)
-		}, "", nil, 0},
+		}
+		if err := sc.ensure(c, s, rows); err != nil {
+			return err
+		}
+		if err := g.notePeak(c); err != nil {
+			return err
+		}
+		return first(c)
 	}
 	if input == nil {
 		// One hand-off and no synchronization: a decode step queues every
 		// layer's kernels back to back, and the caller's download of the
 		// result waits for them (and reports a failed one).
 		err := g.dev.Do(func(c *cuda.Ctx) error {
-			for _, st := range steps {
+			for _, st := range stages {
 				if err := st.run(c); err != nil {
 					return err
 				}
@@ -323,14 +297,14 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 		}
 		return nil
 	}
-	last := steps[len(steps)-1].run
-	steps[len(steps)-1].run = func(c *cuda.Ctx) error {
+	last := stages[len(stages)-1].run
+	stages[len(stages)-1].run = func(c *cuda.Ctx) error {
 		if err := last(c); err != nil {
 			return err
 		}
 		return c.Synchronize() // report a failed launch here, not later
 	}
-	for _, st := range steps {
+	for _, st := range stages {
 		if err := g.dev.Do(st.run); err != nil {
 			return fmt.Errorf("compute: resident layer: %w", err)
 		}
@@ -343,6 +317,47 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 	return nil
 }
 
+// layerStage is a part of a layer's pass, between two of its hooks.
+type layerStage struct {
+	run   func(c *cuda.Ctx) error
+	role  string // the hook called after the stage, with in [rows×width]
+	in    *cuda.Buffer
+	width int
+}
+
+// stages returns the layer's pass over x as device steps; sc must be
+// grown for the rows (see layerScratch.ensure).
+func (ly *gpuLayer) stages(sc *layerScratch, x cuda.Buffer, seqs, n int, at cuda.Position, kt *gpuTensor, maxLen int) []layerStage {
+	s, rows := ly.shape, seqs*n
+	return []layerStage{
+		{func(c *cuda.Ctx) error {
+			return c.RMSNorm(sc.normed, x, ly.inputNorm(), rows, s.Hidden, float64(s.NormEps))
+		}, InputQKV, &sc.normed, s.Hidden},
+		{func(c *cuda.Ctx) error { return ly.attention(c, sc, seqs, n, at, kt, maxLen) }, InputO, &sc.attn, s.qDim()},
+		{func(c *cuda.Ctx) error {
+			if err := ly.product(c, ly.o, InputO, sc.proj, sc.attn, rows); err != nil {
+				return err
+			}
+			if err := c.AddInto(x, sc.proj, rows*s.Hidden); err != nil {
+				return err
+			}
+			return c.RMSNorm(sc.normed, x, ly.postNorm(), rows, s.Hidden, float64(s.NormEps))
+		}, InputGateUp, &sc.normed, s.Hidden},
+		{func(c *cuda.Ctx) error {
+			if err := ly.product(c, ly.gateUp, InputGateUp, sc.gateUp, sc.normed, rows); err != nil {
+				return err
+			}
+			return c.SwiGLU(sc.act, sc.gateUp, rows, s.FFN)
+		}, InputDown, &sc.act, s.FFN},
+		{func(c *cuda.Ctx) error {
+			if err := ly.product(c, ly.down, InputDown, sc.proj, sc.act, rows); err != nil {
+				return err
+			}
+			return c.AddInto(x, sc.proj, rows*s.Hidden)
+		}, "", nil, 0},
+	}
+}
+
 // product runs the projection l that reads input, which must be set.
 func (ly *gpuLayer) product(c *cuda.Ctx, l deviceLinear, input string, dst, x cuda.Buffer, rows int) error {
 	if l == nil {
@@ -353,8 +368,9 @@ func (ly *gpuLayer) product(c *cuda.Ctx, l deviceLinear, input string, dst, x cu
 
 // attention projects the normed rows to q, k and v, adds the bias,
 // rotates q and k, stores k and v in the cache kv when there is one and
-// writes the attention output to sc.attn.
-func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n, start int, kv *gpuTensor, maxLen int) error {
+// writes the attention output to sc.attn. Tokens sit at positions at …
+// at+n-1.
+func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cuda.Position, kv *gpuTensor, maxLen int) error {
 	s := ly.shape
 	rows, stride := seqs*n, s.qkvRows()
 	if err := ly.product(c, ly.qkv, InputQKV, sc.qkv, sc.normed, rows); err != nil {
@@ -365,23 +381,29 @@ func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n, start int,
 			return err
 		}
 	}
-	if err := c.Rope(sc.qkv, ly.invFreq(), rows, n, start, s.Heads, s.KVHeads, s.HeadDim, stride); err != nil {
+	if err := c.Rope(sc.qkv, ly.invFreq(), rows, n, at, s.Heads, s.KVHeads, s.HeadDim, stride); err != nil {
 		return err
 	}
 	a := cuda.Attention{
 		Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: s.HeadDim,
-		Seqs: seqs, N: n, Start: start, QStride: stride,
+		Seqs: seqs, N: n, Start: at.Start, StartAt: at.StartAt, QStride: stride,
 	}
 	keys := sc.qkv.Offset(4 * s.qDim())
 	if kv == nil {
 		// Each window's keys and values are its own rows of qkv.
-		a.KeySeqStride, a.KeyPosStride, a.ValueOffset = n*stride, stride, s.kvDim()
+		a.KeySeqStride, a.KeyPosStride, a.ValueOffset, a.MaxKeys = n*stride, stride, s.kvDim(), n
 	} else {
-		if err := c.StoreKV(kv.buf, sc.qkv, seqs, n, start, maxLen, s.qDim(), s.kvDim()); err != nil {
+		if err := c.StoreKV(kv.buf, sc.qkv, seqs, n, at, maxLen, s.qDim(), s.kvDim()); err != nil {
 			return err
 		}
 		keys = kv.buf
-		a.KeySeqStride, a.KeyPosStride, a.ValueOffset = maxLen*2*s.kvDim(), 2*s.kvDim(), s.kvDim()
+		// The keys split by the cache's length, not the position: a
+		// recorded decode step launches the same grid at every position.
+		a.KeySeqStride, a.KeyPosStride, a.ValueOffset, a.MaxKeys = maxLen*2*s.kvDim(), 2*s.kvDim(), s.kvDim(), maxLen
+	}
+	var err error
+	if a.Partial, err = scratch(c, &sc.partial, cuda.AttentionPartialBytes(a)); err != nil {
+		return err
 	}
 	return c.Attention(sc.attn, sc.qkv, keys, a)
 }

@@ -67,11 +67,15 @@ extern "C" __global__ void rms_norm(float* dst, const float* x, const float* wei
 
 // rope rotates, in place, the heads query and kv_heads key heads at the
 // start of each row of qkv [rows × stride] by the angles of the row's
-// position start + row % n (rows are sequences of n tokens), in the
+// position start + row % n (rows are sequences of n tokens; start_at,
+// when not null, adds the int at it to start), in the
 // rotate-half layout: dimension j pairs with j + head_dim/2. The angle is
 // rounded to float32 before its cosine and sine, as transformers does.
-extern "C" __global__ void rope(float* qkv, const float* inv_freq, long long rows, int n, int start,
-                                int heads, int kv_heads, int head_dim, int stride) {
+extern "C" __global__ void rope(float* qkv, const float* inv_freq, long long rows, int n, const int* start_at,
+                                int start, int heads, int kv_heads, int head_dim, int stride) {
+    if (start_at) {
+        start += *start_at;
+    }
     int half = head_dim / 2;
     long long per_row = (long long)(heads + kv_heads) * half;
     long long total = rows * per_row;
@@ -94,9 +98,13 @@ extern "C" __global__ void rope(float* qkv, const float* inv_freq, long long row
 
 // store_kv copies the keys and values of qkv's rows [rows × (q_dim +
 // 2·kv_dim)] into the cache kv [seqs × max_len × 2 × kv_dim]: row r is
-// token r % n of sequence r / n, at position start + r % n.
-extern "C" __global__ void store_kv(float* kv, const float* qkv, long long rows, int n, int start,
-                                    int max_len, int q_dim, int kv_dim) {
+// token r % n of sequence r / n, at position start + r % n (start_at, when
+// not null, adds the int at it to start).
+extern "C" __global__ void store_kv(float* kv, const float* qkv, long long rows, int n, const int* start_at,
+                                    int start, int max_len, int q_dim, int kv_dim) {
+    if (start_at) {
+        start += *start_at;
+    }
     int width = 2 * kv_dim;
     long long stride = q_dim + width;
     long long total = rows * width;
