@@ -109,8 +109,15 @@ func (g *gpu) MatMulLinear(l Linear, dst, x Tensor, rows int) error {
 	if err != nil {
 		return err
 	}
-	if gl, ok := l.(*gpuLinear); ok && (rows < 0 || xt.n < rows*gl.in || dt.n < rows*gl.out) {
-		return fmt.Errorf("compute: product of %d rows with [%d×%d] from a tensor of %d into one of %d", rows, gl.out, gl.in, xt.n, dt.n)
+	out, in := -1, -1
+	switch gl := l.(type) {
+	case *gpuLinear:
+		out, in = gl.out, gl.in
+	case *gpuHalfLinear:
+		out, in = gl.out, gl.in
+	}
+	if out >= 0 && (rows < 0 || xt.n < rows*in || dt.n < rows*out) {
+		return fmt.Errorf("compute: product of %d rows with [%d×%d] from a tensor of %d into one of %d", rows, out, in, xt.n, dt.n)
 	}
 	return g.dev.Do(func(c *cuda.Ctx) error {
 		if err := xt.live(); err != nil {

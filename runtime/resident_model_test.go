@@ -128,8 +128,8 @@ func checkGreedy(t *testing.T, dev *Model, ref reference) {
 }
 
 // TestResidentDecodeStepTraffic checks that a decode step allocates no
-// device memory and moves one embedding in and one row of logits (with its
-// hidden state) out.
+// device memory, runs as one recorded step and moves one embedding in and
+// one row of logits (with its hidden state) out.
 func TestResidentDecodeStepTraffic(t *testing.T) {
 	_, dev, fake, ref := loadResident(t)
 	ids := ref.Logits[0].IDs
@@ -145,7 +145,7 @@ func TestResidentDecodeStepTraffic(t *testing.T) {
 	if err := s.Forward([]int{Argmax(logits)}, 0, logits); err != nil {
 		t.Fatal(err)
 	}
-	want := fakeCalls{uploads: 1, downloads: 2, layers: dev.Config.NumLayers, heads: 1}
+	want := fakeCalls{uploads: 1, downloads: 2, steps: 1, layers: dev.Config.NumLayers, heads: 1}
 	if fake.calls != want {
 		t.Errorf("a decode step made %+v, want %+v", fake.calls, want)
 	}
