@@ -50,3 +50,13 @@ func fromHalf(h uint16) float32 {
 	}
 	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }
+
+// HalfRounded returns w rounded to float16 and widened back: the weight
+// whose products a float16 Linear (HalfLinears) computes, for references.
+func HalfRounded(w []float32) []float32 {
+	r := make([]float32, len(w))
+	for i, v := range w {
+		r[i] = fromHalf(toHalf(v))
+	}
+	return r
+}
