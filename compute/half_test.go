@@ -16,15 +16,15 @@ func TestToHalf(t *testing.T) {
 		{1, 0x3c00},
 		{-2, 0xc000},
 		{0.5, 0x3800},
-		{65504, 0x7bff},             // the largest float16
-		{65520, 0x7c00},             // rounds up to infinity
-		{1.0 / (1 << 24), 0x0001},   // the smallest subnormal
-		{1.0 / (1 << 25), 0x0000},   // half of it: a tie, to even
-		{1.5 / (1 << 24), 0x0002},   // a tie, to even
-		{1.0 / (1 << 14), 0x0400},   // the smallest normal
-		{1 + 1.0/(1<<11), 0x3c00},   // a tie, to even
-		{1 + 3.0/(1<<11), 0x3c02},   // a tie, to even (up)
-		{1 + 1.0/(1<<10), 0x3c01},   // exact
+		{65504, 0x7bff},           // the largest float16
+		{65520, 0x7c00},           // rounds up to infinity
+		{1.0 / (1 << 24), 0x0001}, // the smallest subnormal
+		{1.0 / (1 << 25), 0x0000}, // half of it: a tie, to even
+		{1.5 / (1 << 24), 0x0002}, // a tie, to even
+		{1.0 / (1 << 14), 0x0400}, // the smallest normal
+		{1 + 1.0/(1<<11), 0x3c00}, // a tie, to even
+		{1 + 3.0/(1<<11), 0x3c02}, // a tie, to even (up)
+		{1 + 1.0/(1<<10), 0x3c01}, // exact
 		{2047.0 / 1024 * 0.999999, 0x3fff},
 		{float32(math.Inf(1)), 0x7c00},
 	} {
