@@ -345,10 +345,7 @@ func (ly *gpuLayer) stages(sc *layerScratch, x cuda.Buffer, seqs, n int, at cuda
 			if err := ly.product(c, ly.o, InputO, sc.proj, sc.attn, rows); err != nil {
 				return err
 			}
-			if err := c.AddInto(x, sc.proj, rows*s.Hidden); err != nil {
-				return err
-			}
-			return c.RMSNorm(sc.normed, x, ly.postNorm(), rows, s.Hidden, float64(s.NormEps))
+			return c.AddRMSNorm(sc.normed, x, sc.proj, ly.postNorm(), rows, s.Hidden, float64(s.NormEps))
 		}, InputGateUp, &sc.normed, s.Hidden},
 		{func(c *cuda.Ctx) error {
 			if err := ly.product(c, ly.gateUp, InputGateUp, sc.gateUp, sc.normed, rows); err != nil {
@@ -374,9 +371,9 @@ func (ly *gpuLayer) product(c *cuda.Ctx, l deviceLinear, input string, dst, x cu
 }
 
 // attention projects the normed rows to q, k and v, adds the bias,
-// rotates q and k, stores k and v in the cache kv when there is one and
-// writes the attention output to sc.attn. Tokens sit at positions at …
-// at+n-1.
+// rotates q and k, stores k and v in the cache kv when there is one (as
+// it rotates them) and writes the attention output to sc.attn. Tokens
+// sit at positions at … at+n-1.
 func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cuda.Position, kv *gpuTensor, maxLen int) error {
 	s := ly.shape
 	rows, stride := seqs*n, s.qkvRows()
@@ -388,7 +385,11 @@ func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cud
 			return err
 		}
 	}
-	if err := c.Rope(sc.qkv, ly.invFreq(), rows, n, at, s.Heads, s.KVHeads, s.HeadDim, stride); err != nil {
+	var cache cuda.Buffer // the rotated keys and values are stored in the cache as they are rotated
+	if kv != nil {
+		cache = kv.buf
+	}
+	if err := c.Rope(sc.qkv, ly.invFreq(), rows, n, at, s.Heads, s.KVHeads, s.HeadDim, stride, cache, maxLen); err != nil {
 		return err
 	}
 	a := cuda.Attention{
@@ -400,9 +401,6 @@ func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cud
 		// Each window's keys and values are its own rows of qkv.
 		a.KeySeqStride, a.KeyPosStride, a.ValueOffset, a.MaxKeys = n*stride, stride, s.kvDim(), n
 	} else {
-		if err := c.StoreKV(kv.buf, sc.qkv, seqs, n, at, maxLen, s.qDim(), s.kvDim()); err != nil {
-			return err
-		}
 		keys = kv.buf
 		// The keys split by the cache's length, not the position: a
 		// recorded decode step launches the same grid at every position.

@@ -43,10 +43,16 @@ const normThreads = 256
 // RMSNorm writes x / sqrt(mean(x²) + eps) · weight for each row of x
 // [rows × cols] to dst.
 func (c *Ctx) RMSNorm(dst, x, weight Buffer, rows, cols int, eps float64) error {
+	return c.AddRMSNorm(dst, x, Buffer{}, weight, rows, cols, eps)
+}
+
+// AddRMSNorm adds residual [rows × cols] into x, then writes RMSNorm of
+// the sum to dst, in one kernel; a zero residual Buffer adds nothing.
+func (c *Ctx) AddRMSNorm(dst, x, residual, weight Buffer, rows, cols int, eps float64) error {
 	if rows <= 0 {
 		return nil
 	}
-	return c.LaunchGrid("rms_norm", Dim{X: rows}, Dim{X: normThreads}, 0, dst, x, weight, int32(cols), eps)
+	return c.LaunchGrid("rms_norm", Dim{X: rows}, Dim{X: normThreads}, 0, dst, x, residual, weight, int32(cols), eps)
 }
 
 // Position is where the first new token of each sequence sits: Start,
@@ -61,18 +67,13 @@ type Position struct {
 // Rope rotates the heads query heads and kvHeads key heads at the start of
 // each row of qkv [rows × stride] by their positions: rows are sequences
 // of n tokens, the first at position at. invFreq holds headDim/2
-// inverse frequencies.
-func (c *Ctx) Rope(qkv, invFreq Buffer, rows, n int, at Position, heads, kvHeads, headDim, stride int) error {
+// inverse frequencies. With kv not the zero Buffer, the rotated keys and
+// the values after them in each row are also stored in the cache kv
+// [rows/n sequences × maxLen × 2 × kvHeads·headDim] at their positions.
+func (c *Ctx) Rope(qkv, invFreq Buffer, rows, n int, at Position, heads, kvHeads, headDim, stride int, kv Buffer, maxLen int) error {
 	work := int64(rows) * int64(heads+kvHeads) * int64(headDim/2)
-	return c.elementwise("rope", work, qkv, invFreq, int64(rows), int32(n), at.StartAt, int32(at.Start), int32(heads), int32(kvHeads), int32(headDim), int32(stride))
-}
-
-// StoreKV copies the keys and values of rows of qkv [seqs·n × (qDim +
-// 2·kvDim)] to the cache kv [seqs × maxLen × 2 × kvDim] at positions
-// at … at+n-1 of each sequence.
-func (c *Ctx) StoreKV(kv, qkv Buffer, seqs, n int, at Position, maxLen, qDim, kvDim int) error {
-	rows := int64(seqs) * int64(n)
-	return c.elementwise("store_kv", rows*int64(2*kvDim), kv, qkv, rows, int32(n), at.StartAt, int32(at.Start), int32(maxLen), int32(qDim), int32(kvDim))
+	return c.elementwise("rope", work, qkv, invFreq, int64(rows), int32(n), at.StartAt, int32(at.Start),
+		int32(heads), int32(kvHeads), int32(headDim), int32(stride), kv, int32(maxLen))
 }
 
 // SwiGLU writes silu(gate)·up of gateUp [rows × 2·ffn] (gate then up in
