@@ -135,9 +135,9 @@ func (g *gpu) MatMulLinear(l Linear, dst, x Tensor, rows int) error {
 type layerScratch struct {
 	mu sync.Mutex // held through a Forward, hooks included
 	// normed [rows×hidden], qkv [rows×(q+2kv)], attn [rows×q],
-	// proj [rows×hidden], gateUp [rows×2ffn], act [rows×ffn]; partial
-	// is the attention's (see cuda.AttentionPartialBytes).
-	normed, qkv, attn, proj, gateUp, act, partial cuda.Buffer
+	// proj [rows×hidden], gateUp [rows×2ffn], act [rows×ffn]; partial and
+	// arrived are the attention's (see cuda.AttentionScratchBytes).
+	normed, qkv, attn, proj, gateUp, act, partial, arrived cuda.Buffer
 }
 
 // ensure grows the buffers for rows tokens of shape s.
@@ -156,8 +156,26 @@ func (sc *layerScratch) ensure(c *cuda.Ctx, s LayerShape, rows int) error {
 	return nil
 }
 
+// ensureAttention grows the attention's scratch for a and points a at it.
+// New arrival counts are zeroed; the kernels leave them zero.
+func (sc *layerScratch) ensureAttention(c *cuda.Ctx, a *cuda.Attention) error {
+	partial, arrived := cuda.AttentionScratchBytes(*a)
+	var err error
+	if a.Partial, err = scratch(c, &sc.partial, partial); err != nil {
+		return err
+	}
+	held := sc.arrived
+	if a.Arrived, err = scratch(c, &sc.arrived, arrived); err != nil {
+		return err
+	}
+	if a.Arrived != held {
+		return c.Zero(a.Arrived, a.Arrived.Bytes()/4)
+	}
+	return nil
+}
+
 func (sc *layerScratch) free(c *cuda.Ctx) {
-	for _, b := range []cuda.Buffer{sc.normed, sc.qkv, sc.attn, sc.proj, sc.gateUp, sc.act, sc.partial} {
+	for _, b := range []cuda.Buffer{sc.normed, sc.qkv, sc.attn, sc.proj, sc.gateUp, sc.act, sc.partial, sc.arrived} {
 		c.Free(b)
 	}
 }
@@ -406,8 +424,7 @@ func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cud
 		// recorded decode step launches the same grid at every position.
 		a.KeySeqStride, a.KeyPosStride, a.ValueOffset, a.MaxKeys = maxLen*2*s.kvDim(), 2*s.kvDim(), s.kvDim(), maxLen
 	}
-	var err error
-	if a.Partial, err = scratch(c, &sc.partial, cuda.AttentionPartialBytes(a)); err != nil {
+	if err := sc.ensureAttention(c, &a); err != nil {
 		return err
 	}
 	return c.Attention(sc.attn, sc.qkv, keys, a)

@@ -92,11 +92,13 @@ type Attention struct {
 	StartAt        Buffer
 	// MaxKeys bounds the keys a token sees (the cache's length); with
 	// N = 1 it sets how the keys are split over blocks (see
-	// AttentionPartialBytes), so that the launch does not depend on the
+	// AttentionScratchBytes), so that the launch does not depend on the
 	// position. 0 means Start+N.
 	MaxKeys int
-	// Partial is the scratch of a split decode, of AttentionPartialBytes.
-	Partial Buffer
+	// Partial and Arrived are the scratch of a split decode, of
+	// AttentionScratchBytes: Arrived must be zero before the first launch
+	// and Attention leaves it zero.
+	Partial, Arrived Buffer
 	// QStride is the width of a row of the queries' buffer.
 	QStride int
 	// The key of sequence s, position p, KV head g starts at element
@@ -163,32 +165,27 @@ func decodeSplits(a Attention) int {
 	return min(max(1, (keys+decodeSplitKeys-1)/decodeSplitKeys), maxDecodeSplits)
 }
 
-// AttentionPartialBytes is the scratch Attention needs in a.Partial: the
-// parts of a decode (N = 1) split over several blocks; 0 otherwise.
-func AttentionPartialBytes(a Attention) int {
+// AttentionScratchBytes is the scratch Attention needs in a.Partial and
+// a.Arrived: the parts of a decode (N = 1) split over several blocks, and
+// the count of each head's blocks done; 0 for other attentions.
+func AttentionScratchBytes(a Attention) (partial, arrived int) {
 	splits := decodeSplits(a)
 	if a.N != 1 || splits == 1 {
-		return 0
+		return 0, 0
 	}
-	return 4 * a.Seqs * a.Heads * splits * (a.HeadDim + 2)
+	return 4 * a.Seqs * a.Heads * splits * (a.HeadDim + 2), 4 * a.Seqs * a.Heads
 }
 
-// decodeAttention is Attention of one token per sequence: the keys split
-// over blocks, the parts merged by a second kernel.
+// decodeAttention is Attention of one token per sequence, the keys split
+// over blocks whose parts the last of each head merges.
 func (c *Ctx) decodeAttention(out, q, keys Buffer, a Attention, scale float32) error {
 	if (q.ptr|keys.ptr)%16 != 0 || a.QStride%4 != 0 || a.KeySeqStride%4 != 0 || a.KeyPosStride%4 != 0 || a.ValueOffset%4 != 0 {
 		return fmt.Errorf("attention: decode needs queries, keys and values 16-byte aligned")
 	}
-	splits := decodeSplits(a)
-	if need := AttentionPartialBytes(a); a.Partial.Bytes() < need {
-		return fmt.Errorf("attention: scratch of %d bytes, need %d", a.Partial.Bytes(), need)
+	if partial, arrived := AttentionScratchBytes(a); a.Partial.Bytes() < partial || a.Arrived.Bytes() < arrived {
+		return fmt.Errorf("attention: scratch of %d and %d bytes, need %d and %d", a.Partial.Bytes(), a.Arrived.Bytes(), partial, arrived)
 	}
-	err := c.LaunchGrid("decode_attention", Dim{X: splits, Y: a.Heads, Z: a.Seqs}, Dim{X: 32 * decodeWarps}, 0,
-		out, a.Partial, q, keys, a.StartAt, int32(a.Start), int32(a.Heads), int32(a.KVHeads), int32(a.HeadDim), int32(a.QStride),
+	return c.LaunchGrid("decode_attention", Dim{X: decodeSplits(a), Y: a.Heads, Z: a.Seqs}, Dim{X: 32 * decodeWarps}, 0,
+		out, a.Partial, a.Arrived, q, keys, a.StartAt, int32(a.Start), int32(a.Heads), int32(a.KVHeads), int32(a.HeadDim), int32(a.QStride),
 		int64(a.KeySeqStride), int32(a.KeyPosStride), int32(a.ValueOffset), scale)
-	if err != nil || splits == 1 {
-		return err
-	}
-	return c.LaunchGrid("decode_attention_combine", Dim{X: a.Heads, Y: a.Seqs}, Dim{X: 128}, 0,
-		out, a.Partial, int32(a.Heads), int32(a.HeadDim), int32(splits))
 }

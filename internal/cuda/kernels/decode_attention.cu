@@ -1,28 +1,55 @@
 // Attention of one new token per sequence (decode), split over the key
 // range so that short and long contexts alike spread over the device
 // (flash-decoding): each block reduces a part of the keys to a running
-// maximum, sum and weighted sum of values, and decode_attention_combine
-// merges the parts. The position may be read from device memory, so that
-// one recorded launch serves every step.
+// maximum, sum and weighted sum of values, and the last block of a head
+// to finish merges the parts. The position may be read from device
+// memory, so that one recorded launch serves every step.
 
 #define DEC_WARPS 8   // warps of a block
 #define DEC_UNROLL 4  // keys a warp loads before using them
 #define DEC_MAX_HEAD_DIM 128
 #define DEC_NEG_INF __int_as_float(0xff800000)
 
+// combine_splits merges the splits parts [splits × (head_dim + 2)] of one
+// head, written by other blocks (read past the L1 cache, which does not
+// see them), into out [head_dim].
+__device__ void combine_splits(float* out, const volatile float* part, int head_dim, int splits) {
+    const int width = head_dim + 2;
+    float top = DEC_NEG_INF;
+    for (int s = 0; s < splits; s++) {
+        top = fmaxf(top, part[s * width]);
+    }
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float sum = 0.0f, value = 0.0f;
+        for (int s = 0; s < splits; s++) {
+            const float m = part[s * width];
+            if (m != DEC_NEG_INF) {  // a split past the keys adds nothing
+                const float f = expf(m - top);
+                sum += part[s * width + 1] * f;
+                value += part[s * width + 2 + d] * f;
+            }
+        }
+        out[d] = value / sum;  // split 0 holds key 0: sum > 0
+    }
+}
+
 // decode_attention writes the attention output of the one new token of
 // each of seqs sequences. Its position is start, plus *start_at when
 // start_at is not null, and it sees positions 0 … position. Queries, keys
 // and values are laid out as for attention (layer.cu), with n = 1. The
 // keys are split into gridDim.x parts of equal length (grid: splits ×
-// heads × seqs). With one split the block writes out [seqs × heads·head_dim];
-// with more it writes (max, sum, weighted values[head_dim]) to partial
-// [seqs × heads × splits × (head_dim + 2)] for decode_attention_combine.
+// heads × seqs), and the output goes to out [seqs × heads·head_dim]. With
+// more than one split each block writes its (max, sum, weighted
+// values[head_dim]) to partial [seqs × heads × splits × (head_dim + 2)]
+// and counts itself in arrived [seqs × heads] (zero before the launch);
+// the last block of a head to arrive merges the head's parts and sets its
+// count back to zero for the next launch.
 //
 // A warp takes DEC_UNROLL keys at a time, each lane holding four
 // dimensions (float4 loads of 16-byte aligned rows); head_dim is a
 // multiple of 4, at most DEC_MAX_HEAD_DIM; blockDim.x is 32·DEC_WARPS.
-extern "C" __global__ void decode_attention(float* out, float* partial, const float* qkv, const float* keys,
+extern "C" __global__ void decode_attention(float* out, float* partial, unsigned* arrived, const float* qkv,
+                                            const float* keys,
                                             const int* start_at, int start, int heads, int kv_heads,
                                             int head_dim, int q_stride, long long key_seq_stride,
                                             int key_pos_stride, int value_offset, float scale) {
@@ -99,7 +126,7 @@ extern "C" __global__ void decode_attention(float* out, float* partial, const fl
         block_max = fmaxf(block_max, warp_max[w]);
     }
     const long long sh = seq * heads + head;
-    float* part = partial + (sh * splits + split) * (head_dim + 2);
+    float* part = partial + sh * splits * (head_dim + 2);
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float sum = 0.0f, value = 0.0f;
         for (int w = 0; w < DEC_WARPS; w++) {
@@ -112,36 +139,32 @@ extern "C" __global__ void decode_attention(float* out, float* partial, const fl
         if (splits == 1) {
             out[sh * head_dim + d] = value / sum;  // the one split holds key 0: sum > 0
         } else {
+            float* mine = part + split * (head_dim + 2);
             if (d == 0) {
-                part[0] = block_max;  // -inf for a split past the keys
-                part[1] = sum;
+                mine[0] = block_max;  // -inf for a split past the keys
+                mine[1] = sum;
             }
-            part[2 + d] = value;
+            mine[2 + d] = value;
         }
     }
-}
-
-// decode_attention_combine merges the splits of decode_attention's
-// partial into out [seqs × heads·head_dim] (grid: heads × seqs).
-extern "C" __global__ void decode_attention_combine(float* out, const float* partial, int heads, int head_dim,
-                                                    int splits) {
-    const long long sh = (long long)blockIdx.y * heads + blockIdx.x;
-    const int width = head_dim + 2;
-    const float* part = partial + sh * splits * width;
-    float top = DEC_NEG_INF;
-    for (int s = 0; s < splits; s++) {
-        top = fmaxf(top, part[s * width]);
+    if (splits == 1) {
+        return;
     }
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-        float sum = 0.0f, value = 0.0f;
-        for (int s = 0; s < splits; s++) {
-            const float m = part[s * width];
-            if (m != DEC_NEG_INF) {
-                const float f = expf(m - top);
-                sum += part[s * width + 1] * f;
-                value += part[s * width + 2 + d] * f;
-            }
-        }
-        out[sh * head_dim + d] = value / sum;  // split 0 holds key 0: sum > 0
+    // The last block to arrive sees every part: each block's writes are
+    // made visible device-wide before it counts itself.
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(arrived + sh, 1u) == (unsigned)splits - 1;
+    }
+    __syncthreads();
+    if (!last) {
+        return;
+    }
+    __threadfence();
+    combine_splits(out + sh * head_dim, part, head_dim, splits);
+    if (threadIdx.x == 0) {
+        arrived[sh] = 0;
     }
 }
