@@ -286,7 +286,7 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 		}
 		return nil
 	}
-	stages := ly.stages(sc, xt.buf, seqs, n, cuda.Position{Start: start}, kt, maxLen)
+	stages := ly.stages(sc, xt.buf, seqs, n, cuda.Position{Start: start}, kt, maxLen, false, false)
 	first := stages[0].run
 	stages[0].run = func(c *cuda.Ctx) error {
 		if err := xt.live(); err != nil {
@@ -351,12 +351,19 @@ type layerStage struct {
 }
 
 // stages returns the layer's pass over x as device steps; sc must be
-// grown for the rows (see layerScratch.ensure).
-func (ly *gpuLayer) stages(sc *layerScratch, x cuda.Buffer, seqs, n int, at cuda.Position, kt *gpuTensor, maxLen int) []layerStage {
+// grown for the rows (see layerScratch.ensure). Layers run back to back
+// may fuse the last residual add of one into the input norm of the next:
+// with pendingIn x still lacks sc.proj, the down product of the layer
+// before; with pendingOut the layer leaves its own there.
+func (ly *gpuLayer) stages(sc *layerScratch, x cuda.Buffer, seqs, n int, at cuda.Position, kt *gpuTensor, maxLen int, pendingIn, pendingOut bool) []layerStage {
 	s, rows := ly.shape, seqs*n
+	var residual cuda.Buffer
+	if pendingIn {
+		residual = sc.proj
+	}
 	return []layerStage{
 		{func(c *cuda.Ctx) error {
-			return c.RMSNorm(sc.normed, x, ly.inputNorm(), rows, s.Hidden, float64(s.NormEps))
+			return c.AddRMSNorm(sc.normed, x, residual, ly.inputNorm(), rows, s.Hidden, float64(s.NormEps))
 		}, InputQKV, &sc.normed, s.Hidden},
 		{func(c *cuda.Ctx) error { return ly.attention(c, sc, seqs, n, at, kt, maxLen) }, InputO, &sc.attn, s.qDim()},
 		{func(c *cuda.Ctx) error {
@@ -372,7 +379,7 @@ func (ly *gpuLayer) stages(sc *layerScratch, x cuda.Buffer, seqs, n int, at cuda
 			return c.SwiGLU(sc.act, sc.gateUp, rows, s.FFN)
 		}, InputDown, &sc.act, s.FFN},
 		{func(c *cuda.Ctx) error {
-			if err := ly.product(c, ly.down, InputDown, sc.proj, sc.act, rows); err != nil {
+			if err := ly.product(c, ly.down, InputDown, sc.proj, sc.act, rows); err != nil || pendingOut {
 				return err
 			}
 			return c.AddInto(x, sc.proj, rows*s.Hidden)

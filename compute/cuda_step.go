@@ -129,7 +129,9 @@ func (st *gpuStep) launch(c *cuda.Ctx, at cuda.Position) error {
 		if err := sc.ensure(c, ly.shape, 1); err != nil {
 			return err
 		}
-		for _, stage := range ly.stages(sc, st.x.buf, 1, 1, at, st.kv[l], st.maxLen) {
+		// Each layer's last residual add is fused into the next one's
+		// input norm.
+		for _, stage := range ly.stages(sc, st.x.buf, 1, 1, at, st.kv[l], st.maxLen, l > 0, l < len(st.layers)-1) {
 			if err := stage.run(c); err != nil {
 				return fmt.Errorf("layer %d: %w", l, err)
 			}

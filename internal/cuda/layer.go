@@ -37,8 +37,9 @@ func (c *Ctx) AddBias(x, bias Buffer, rows, cols int) error {
 	return c.elementwise("add_bias", int64(rows)*int64(cols), x, bias, int64(rows), int32(cols))
 }
 
-// normThreads is the block of rms_norm: one block per row.
-const normThreads = 256
+// normThreads is the block of rms_norm: one block per row, wide so that
+// the one row of a decode step is read in a single pass.
+const normThreads = 1024
 
 // RMSNorm writes x / sqrt(mean(x²) + eps) · weight for each row of x
 // [rows × cols] to dst.
