@@ -12,13 +12,11 @@ const (
 	clipCandidates = int(quant.DefaultClipMaxShrink * clipSteps)
 )
 
-// clipLinear runs the clip search on one linear's weights w [out × in]
-// with its sampled inputs x [n × in] (both already scaled), and clamps w
-// in place to the chosen ranges.
-//
-// As in llm-awq's auto_clip_layer, every (row, group) tries the symmetric
-// bounds ±max_val with max_val = absmax·(1 - i/20), i = 0..9, where absmax
-// is the group's largest |w|: the group is clamped to [-max_val, max_val],
+// The clip search of one linear's weights w [out × in] with its sampled
+// inputs x [n × in] (both already scaled), as llm-awq's
+// auto_clip_layer: every (row, group) tries the symmetric bounds
+// ±max_val with max_val = absmax·(1 - i/20), i = 0..9, where absmax is
+// the group's largest |w|: the group is clamped to [-max_val, max_val],
 // quantized with the scheme's min-max parameters of the clamped weights,
 // and scored by the error of its share of the output,
 // mean over tokens t of (Σ_c x[t,c]·(ŵ_c - w_c))², ŵ the dequantized clamped
@@ -26,15 +24,27 @@ const (
 // (ties keep the larger one), and the group is clamped to it, so the
 // quantizer's plain min-max range then spans [max(min w, -max_val),
 // min(max w, max_val)].
-func clipLinear(w []float32, out, in int, x []float32, scheme quant.Scheme) ClipReport {
-	n := len(x) / in
-	gs := scheme.GroupSize
-	if gs <= 0 {
-		gs = in
+//
+// clipLosses scores the candidates (on the host; a compute.AWQSearcher
+// scores them on its device), applyClip chooses and clamps.
+
+// clipGroupSize is the scheme's group size for rows of in channels.
+func clipGroupSize(in int, scheme quant.Scheme) int {
+	if scheme.GroupSize <= 0 {
+		return in
 	}
+	return scheme.GroupSize
+}
+
+// clipLosses returns the error of every candidate of every (row, group)
+// of w [out × in] on the inputs x [n × in]: for group g, candidate i and
+// row r, at (g·clipCandidates + i)·out + r.
+func clipLosses(w []float32, out, in int, x []float32, scheme quant.Scheme) []float64 {
+	n := len(x) / in
+	gs := clipGroupSize(in, scheme)
 	groups := in / gs
-	rep := ClipReport{Groups: out * groups, Tokens: n}
 	maxq := scheme.MaxQ()
+	losses := make([]float64, groups*clipCandidates*out)
 
 	xg := make([]float32, n*gs)   // the group's inputs [n × gs]
 	wg := make([]float32, out*gs) // the group's weights [out × gs]
@@ -42,9 +52,6 @@ func clipLinear(w []float32, out, in int, x []float32, scheme quant.Scheme) Clip
 	e := make([]float32, out*n)   // output error [out × n]
 	clamped := make([]float32, gs)
 	absmax := make([]float32, out)
-	best := make([]float64, out)
-	bestMax := make([]float32, out)
-	bestStep := make([]int, out)
 	for g := range groups {
 		lo := g * gs
 		for t := range n {
@@ -53,13 +60,10 @@ func clipLinear(w []float32, out, in int, x []float32, scheme quant.Scheme) Clip
 		for r := range out {
 			row := wg[r*gs : (r+1)*gs]
 			copy(row, w[r*in+lo:r*in+lo+gs])
-			absmax[r] = 0
-			for _, v := range row {
-				absmax[r] = max(absmax[r], v, -v)
-			}
+			absmax[r] = groupAbsMax(row)
 		}
 		for i := range clipCandidates {
-			f := float32(1 - float64(i)/clipSteps)
+			f := clipFactor(i)
 			for r := range out {
 				m := absmax[r] * f
 				row := wg[r*gs : (r+1)*gs]
@@ -72,29 +76,56 @@ func clipLinear(w []float32, out, in int, x []float32, scheme quant.Scheme) Clip
 				}
 			}
 			gemm.MatMulT(e, d, xg, out, n, gs)
+			at := losses[(g*clipCandidates+i)*out:]
 			for r := range out {
 				var sum float64
 				for _, v := range e[r*n : (r+1)*n] {
 					sum += float64(v) * float64(v)
 				}
-				loss := sum / float64(n)
-				if i == 0 {
-					rep.ErrBefore += loss
-				}
-				if i == 0 || loss < best[r] {
-					best[r], bestMax[r], bestStep[r] = loss, absmax[r]*f, i
-				}
+				at[r] = sum / float64(n)
 			}
 		}
+	}
+	return losses
+}
+
+// clipFactor is candidate i's fraction of absmax kept.
+func clipFactor(i int) float32 { return float32(1 - float64(i)/clipSteps) }
+
+// groupAbsMax is the largest |w| of a group.
+func groupAbsMax(w []float32) float32 {
+	var m float32
+	for _, v := range w {
+		m = max(m, v, -v)
+	}
+	return m
+}
+
+// applyClip chooses every (row, group)'s candidate of w [out × in] from
+// losses (clipLosses' layout, over n sampled tokens), clamps w in place to
+// the chosen ranges and reports the search.
+func applyClip(w []float32, out, in int, losses []float64, n int, scheme quant.Scheme) ClipReport {
+	gs := clipGroupSize(in, scheme)
+	groups := in / gs
+	rep := ClipReport{Groups: out * groups, Tokens: n}
+	for g := range groups {
+		lo := g * gs
 		for r := range out {
-			rep.ErrAfter += best[r]
-			if bestStep[r] == 0 {
+			best, bestStep := losses[g*clipCandidates*out+r], 0
+			rep.ErrBefore += best
+			for i := 1; i < clipCandidates; i++ {
+				if loss := losses[(g*clipCandidates+i)*out+r]; loss < best {
+					best, bestStep = loss, i
+				}
+			}
+			rep.ErrAfter += best
+			if bestStep == 0 {
 				continue
 			}
 			rep.Clipped++
-			rep.MeanShrink += float64(bestStep[r]) / clipSteps
-			m := bestMax[r]
+			rep.MeanShrink += float64(bestStep) / clipSteps
 			row := w[r*in+lo : r*in+lo+gs]
+			m := groupAbsMax(row) * clipFactor(bestStep)
 			for j, v := range row {
 				row[j] = min(max(v, -m), m)
 			}
@@ -102,4 +133,9 @@ func clipLinear(w []float32, out, in int, x []float32, scheme quant.Scheme) Clip
 	}
 	rep.MeanShrink /= float64(rep.Groups)
 	return rep
+}
+
+// clipLinear runs the clip search on the host and clamps w in place.
+func clipLinear(w []float32, out, in int, x []float32, scheme quant.Scheme) ClipReport {
+	return applyClip(w, out, in, clipLosses(w, out, in, x, scheme), len(x)/in, scheme)
 }

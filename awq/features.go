@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/qtk-dev/qtk/calibrate"
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/runtime"
 )
@@ -114,6 +115,20 @@ func capture(cfg *model.Config, w *runtime.LayerWeights, fp *runtime.Layer, acts
 		}
 	}
 	return f, nil
+}
+
+// captureOn captures the float layer w's features on dev, or on the
+// host (its projections on be) without dev.
+func captureOn(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activations, dev *deviceSearch, opts captureOptions, be compute.Backend) (*features, error) {
+	if dev != nil {
+		return dev.capture(opts)
+	}
+	fp, err := runtime.NewLayerOn(be, cfg, *w)
+	if err != nil {
+		return nil, err
+	}
+	defer fp.Release()
+	return capture(cfg, w, fp, acts, opts)
 }
 
 // rows returns the range of window i's rows in a [tokens × width] matrix.

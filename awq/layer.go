@@ -54,7 +54,14 @@ import (
 //
 // Memory: besides the activations, Layer holds tokens × (3·hidden +
 // intermediate) floats (plus tokens × qDim with v→o), for the captured
-// inputs and the float targets of the searches.
+// inputs and the float targets of the searches. On a
+// compute.AWQSearcher backend (a GPU) the passes over the tokens, the grid
+// points and the clip candidates run on its device, which holds the
+// activations (uploaded from acts unless Options.DeviceInputs holds them
+// there), tokens × 4·hidden floats for the inputs and targets of the
+// attention and MLP searches, and the Gram matrices of o_proj's and
+// down_proj's inputs for theirs; the host makes the same choices from the
+// losses.
 func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activations, opts Options) (*Result, error) {
 	o, err := opts.resolved()
 	if err != nil {
@@ -80,22 +87,28 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 	if o.Clip {
 		copts.step = max(1, tokens/o.ClipTokens)
 	}
-	fp, err := runtime.NewLayerOn(o.Backend, cfg, *w)
+	dev, err := newDeviceSearch(cfg, w, acts, o)
 	if err != nil {
-		return nil, fmt.Errorf("awq: %w", err)
+		return nil, fmt.Errorf("awq: the float layer on %s: %w", o.Backend.Name(), err)
+	}
+	if dev != nil {
+		defer dev.release()
 	}
 	captureStart := time.Now()
-	f, err := capture(cfg, w, fp, acts, copts)
-	fp.Release()
+	f, err := captureOn(cfg, w, acts, dev, copts, o.Backend)
 	if err != nil {
 		return nil, fmt.Errorf("awq: capturing inputs: %w", err)
 	}
-	o.Log("awq: %d calibration tokens, %d MiB captured in %.2fs", f.tokens, f.bytes()>>20, time.Since(captureStart).Seconds())
+	where := "on the host"
+	if dev != nil {
+		where = "on " + o.Backend.Name()
+	}
+	o.Log("awq: %d calibration tokens, %d MiB captured %s in %.2fs", f.tokens, f.bytes()>>20, where, time.Since(captureStart).Seconds())
 
-	res := &Result{Tensors: make(map[model.Role]*quant.Tensor, len(linearRoles))}
-	s := &searcher{
-		cfg: cfg, w: w, f: f, x: acts.X, runner: acts.Runner(), opts: o,
-		out: make([]float32, maxRows*h), normed: make([]float32, maxRows*h),
+	res := &Result{Tensors: make(map[model.Role]*quant.Tensor, len(linearRoles)), DeviceInputsAdvanced: dev != nil && dev.advance}
+	s := &searcher{cfg: cfg, w: w, f: f, x: acts.X, runner: acts.Runner(), opts: o, dev: dev}
+	if dev == nil {
+		s.out, s.normed = make([]float32, maxRows*h), make([]float32, maxRows*h)
 	}
 	for _, g := range groups {
 		searchStart := time.Now()
@@ -121,7 +134,16 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 				continue
 			}
 			out, in := shape(cfg, r)
-			rep := clipLinear(tensor(&scaled, r), out, in, f.sample[inputOf[r]], o.Scheme)
+			x := f.sample[inputOf[r]]
+			var losses []float64
+			if dev != nil {
+				if losses, err = dev.clipLosses(tensor(&scaled, r), out, in, x, o.Scheme); err != nil {
+					return nil, fmt.Errorf("awq: clip %s: %w", r, err)
+				}
+			} else {
+				losses = clipLosses(tensor(&scaled, r), out, in, x, o.Scheme)
+			}
+			rep := applyClip(tensor(&scaled, r), out, in, losses, len(x)/in, o.Scheme)
 			rep.Linear = r
 			o.Log("awq: clip %s: %d of %d groups shrunk (mean %.3f), error %.4g → %.4g over %d tokens",
 				r, rep.Clipped, rep.Groups, rep.MeanShrink, rep.ErrBefore, rep.ErrAfter, rep.Tokens)

@@ -40,6 +40,19 @@ type Options struct {
 	// Backend runs the layer's projections during the searches; nil
 	// means compute.CPU.
 	Backend compute.Backend
+	// DeviceInputs, when set, holds the calibration activations (acts.X,
+	// windows end to end) on the Backend's device, for searches that run
+	// there (a compute.AWQSearcher) to read instead of uploading acts.X.
+	DeviceInputs compute.Tensor
+	// AdvanceDeviceInputs has Layer write over DeviceInputs, in its pass
+	// over the tokens, the float layer's output: the next layer's inputs,
+	// as the reference feeds it. Result.DeviceInputsAdvanced says whether
+	// it did (it does where its searches run on the device).
+	AdvanceDeviceInputs bool
+	// TF32 runs the products of searches on a device in TF32 on its
+	// tensor cores instead of float32: several times faster, with inputs
+	// rounded to 10 bits of mantissa, which may move close losses.
+	TF32 bool
 	// Log, when set, receives one line per scale group and clipped
 	// linear.
 	Log func(format string, args ...any)

@@ -17,6 +17,9 @@ type Result struct {
 	// Clips reports the clip search of v, o, gate, up and down, in layer
 	// order; empty without Options.Clip.
 	Clips []ClipReport
+	// DeviceInputsAdvanced is set when Options.DeviceInputs hold the next
+	// layer's inputs (Options.AdvanceDeviceInputs).
+	DeviceInputsAdvanced bool
 }
 
 // ScaleReport is the scale search of one group: linears sharing an input,

@@ -102,7 +102,7 @@ func fakeQuant(w []float32, out, in int, s []float32, scheme quant.Scheme) ([]fl
 }
 
 // searcher runs the scale searches of one layer against its float
-// outputs.
+// outputs: on the host, or with dev on a compute.AWQSearcher's device.
 type searcher struct {
 	cfg    *model.Config
 	w      *runtime.LayerWeights // the float weights, never written
@@ -110,35 +110,34 @@ type searcher struct {
 	x      [][]float32 // calibration activations at the layer input
 	runner *runtime.LayerRunner
 	opts   Options
+	dev    *deviceSearch
 
-	out, normed []float32 // scratch [seqLen × hidden]
+	out, normed []float32 // scratch [seqLen × hidden] of the host search
 }
 
 // search tries every grid point of group g and returns its report: the
 // loss of each ratio and the scales of the best.
 func (s *searcher) search(g scaleGroup) (ScaleReport, error) {
 	grid := s.opts.Grid
-	rep := ScaleReport{Prev: g.prev, Linears: g.linears, Losses: make([]float64, grid), Best: -1}
-	best := math.Inf(1)
+	rep := ScaleReport{Prev: g.prev, Linears: g.linears, Best: -1}
 	xMean := s.f.absMean[g.input()]
+	scales := make([][]float32, grid)
 	for i := range grid {
-		scales := candidateScales(xMean, float64(i)/float64(grid))
-		trial := *s.w
-		for _, r := range g.linears {
-			out, in := shape(s.cfg, r)
-			fq, err := fakeQuant(tensor(s.w, r), out, in, scales, s.opts.Scheme)
-			if err != nil {
-				return rep, fmt.Errorf("%s: %w", r, err)
-			}
-			*fields[r](&trial) = fq
-		}
-		loss, err := s.loss(g, &trial)
-		if err != nil {
-			return rep, err
-		}
-		rep.Losses[i] = loss
+		scales[i] = candidateScales(xMean, float64(i)/float64(grid))
+	}
+	var err error
+	if s.dev != nil {
+		rep.Losses, err = s.dev.scaleLosses(g, scales, s.opts.Scheme, s.f.tokens*s.cfg.HiddenSize)
+	} else {
+		rep.Losses, err = s.hostLosses(g, scales)
+	}
+	if err != nil {
+		return rep, err
+	}
+	best := math.Inf(1)
+	for i, loss := range rep.Losses {
 		if loss < best { // ties keep the smaller ratio, as the reference
-			best, rep.Best, rep.Scales = loss, i, scales
+			best, rep.Best, rep.Scales = loss, i, scales[i]
 		}
 	}
 	if rep.Best < 0 {
@@ -146,6 +145,28 @@ func (s *searcher) search(g scaleGroup) (ScaleReport, error) {
 	}
 	rep.Ratio = float64(rep.Best) / float64(grid)
 	return rep, nil
+}
+
+// hostLosses returns the loss of group g with each grid point's scales,
+// computed on the host (the projections on the backend).
+func (s *searcher) hostLosses(g scaleGroup, scales [][]float32) ([]float64, error) {
+	losses := make([]float64, len(scales))
+	for i, sc := range scales {
+		trial := *s.w
+		for _, r := range g.linears {
+			out, in := shape(s.cfg, r)
+			fq, err := fakeQuant(tensor(s.w, r), out, in, sc, s.opts.Scheme)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", r, err)
+			}
+			*fields[r](&trial) = fq
+		}
+		var err error
+		if losses[i], err = s.loss(g, &trial); err != nil {
+			return nil, err
+		}
+	}
+	return losses, nil
 }
 
 // loss is the mean squared difference between group g's module computed

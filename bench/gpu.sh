@@ -19,7 +19,8 @@
 #   small  the same for small-llama (needs $SMALL, default .data/small-llama)
 #   synth  a Llama-2-7B-shaped checkpoint of $LAYERS layers (default 4)
 #   bench  GPTQ and AWQ of it on the GPU, 128×512 calibration tokens, 4-bit,
-#          group 128: the recipes of RECIPES (default: gptq-reference awq gptq-default)
+#          group 128: the recipes of RECIPES (default: gptq-reference awq gptq-default;
+#          also awq-tf32, AWQ's searches with TF32 products)
 #   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
 #   sweep  GPTQ's column sweep on the GPU against the CPU (tests), and its
 #          time per Llama-2-7B matrix on each (BenchmarkSweep)
@@ -112,6 +113,10 @@ for stage in $stages; do
 				run "$pkg resident tests (GPU vs CPU)" bash -c "cd $pkg && ../bin/$pkg.test -test.v -test.run Resident"
 			fi
 		done
+		# AWQ's searches on the device against the host's, where built.
+		if [ -x bin/awq.test ]; then
+			run "awq tests (GPU vs CPU)" bash -c "cd awq && ../bin/awq.test -test.v -test.run GPU"
+		fi
 		;;
 	sweep)
 		gptqtest=${GPTQ_TEST:-bin/gptq.test}
@@ -134,6 +139,9 @@ for stage in $stages; do
 				ppl "$work/$stage-$m-$dev" cpu
 			done
 		done
+		# AWQ's searches with TF32 products.
+		quantize "$stage-awq-tf32" "$model" cuda awq --format awq --tf32
+		ppl "$work/$stage-awq-tf32-cuda" cpu
 		;;
 	gemv)
 		run "int4 gemv benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMV -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
@@ -150,6 +158,7 @@ for stage in $stages; do
 			gptq-reference) quantize 7b-$recipe "$work/l2-7b" cuda gptq --act-order=false --clip=false --refit-scales=false ;;
 			gptq-default) quantize 7b-$recipe "$work/l2-7b" cuda gptq ;;
 			awq) quantize 7b-$recipe "$work/l2-7b" cuda awq --format awq ;;
+			awq-tf32) quantize 7b-$recipe "$work/l2-7b" cuda awq --format awq --tf32 ;;
 			esac
 			grep -E "layer [0-9]+/[0-9]+ quantized|peak|wrote" "$log" | tail -$((layers + 2)) | tee -a "$summary"
 		done

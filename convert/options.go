@@ -39,6 +39,9 @@ type Options struct {
 	GPTQ GPTQOptions
 	// AWQThenGPTQ rounds the AWQ-scaled weights with GPTQ instead of RTN.
 	AWQThenGPTQ bool
+	// AWQTF32 runs the products of AWQ's searches on a GPU in TF32 on
+	// its tensor cores (awq.Options.TF32).
+	AWQTF32 bool
 	// MaxShardBytes caps the weight bytes of one output file; 0 means
 	// DefaultMaxShardBytes.
 	MaxShardBytes int64
@@ -103,6 +106,9 @@ func (o *Options) validate() error {
 	}
 	if o.AWQThenGPTQ && o.Method != AWQ {
 		return fmt.Errorf("GPTQ rounding after scaling is an AWQ option")
+	}
+	if o.AWQTF32 && o.Method != AWQ {
+		return fmt.Errorf("TF32 searches are an AWQ option")
 	}
 	if o.storesGIdx() && o.Format == hf.AWQ {
 		return fmt.Errorf("the AWQ format has no g_idx: act-order needs static groups, or --format gptq or compressed-tensors")

@@ -117,8 +117,13 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 		step = "calibrate and quantize layers"
 	}
 	opts.Progress.Report(step, first, cfg.NumLayers)
+	saver := newInputSaver()
+	defer saver.wait() // before the state folder may be removed
 	for l := first; l < cfg.NumLayers; l++ {
 		if err := ctx.Err(); err != nil {
+			if err := saver.wait(); err != nil {
+				return Report{}, err
+			}
 			keep = l > 0
 			if !keep {
 				return Report{}, err
@@ -133,17 +138,28 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 			return Report{}, err
 		}
 		if acts != nil && l+1 < cfg.NumLayers {
-			if dev != nil {
-				// The next layer's inputs, kept for a resumed run.
+			// The next layer's inputs, kept for a resumed run.
+			if err := saver.wait(); err != nil {
+				return Report{}, err
+			}
+			if dev == nil {
+				if err := part.saveInputs(l+1, acts.X); err != nil {
+					return Report{}, err
+				}
+			} else {
+				// On the device the layers run on their own copy of the
+				// activations: the host copy is written while the next
+				// layer is quantized.
 				if err := dev.download(acts.X); err != nil {
 					return Report{}, err
 				}
-			}
-			if err := part.saveInputs(l+1, acts.X); err != nil {
-				return Report{}, err
+				saver.start(part, l+1, acts.X)
 			}
 		}
 		opts.Progress.Report(step, l+1, cfg.NumLayers)
+	}
+	if err := saver.wait(); err != nil {
+		return Report{}, err
 	}
 	if err := part.clearOutputs(); err != nil {
 		return Report{}, err
@@ -199,6 +215,10 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, dev
 			decided, err = quantizeGPTQ(cfg, &w, acts, nil, opts)
 		}
 	case AWQ:
+		if dev != nil {
+			decided, err = quantizeAWQOnDevice(cfg, &w, acts, dev, opts)
+			break
+		}
 		// The float layer, for Advance (see awq.Layer).
 		var fp *runtime.Layer
 		if fp, err = runtime.NewLayerOn(opts.Backend, cfg, w); err != nil {
@@ -206,7 +226,7 @@ func quantizeLayer(ck *model.Checkpoint, l int, acts *calibrate.Activations, dev
 		}
 		defer fp.Release()
 		var res *awq.Result
-		res, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Backend: opts.Backend, Log: opts.Log})
+		res, err = awq.Layer(cfg, &w, acts, awq.Options{Scheme: opts.Scheme, Clip: opts.Clip, Backend: opts.Backend, TF32: opts.AWQTF32, Log: opts.Log})
 		switch {
 		case err != nil:
 		case opts.AWQThenGPTQ:

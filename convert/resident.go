@@ -15,9 +15,10 @@ import (
 // GPTQ's calibration on a Resident backend: the activations of every
 // window stay on the device for the whole run, and each layer's passes run
 // there, its Hessians accumulated from the device's own copies of the
-// projections' inputs. AWQ and the GGUF-calibrated path keep their passes
-// over the host activations (the CPU runtime, with the projections on the
-// backend) for now.
+// projections' inputs. So does AWQ (rounding with RTN) on a backend that
+// runs its searches (compute.AWQSearcher, convert/awq_device.go). The
+// GGUF-calibrated path keeps its passes over the host activations (the
+// CPU runtime, with the projections on the backend) for now.
 
 // deviceChunkRows bounds the tokens of one device Forward: the scratch of
 // a layer pass grows with it (about 3.7 GB for Llama-2-7B at 16,384).
@@ -35,11 +36,16 @@ type deviceCalibration struct {
 }
 
 // newDeviceCalibration uploads the activations when GPTQ runs on a
-// Resident backend that supports the model's layers; it returns nil
+// Resident backend that supports the model's layers, or AWQ on an
+// AWQSearcher; it returns nil
 // otherwise (the passes then run on the CPU runtime).
 func newDeviceCalibration(cfg *model.Config, acts *calibrate.Activations, opts *Options) (*deviceCalibration, error) {
 	r, ok := opts.Backend.(compute.Resident)
-	if !ok || acts == nil || opts.Method != GPTQ || !runtime.ResidentSupports(cfg) {
+	onDevice := opts.Method == GPTQ
+	if opts.Method == AWQ && !opts.AWQThenGPTQ {
+		_, onDevice = opts.Backend.(compute.AWQSearcher)
+	}
+	if !ok || acts == nil || !onDevice || !runtime.ResidentSupports(cfg) {
 		return nil, nil
 	}
 	h := cfg.HiddenSize

@@ -161,19 +161,31 @@ func TestResidentGPTQMatchesHostPasses(t *testing.T) {
 	if len(device) != len(host) || len(host) == 0 {
 		t.Fatalf("%d tensors decided on the device, %d on the host", len(device), len(host))
 	}
-	for k, h := range host {
-		want, got := h.Dequantize(), device[k].Dequantize()
+	// Both runs see the same Hessians up to float32 summation order (see
+	// TestResidentCalibrationMatchesHost), but GPTQ's error feedback
+	// turns a last-bit difference into other codes, and the calibration
+	// here is small: the decisions themselves differ about as much as
+	// unrelated roundings would (some 0.1-0.2 of the weights' norm) past
+	// the first stage. What must agree is how well each run quantized:
+	// the distance of its weights from the original ones.
+	rel := func(a, b []float32) float64 {
 		var d, w float64
-		for i := range want {
-			d += (float64(got[i]) - float64(want[i])) * (float64(got[i]) - float64(want[i]))
-			w += float64(want[i]) * float64(want[i])
+		for i := range a {
+			d += (float64(a[i]) - float64(b[i])) * (float64(a[i]) - float64(b[i]))
+			w += float64(b[i]) * float64(b[i])
 		}
-		// Unrelated roundings would differ by about √2 times the 4-bit
-		// error, some 0.1 of the weights.
-		e := math.Sqrt(d / w)
-		t.Logf("%s of layer %d: device and host decisions differ by %.3g", k.role, k.layer, e)
-		if !(e < 0.05) {
-			t.Errorf("%s of layer %d: device and host decisions differ by %.3g", k.role, k.layer, e)
+		return math.Sqrt(d / w)
+	}
+	for k, h := range host {
+		orig, err := ck.Float32(k.role, k.layer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, got := h.Dequantize(), device[k].Dequantize()
+		eHost, eDev := rel(want, orig), rel(got, orig)
+		t.Logf("%s of layer %d: decisions differ by %.3g; error %.4g on the device, %.4g on the host", k.role, k.layer, rel(got, want), eDev, eHost)
+		if !(math.Abs(eDev-eHost) <= 0.05*eHost) {
+			t.Errorf("%s of layer %d: quantization error %.4g with device passes, %.4g with host passes", k.role, k.layer, eDev, eHost)
 		}
 	}
 }
@@ -201,7 +213,8 @@ func (c countingResident) MatMulLinear(compute.Linear, compute.Tensor, compute.T
 }
 
 // TestDeviceCalibrationOnlyForGPTQ: the activations go to the device only
-// for GPTQ on a Resident backend that runs the model's layers.
+// for GPTQ on a Resident backend that runs the model's layers (and for AWQ
+// on one that also runs its searches, which this one does not).
 func TestDeviceCalibrationOnlyForGPTQ(t *testing.T) {
 	ck := openTiny(t)
 	acts := &calibrate.Activations{X: [][]float32{make([]float32, 4*ck.Config.HiddenSize)}}

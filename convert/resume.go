@@ -142,6 +142,36 @@ func (p *partial) saveLayer(l int, tensors []tensorData) error {
 // [windows, tokens × hidden] float32.
 const activationsTensor = "hidden_states"
 
+// inputSaver runs saveInputs in the background, one save at a time.
+type inputSaver struct{ done chan error }
+
+func newInputSaver() *inputSaver {
+	s := &inputSaver{done: make(chan error, 1)}
+	s.done <- nil
+	return s
+}
+
+// start saves x as the inputs of layer l once the previous save is over;
+// x must not change until wait returns.
+func (s *inputSaver) start(p *partial, l int, x [][]float32) {
+	prev := <-s.done
+	go func() {
+		if prev != nil {
+			s.done <- prev
+			return
+		}
+		s.done <- p.saveInputs(l, x)
+	}()
+}
+
+// wait waits for the save in flight and returns its error, if any; later
+// waits return nil.
+func (s *inputSaver) wait() error {
+	err := <-s.done
+	s.done <- nil
+	return err
+}
+
 // saveInputs writes the activations entering layer l, a window at a time,
 // and drops those entering layer l-1.
 func (p *partial) saveInputs(l int, x [][]float32) error {

@@ -3,6 +3,7 @@ package gptq
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/qtk-dev/qtk/compute"
 )
@@ -58,26 +59,36 @@ func factor(h *Hessian, perm []int, diag []float64, o Options) (invFactor, float
 // float32 (the sweep's precision) with a normal positive diagonal.
 func (u invFactor) factorize(be compute.Backend, h *Hessian, perm []int, diag []float64, add float64) (bool, error) {
 	n, m := u.n, u.m
-	for r := range n {
-		c := perm[n-1-r]
-		row := m[r*n : (r+1)*n]
-		for s := range r {
-			row[s] = h.at(c, perm[n-1-s])
+	// Rows in parallel: a large H is read mostly down its columns here,
+	// bound by memory latency.
+	parallelFor(n, factorRows, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			c := perm[n-1-r]
+			row := m[r*n : (r+1)*n]
+			for s := range r {
+				row[s] = h.at(c, perm[n-1-s])
+			}
+			row[r] = diag[c] + add
 		}
-		row[r] = diag[c] + add
-	}
+	})
 	if ok, err := be.CholeskyInverse(m, n); !ok || err != nil {
 		return false, err
 	}
-	for r := range n {
-		for _, v := range m[r*n : r*n+r] {
-			if !(math.Abs(v) <= math.MaxFloat32) {
-				return false, nil
+	var bad atomic.Bool
+	parallelFor(n, factorRows, func(lo, hi int) {
+		for r := lo; r < hi && !bad.Load(); r++ {
+			for _, v := range m[r*n : r*n+r] {
+				if !(math.Abs(v) <= math.MaxFloat32) {
+					bad.Store(true)
+				}
+			}
+			if d := m[r*n+r]; !(d >= 0x1p-126 && d <= math.MaxFloat32) {
+				bad.Store(true)
 			}
 		}
-		if d := m[r*n+r]; !(d >= 0x1p-126 && d <= math.MaxFloat32) {
-			return false, nil
-		}
-	}
-	return true, nil
+	})
+	return !bad.Load(), nil
 }
+
+// factorRows is the rows of the factorization's matrix per parallel chunk.
+const factorRows = 64

@@ -108,29 +108,58 @@ type plan struct {
 
 // newPlan derives the sweep's plan from h.
 func newPlan(h *Hessian, o Options) (plan, error) {
-	in := h.in
-	// Dead columns, inputs that were always zero, get H_cc = 1 (and zero
-	// weights in the sweep), as in the reference.
-	diag := make([]float64, in)
-	p := plan{dead: make([]bool, in)}
-	for c := range diag {
-		diag[c] = h.at(c, c)
-		if diag[c] == 0 {
-			diag[c], p.dead[c] = 1, true
-		}
-	}
-	p.perm = processingOrder(diag, o.ActOrder)
-	var err error
-	if p.u, p.damp, err = factor(h, p.perm, diag, o); err != nil {
+	f, err := h.factored(o)
+	if err != nil {
 		return plan{}, err
 	}
+	p := plan{perm: f.perm, dead: f.dead, u: f.u, damp: f.damp}
 	if o.Clip != nil || o.Grid != nil {
-		p.importance = make([]float32, in)
+		p.importance = make([]float32, h.in)
 		for j, c := range p.perm {
-			p.importance[j] = float32(diag[c])
+			p.importance[j] = float32(f.diag[c])
 		}
 	}
 	return p, nil
+}
+
+// factorization is what the plan takes from the Hessian alone: the same
+// for every weight that reads the same inputs (q, k and v; gate and up),
+// which share it. The sweep only reads it.
+type factorization struct {
+	actOrder bool    // the options it was made with
+	optDamp  float64 //
+	perm     []int
+	dead     []bool
+	diag     []float64 // diag(H), dead columns set to 1
+	u        invFactor
+	damp     float64
+}
+
+// factored returns the factorization of H for o, made on the first call
+// after the last Add.
+func (h *Hessian) factored(o Options) (*factorization, error) {
+	h.factorMu.Lock()
+	defer h.factorMu.Unlock()
+	if f := h.factor; f != nil && f.actOrder == o.ActOrder && f.optDamp == o.Damp {
+		return f, nil
+	}
+	in := h.in
+	// Dead columns, inputs that were always zero, get H_cc = 1 (and zero
+	// weights in the sweep), as in the reference.
+	f := &factorization{actOrder: o.ActOrder, optDamp: o.Damp, diag: make([]float64, in), dead: make([]bool, in)}
+	for c := range f.diag {
+		f.diag[c] = h.at(c, c)
+		if f.diag[c] == 0 {
+			f.diag[c], f.dead[c] = 1, true
+		}
+	}
+	f.perm = processingOrder(f.diag, o.ActOrder)
+	var err error
+	if f.u, f.damp, err = factor(h, f.perm, f.diag, o); err != nil {
+		return nil, err
+	}
+	h.factor = f
+	return f, nil
 }
 
 // checkInputs validates everything Quantize is given.

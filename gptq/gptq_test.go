@@ -509,3 +509,44 @@ func TestRefitScalesLowersError(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedHessian: weights quantized one after another against one
+// Hessian (which keeps its factorization) get what each gets against a
+// Hessian of its own, and more inputs make the factorization anew.
+func TestSharedHessian(t *testing.T) {
+	const out, in = 40, 128
+	w1, x, shared := calibrated(9, out, in, 300)
+	w2, _, _ := calibrated(10, out, in, 1)
+	fresh := func() *Hessian {
+		h := NewHessian(in)
+		h.Add(x, 300)
+		return h
+	}
+	for _, o := range []Options{{Scheme: scheme4(32)}, {Scheme: scheme4(32), ActOrder: true}, {Scheme: scheme4(32), Damp: 0.1}} {
+		for _, w := range [][]float32{w1, w2} {
+			got, err := Quantize(w, out, in, shared, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Quantize(w, out, in, fresh(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Tensor.Q, want.Tensor.Q) || got.Loss != want.Loss {
+				t.Errorf("%+v: a shared Hessian gives other codes (loss %g, alone %g)", o, got.Loss, want.Loss)
+			}
+		}
+	}
+	before, err := Quantize(w1, out, in, shared, Options{Scheme: scheme4(32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared.Add(x[:50*in], 50)
+	after, err := Quantize(w1, out, in, shared, Options{Scheme: scheme4(32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Loss == before.Loss {
+		t.Error("the factorization was not made anew after Add")
+	}
+}

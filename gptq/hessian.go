@@ -3,6 +3,7 @@ package gptq
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/qtk-dev/qtk/compute"
 )
@@ -33,6 +34,10 @@ type Hessian struct {
 	// triangle (column ≥ row) is current.
 	h   []float64
 	err error
+	// factor is the last factorization of H (see factored), nil when
+	// stale.
+	factorMu sync.Mutex
+	factor   *factorization
 }
 
 // NewHessian returns an empty Hessian for a layer with in input channels.
@@ -67,7 +72,7 @@ func (h *Hessian) Add(x []float32, rows int) {
 		return
 	}
 	total := h.n + rows
-	h.h = nil // stale once the Gram moves on
+	h.h, h.factor = nil, nil // stale once the Gram moves on
 	if err := h.gram.Add(x, rows, float64(h.n)/float64(total), 2/float64(total)); err != nil {
 		h.err = fmt.Errorf("gptq: hessian add: %w", err)
 		return

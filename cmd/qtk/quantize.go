@@ -43,6 +43,7 @@ type quantizeOptions struct {
 	staticGroups bool
 	noTrueSeq    bool
 	awqGPTQ      bool
+	tf32         bool
 	refit        bool
 	maxShard     string
 	evalData     string
@@ -107,6 +108,7 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	}
 	if method == convert.AWQ {
 		f.BoolVar(&opts.awqGPTQ, "gptq", false, "round the AWQ-scaled weights with GPTQ instead of round-to-nearest")
+		f.BoolVar(&opts.tf32, "tf32", false, "on a GPU, run the scale searches' products in TF32 on the tensor cores (faster; may move close losses)")
 	}
 	if method != convert.RTN {
 		f.BoolVar(&opts.refit, "refit-scales", method == convert.GPTQ, "GPTQ: re-solve group scales for the chosen codes by least squares on the calibration error")
@@ -171,6 +173,7 @@ func runQuantize(method convert.Method, dir string, opts quantizeOptions, stdout
 			StaticGroups: opts.staticGroups, TrueSequential: !opts.noTrueSeq, RefitScales: opts.refit,
 		},
 		AWQThenGPTQ:   opts.awqGPTQ,
+		AWQTF32:       opts.tf32,
 		MaxShardBytes: maxShard,
 		Resume:        opts.resume,
 		Log:           logf,

@@ -29,19 +29,21 @@ var int4GEMVKernels = func() (names [Int4MaxRows + 1]string) {
 	return names
 }()
 
-// int4Block is the threads of a block of the GEMV.
+// int4Block is the threads of a block of the GEMV (INT4_WARPS warps).
 const int4Block = 128
 
-// int4WarpRows is the rows of the weight one warp of int4_gemv_B computes
-// (its template argument R in int4.cu).
-func int4WarpRows(b int) int {
+// int4BlockRows is the rows of the weight one block of int4_gemv_B
+// computes (its template argument R in int4.cu).
+func int4BlockRows(b int) int {
 	switch {
-	case b <= 2:
+	case b == 1:
 		return 8
-	case b <= 5:
+	case b == 2:
 		return 4
+	case b <= 4:
+		return 2
 	}
-	return 2
+	return 1
 }
 
 // Int4Fits reports whether the kernels take a weight of in columns in
@@ -70,7 +72,7 @@ func (c *Ctx) Int4GEMV(y, x Buffer, w Int4, rows int) error {
 	if x.ptr%16 != 0 || x.bytes < uintptr(4*rows*w.In) || y.bytes < uintptr(4*rows*w.Out) {
 		return fmt.Errorf("int4 gemv: x of %d bytes at %#x, y of %d bytes for %d rows of [%d×%d]", x.bytes, x.ptr, y.bytes, rows, w.Out, w.In)
 	}
-	rowsPerBlock := int4Block / 32 * int4WarpRows(rows)
+	rowsPerBlock := int4BlockRows(rows)
 	blocks := (w.Out + rowsPerBlock - 1) / rowsPerBlock
 	return c.LaunchGrid(int4GEMVKernels[rows], Dim{X: blocks}, Dim{X: int4Block}, 0,
 		y, x, w.Codes, w.Params, int32(w.Out), int32(w.In), int32(w.Groups), int32(w.GroupLen/32))

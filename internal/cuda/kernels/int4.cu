@@ -40,24 +40,22 @@ __device__ __forceinline__ float int4_dot32(uint4 q, const float4* xv, float zer
     return p0 + p1 * (1.0f / 16.0f) + p2 * (1.0f / 256.0f) + p3 * (1.0f / 4096.0f);
 }
 
-// Chunks of 32 columns each lane loads before using them: loads in flight
-// hide the latency of memory.
-#define INT4_LANE_CHUNKS 2
+// Warps of a GEMV block: they share the block's rows of the weight, each
+// taking every INT4_WARPS-th chunk of 32 columns, and add up their sums at
+// the end. Splitting the columns as well as the rows gives a 4096-row
+// weight thousands of warps, enough loads in flight to keep memory busy.
+#define INT4_WARPS 4
 
 // int4_gemv sets y[b][r] = Σ_j W[r][j]·x[b][j] for the B rows of x
-// [B × in] (columns in the order of the codes, 16-byte aligned). Each warp
-// computes R rows of W, its lanes taking the 32-column chunks of the rows
-// in turn; blocks hold blockDim.x/32 warps. Every 32 values of x a lane
-// loads serve R rows: with few rows per warp, reading x through the cache
-// would cost more than reading the codes.
+// [B × in] (columns in the order of the codes, 16-byte aligned). Block k
+// computes rows kR … kR+R-1 of W; its lanes take the 32-column chunks of
+// those rows in turn. Every 32 values of x a lane loads serve R rows.
 template <int B, int R>
 __device__ void int4_gemv(float* y, const float* x, const uint4* codes, const float2* params, int out, int in,
                           int groups, int chunks_per_group) {
+    __shared__ float partial[INT4_WARPS][R * B];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int r0 = (blockIdx.x * (blockDim.x / 32) + warp) * R;
-    if (r0 >= out) {
-        return;
-    }
+    const int r0 = blockIdx.x * R;
     const int chunks = in / 32;
     float acc[R][B];
 #pragma unroll
@@ -67,38 +65,27 @@ __device__ void int4_gemv(float* y, const float* x, const uint4* codes, const fl
             acc[i][b] = 0.0f;
         }
     }
-    for (int c0 = lane; c0 < chunks; c0 += 32 * INT4_LANE_CHUNKS) {
-        uint4 q[INT4_LANE_CHUNKS][R];
-        float2 p[INT4_LANE_CHUNKS][R];
+    for (int c = warp * 32 + lane; c < chunks; c += INT4_WARPS * 32) {
+        const int g = c / chunks_per_group;
+        uint4 q[R];
+        float2 p[R];
 #pragma unroll
-        for (int u = 0; u < INT4_LANE_CHUNKS; u++) {
-            const int c = min(c0 + 32 * u, chunks - 1); // chunks past the end load the last one, unused
-            const int g = c / chunks_per_group;
-#pragma unroll
-            for (int i = 0; i < R; i++) {
-                const long long r = min(r0 + i, out - 1); // so do rows past the end
-                q[u][i] = __ldg(codes + r * chunks + c);
-                p[u][i] = __ldg(params + r * groups + g);
-            }
+        for (int i = 0; i < R; i++) {
+            const long long r = min(r0 + i, out - 1); // rows past the end load the last one, unused
+            q[i] = __ldg(codes + r * chunks + c);
+            p[i] = __ldg(params + r * groups + g);
         }
 #pragma unroll
-        for (int u = 0; u < INT4_LANE_CHUNKS; u++) {
-            const int c = c0 + 32 * u;
-            if (c >= chunks) {
-                break;
+        for (int b = 0; b < B; b++) {
+            const float4* xb = reinterpret_cast<const float4*>(x + (long long)b * in) + 8 * c;
+            float4 xv[8];
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                xv[k] = __ldg(xb + k);
             }
 #pragma unroll
-            for (int b = 0; b < B; b++) {
-                const float4* xb = reinterpret_cast<const float4*>(x + (long long)b * in) + 8 * c;
-                float4 xv[8];
-#pragma unroll
-                for (int k = 0; k < 8; k++) {
-                    xv[k] = __ldg(xb + k);
-                }
-#pragma unroll
-                for (int i = 0; i < R; i++) {
-                    acc[i][b] = fmaf(p[u][i].x, int4_dot32(q[u][i], xv, p[u][i].y), acc[i][b]);
-                }
+            for (int i = 0; i < R; i++) {
+                acc[i][b] = fmaf(p[i].x, int4_dot32(q[i], xv, p[i].y), acc[i][b]);
             }
         }
     }
@@ -111,28 +98,40 @@ __device__ void int4_gemv(float* y, const float* x, const uint4* codes, const fl
             for (int d = 16; d > 0; d /= 2) {
                 v += __shfl_xor_sync(0xFFFFFFFFu, v, d);
             }
-            if (lane == 0 && r0 + i < out) {
-                y[(long long)b * out + r0 + i] = v;
+            if (lane == 0) {
+                partial[warp][i * B + b] = v;
             }
+        }
+    }
+    __syncthreads();
+    for (int t = threadIdx.x; t < R * B; t += blockDim.x) {
+        const int i = t / B, b = t % B;
+        if (r0 + i < out) {
+            float v = 0.0f;
+#pragma unroll
+            for (int w = 0; w < INT4_WARPS; w++) {
+                v += partial[w][t];
+            }
+            y[(long long)b * out + r0 + i] = v;
         }
     }
 }
 
 // int4_gemv_B: int4_gemv for B rows of x, one entry point per count, with
-// the rows per warp of int4WarpRows in int4.go (fewer as B grows, to keep
-// the accumulators in registers).
+// the rows per block of int4BlockRows in int4.go (fewer as B grows, to
+// keep the accumulators in registers). Blocks are INT4_WARPS warps.
 #define INT4_GEMV_ARGS                                                                                     \
     float *y, const float *x, const uint4 *codes, const float2 *params, int out, int in, int groups, \
         int chunks_per_group
 #define INT4_GEMV_CALL y, x, codes, params, out, in, groups, chunks_per_group
 extern "C" __global__ void int4_gemv_1(INT4_GEMV_ARGS) { int4_gemv<1, 8>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_2(INT4_GEMV_ARGS) { int4_gemv<2, 8>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_3(INT4_GEMV_ARGS) { int4_gemv<3, 4>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_4(INT4_GEMV_ARGS) { int4_gemv<4, 4>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_5(INT4_GEMV_ARGS) { int4_gemv<5, 4>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_6(INT4_GEMV_ARGS) { int4_gemv<6, 2>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_7(INT4_GEMV_ARGS) { int4_gemv<7, 2>(INT4_GEMV_CALL); }
-extern "C" __global__ void int4_gemv_8(INT4_GEMV_ARGS) { int4_gemv<8, 2>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_2(INT4_GEMV_ARGS) { int4_gemv<2, 4>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_3(INT4_GEMV_ARGS) { int4_gemv<3, 2>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_4(INT4_GEMV_ARGS) { int4_gemv<4, 2>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_5(INT4_GEMV_ARGS) { int4_gemv<5, 1>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_6(INT4_GEMV_ARGS) { int4_gemv<6, 1>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_7(INT4_GEMV_ARGS) { int4_gemv<7, 1>(INT4_GEMV_CALL); }
+extern "C" __global__ void int4_gemv_8(INT4_GEMV_ARGS) { int4_gemv<8, 1>(INT4_GEMV_CALL); }
 
 // int4_dequantize writes the float32 weight w [out×in] in the layer's
 // column order: w[r][perm[j]] = (code - zero)·scale of column j of the
