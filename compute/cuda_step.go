@@ -73,9 +73,12 @@ func (g *gpu) NewDecodeStep(d DecodeStep) (Step, error) {
 	return st, nil
 }
 
-func (st *gpuStep) Run(pos int) error {
-	if pos < 0 || pos >= st.maxLen {
+func (st *gpuStep) Run(pos int, embedding, hidden, logits []float32) error {
+	switch {
+	case pos < 0 || pos >= st.maxLen:
 		return fmt.Errorf("compute: decode step at position %d of a cache of %d", pos, st.maxLen)
+	case len(embedding) != st.layers[0].shape.Hidden || len(hidden) != len(embedding) || len(logits) > st.logits.n:
+		return fmt.Errorf("compute: decode step of an embedding of %d, a hidden row of %d, %d logits of %d", len(embedding), len(hidden), len(logits), st.logits.n)
 	}
 	g := st.g
 	sc := &g.layer
@@ -85,28 +88,44 @@ func (st *gpuStep) Run(pos int) error {
 		if err := st.live(); err != nil {
 			return err
 		}
-		if st.recorded && st.frees != c.Frees() {
-			st.dropGraph(c)
-		}
-		if !st.recorded && st.warm && st.frees == c.Frees() && !st.noGraph {
-			st.record(c)
-		}
-		if st.recorded {
-			if err := upload(g, c, st.pos.buf, []int32{int32(pos)}); err != nil {
-				return err
-			}
-			return c.Replay(st.graph)
-		}
-		if err := st.launch(c, cuda.Position{Start: pos}); err != nil {
+		if err := upload(g, c, st.x.buf, embedding); err != nil {
 			return err
 		}
-		st.warm, st.frees = true, c.Frees()
-		return g.notePeak(c)
+		if err := st.run(c, pos); err != nil {
+			return err
+		}
+		if err := download(g, c, hidden, st.x.buf); err != nil {
+			return err
+		}
+		return download(g, c, logits, st.logits.buf)
 	})
 	if err != nil {
 		return fmt.Errorf("compute: decode step: %w", err)
 	}
 	return nil
+}
+
+// run replays the step's graph at position pos, recording it first when
+// the scratch it uses is known to be grown, or launches its kernels one
+// by one.
+func (st *gpuStep) run(c *cuda.Ctx, pos int) error {
+	if st.recorded && st.frees != c.Frees() {
+		st.dropGraph(c)
+	}
+	if !st.recorded && st.warm && st.frees == c.Frees() && !st.noGraph {
+		st.record(c)
+	}
+	if st.recorded {
+		if err := upload(st.g, c, st.pos.buf, []int32{int32(pos)}); err != nil {
+			return err
+		}
+		return c.Replay(st.graph)
+	}
+	if err := st.launch(c, cuda.Position{Start: pos}); err != nil {
+		return err
+	}
+	st.warm, st.frees = true, c.Frees()
+	return st.g.notePeak(c)
 }
 
 // live reports a tensor of the step used after Release.

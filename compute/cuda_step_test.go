@@ -133,32 +133,24 @@ func TestDecodeStepMatchesForward(t *testing.T) {
 			tensor(1).Release()
 		}
 		token := randn(rng, s.Hidden)
-		for _, sq := range seqs {
-			if err := sq.x.Upload(token); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := step.Run(pos); err != nil {
+		got := [2][]float32{make([]float32, s.Hidden), make([]float32, vocab)} // hidden row, logits
+		if err := step.Run(pos, token, got[0], got[1]); err != nil {
 			t.Fatal(err)
 		}
-		forward(seqs[1], 1, pos)
-		if err := r.MatMulLinear(head, seqs[1].logits, seqs[1].x, 1); err != nil {
+		sq := seqs[1]
+		if err := sq.x.Upload(token); err != nil {
 			t.Fatal(err)
 		}
-		var got, want [2][]float32 // hidden row, logits
-		for i, sq := range seqs {
-			out := [2][]float32{make([]float32, s.Hidden), make([]float32, vocab)}
-			if err := sq.x.Download(out[0]); err != nil {
-				t.Fatal(err)
-			}
-			if err := sq.logits.Download(out[1]); err != nil {
-				t.Fatal(err)
-			}
-			if i == 0 {
-				got = out
-			} else {
-				want = out
-			}
+		forward(sq, 1, pos)
+		if err := r.MatMulLinear(head, sq.logits, sq.x, 1); err != nil {
+			t.Fatal(err)
+		}
+		want := [2][]float32{make([]float32, s.Hidden), make([]float32, vocab)}
+		if err := sq.x.Download(want[0]); err != nil {
+			t.Fatal(err)
+		}
+		if err := sq.logits.Download(want[1]); err != nil {
+			t.Fatal(err)
 		}
 		for k, what := range []string{"hidden row", "logits"} {
 			if !slices.Equal(got[k], want[k]) {
@@ -169,7 +161,11 @@ func TestDecodeStepMatchesForward(t *testing.T) {
 	if !step.(*gpuStep).recorded {
 		t.Error("the step was not recorded as a graph")
 	}
-	if err := step.Run(maxLen); err == nil {
+	hidden, logits := make([]float32, s.Hidden), make([]float32, vocab)
+	if err := step.Run(maxLen, hidden, hidden, logits); err == nil {
 		t.Error("a step past the cache accepted")
+	}
+	if err := step.Run(0, hidden[1:], hidden, logits); err == nil {
+		t.Error("a short embedding accepted")
 	}
 }

@@ -84,11 +84,11 @@ type StepRecorder interface {
 // Step is a DecodeStep held by a backend, for the tensors, layers and
 // head it names, which must outlive it.
 type Step interface {
-	// Run runs the step for the token at position pos (0 ≤ pos < MaxLen),
-	// whose embedding the caller has uploaded to X. Like a Forward without
-	// hooks it may return before the device is done: the next download
-	// waits for it.
-	Run(pos int) error
+	// Run runs the step for the token at position pos (0 ≤ pos < MaxLen)
+	// in one hand-off to the device: it uploads the token's embedding to
+	// X, runs the layers and the head, and downloads X (the last hidden
+	// row) to hidden and the first len(logits) values of Logits to logits.
+	Run(pos int, embedding, hidden, logits []float32) error
 	Release()
 }
 

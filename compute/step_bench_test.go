@@ -11,7 +11,7 @@ import (
 // copy, so that they come from memory) and a float16 head of 32000 rows:
 // launched from the host kernel by kernel (launch), and as a recorded
 // step (step). Each token starts with the host writing the embedding and
-// ends with it reading the logits, as a decode does. It reports the milliseconds per token and the bytes read
+// ends with it reading the hidden row and the logits, as a decode does. It reports the milliseconds per token and the bytes read
 // per second (weights and the KV cache up to the position) against the
 // device-to-device copy bandwidth.
 func BenchmarkDecodeStep(b *testing.B) {
@@ -79,7 +79,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("device-to-device copy: %.0f GB/s (bytes read + written); %.0f MB read per token", copyRate/1e9, float64(bytes)/1e6)
-	embedding, out := randn(rng, s.Hidden), make([]float32, vocab)
+	embedding, hidden, out := randn(rng, s.Hidden), make([]float32, s.Hidden), make([]float32, vocab)
 	report := func(b *testing.B) {
 		perToken := b.Elapsed().Seconds() / float64(b.N)
 		b.ReportMetric(perToken*1e3, "ms/token")
@@ -99,6 +99,9 @@ func BenchmarkDecodeStep(b *testing.B) {
 			if err := r.MatMulLinear(head, logits, x, 1); err != nil {
 				b.Fatal(err)
 			}
+			if err := x.Download(hidden); err != nil {
+				b.Fatal(err)
+			}
 			if err := logits.Download(out); err != nil {
 				b.Fatal(err)
 			}
@@ -112,13 +115,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 		}
 		defer step.Release()
 		for b.Loop() {
-			if err := x.Upload(embedding); err != nil {
-				b.Fatal(err)
-			}
-			if err := step.Run(pos); err != nil {
-				b.Fatal(err)
-			}
-			if err := logits.Download(out); err != nil {
+			if err := step.Run(pos, embedding, hidden, out); err != nil {
 				b.Fatal(err)
 			}
 		}

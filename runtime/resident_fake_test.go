@@ -74,14 +74,23 @@ type fakeStep struct {
 	d compute.DecodeStep
 }
 
-func (st *fakeStep) Run(pos int) error {
+func (st *fakeStep) Run(pos int, embedding, hidden, logits []float32) error {
 	st.f.calls.steps++
+	if err := st.d.X.Upload(embedding); err != nil {
+		return err
+	}
 	for l, ly := range st.d.Layers {
 		if err := ly.Forward(st.d.X, 1, 1, pos, st.d.KV[l], st.d.MaxLen, nil); err != nil {
 			return err
 		}
 	}
-	return st.f.MatMulLinear(st.d.Head, st.d.Logits, st.d.X, 1)
+	if err := st.f.MatMulLinear(st.d.Head, st.d.Logits, st.d.X, 1); err != nil {
+		return err
+	}
+	if err := st.d.X.Download(hidden); err != nil {
+		return err
+	}
+	return st.d.Logits.Download(logits)
 }
 
 func (*fakeStep) Release() {}

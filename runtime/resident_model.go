@@ -62,8 +62,9 @@ type ResidentState struct {
 	// Host copies of x: the embeddings going in, the hidden states
 	// coming out.
 	embedded, hidden []float32
-	// decode runs a token with logits as one unit, where the backend
-	// records steps (compute.StepRecorder); nil elsewhere.
+	// decode runs a token with logits as one unit (its copies included),
+	// where the backend records steps (compute.StepRecorder); nil
+	// elsewhere.
 	decode compute.Step
 }
 
@@ -165,15 +166,16 @@ func (s *ResidentState) step(tokens []int, logits []float32) error {
 	m, r := s.m, s.m.resident
 	n, h := len(tokens), m.Config.HiddenSize
 	m.Embed(s.embedded[:n*h], tokens)
-	if err := s.x.Upload(s.embedded[:n*h]); err != nil {
-		return err
-	}
 	if n == 1 && logits != nil && s.decode != nil {
-		if err := s.decode.Run(s.length); err != nil {
+		if err := s.decode.Run(s.length, s.embedded[:h], s.hidden[:h], logits); err != nil {
 			return err
 		}
 		s.length++
-		return s.readLogits(logits, n)
+		divideByRMS(logits, s.hidden[:h], 1, h, m.Config.RMSNormEps)
+		return nil
+	}
+	if err := s.x.Upload(s.embedded[:n*h]); err != nil {
+		return err
 	}
 	for l, ly := range r.layers {
 		if err := ly.Forward(s.x, 1, n, s.length, s.kv[l], s.maxLen, nil); err != nil {
