@@ -25,7 +25,8 @@
 #   sweep  GPTQ's column sweep on the GPU against the CPU (tests), and its
 #          time per Llama-2-7B matrix on each (BenchmarkSweep)
 #   decode batch-1 decoding on the GPU, the whole forward pass there: the runtime's
-#          resident tests and decode-step benchmark (bin/runtime.test), tiny-llama's
+#          resident tests and decode-step benchmark (bin/runtime.test), the decode
+#          step at Llama-2-7B's shape (bin/compute.test), tiny-llama's
 #          greedy tokens on the CPU and the GPU, then a Llama-2-7B-shaped checkpoint
 #          of $DECODE_LAYERS layers (default 32) rounded to INT4 (RTN, GPTQ layout,
 #          group 128), its decode speed and weight bandwidth against the device's
@@ -174,6 +175,10 @@ for stage in $stages; do
 			run "resident decode step, tiny-llama" bash -c "cd runtime && ../bin/runtime.test -test.run XXX -test.bench ResidentDecodeStep -test.benchtime 2s"
 			grep -E "^BenchmarkResidentDecodeStep" "$log" | tail -1 | tee -a "$summary"
 		fi
+		# The decode step's kernels at Llama-2-7B's shape (4 layers, random
+		# INT4 weights, float16 head), launched one by one and recorded.
+		run "decode step at llama-2-7b's shape" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'DecodeStep|HalfLinear' -test.bench DecodeStep -test.benchtime "${STEP_BENCHTIME:-200x}"
+		grep -E "^BenchmarkDecodeStep" "$log" | tail -2 | tee -a "$summary"
 		cpu_ids=$(greedy cpu)
 		cuda_ids=$(greedy cuda)
 		note "greedy tiny-llama cpu:  $cpu_ids"

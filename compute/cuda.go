@@ -57,7 +57,7 @@ func scratch(c *cuda.Ctx, b *cuda.Buffer, bytes int) (cuda.Buffer, error) {
 const stageBytes = 64 << 20
 
 // upload copies src to the device through the page-locked stage.
-func upload[T uint8 | int32 | float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.Buffer, src []T) error {
+func upload[T uint8 | uint16 | int32 | float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.Buffer, src []T) error {
 	if err := g.ensureStage(c); err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func upload[T uint8 | int32 | float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.B
 }
 
 // download copies from the device to dst through the page-locked stage.
-func download[T uint8 | int32 | float32 | float64](g *gpu, c *cuda.Ctx, dst []T, src cuda.Buffer) error {
+func download[T uint8 | uint16 | int32 | float32 | float64](g *gpu, c *cuda.Ctx, dst []T, src cuda.Buffer) error {
 	if err := g.ensureStage(c); err != nil {
 		return err
 	}

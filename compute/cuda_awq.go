@@ -109,7 +109,7 @@ func (a *gpuAWQLayer) attention(c *cuda.Ctx, qkv deviceLinear, normed, scratch, 
 	ly := *a.vectors
 	ly.qkv = qkv
 	sc := layerScratch{normed: normed, qkv: scratch, attn: attn}
-	return ly.attention(c, &sc, windows, a.n, 0, nil, 0)
+	return ly.attention(c, &sc, windows, a.n, cuda.Position{}, nil, 0)
 }
 
 // deviceScratch allocates buffers inside one Do and frees them together.

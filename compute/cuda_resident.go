@@ -109,8 +109,15 @@ func (g *gpu) MatMulLinear(l Linear, dst, x Tensor, rows int) error {
 	if err != nil {
 		return err
 	}
-	if gl, ok := l.(*gpuLinear); ok && (rows < 0 || xt.n < rows*gl.in || dt.n < rows*gl.out) {
-		return fmt.Errorf("compute: product of %d rows with [%d×%d] from a tensor of %d into one of %d", rows, gl.out, gl.in, xt.n, dt.n)
+	out, in := -1, -1
+	switch gl := l.(type) {
+	case *gpuLinear:
+		out, in = gl.out, gl.in
+	case *gpuHalfLinear:
+		out, in = gl.out, gl.in
+	}
+	if out >= 0 && (rows < 0 || xt.n < rows*in || dt.n < rows*out) {
+		return fmt.Errorf("compute: product of %d rows with [%d×%d] from a tensor of %d into one of %d", rows, out, in, xt.n, dt.n)
 	}
 	return g.dev.Do(func(c *cuda.Ctx) error {
 		if err := xt.live(); err != nil {
@@ -128,8 +135,9 @@ func (g *gpu) MatMulLinear(l Linear, dst, x Tensor, rows int) error {
 type layerScratch struct {
 	mu sync.Mutex // held through a Forward, hooks included
 	// normed [rows×hidden], qkv [rows×(q+2kv)], attn [rows×q],
-	// proj [rows×hidden], gateUp [rows×2ffn], act [rows×ffn].
-	normed, qkv, attn, proj, gateUp, act cuda.Buffer
+	// proj [rows×hidden], gateUp [rows×2ffn], act [rows×ffn]; partial and
+	// arrived are the attention's (see cuda.AttentionScratchBytes).
+	normed, qkv, attn, proj, gateUp, act, partial, arrived cuda.Buffer
 }
 
 // ensure grows the buffers for rows tokens of shape s.
@@ -148,8 +156,26 @@ func (sc *layerScratch) ensure(c *cuda.Ctx, s LayerShape, rows int) error {
 	return nil
 }
 
+// ensureAttention grows the attention's scratch for a and points a at it.
+// New arrival counts are zeroed; the kernels leave them zero.
+func (sc *layerScratch) ensureAttention(c *cuda.Ctx, a *cuda.Attention) error {
+	partial, arrived := cuda.AttentionScratchBytes(*a)
+	var err error
+	if a.Partial, err = scratch(c, &sc.partial, partial); err != nil {
+		return err
+	}
+	held := sc.arrived
+	if a.Arrived, err = scratch(c, &sc.arrived, arrived); err != nil {
+		return err
+	}
+	if a.Arrived != held {
+		return c.Zero(a.Arrived, a.Arrived.Bytes()/4)
+	}
+	return nil
+}
+
 func (sc *layerScratch) free(c *cuda.Ctx) {
-	for _, b := range []cuda.Buffer{sc.normed, sc.qkv, sc.attn, sc.proj, sc.gateUp, sc.act} {
+	for _, b := range []cuda.Buffer{sc.normed, sc.qkv, sc.attn, sc.proj, sc.gateUp, sc.act, sc.partial, sc.arrived} {
 		c.Free(b)
 	}
 }
@@ -260,58 +286,31 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 		}
 		return nil
 	}
-	steps := []struct {
-		run   func(c *cuda.Ctx) error
-		role  string // the hook called after the step, with in [rows×width]
-		in    *cuda.Buffer
-		width int
-	}{
-		{func(c *cuda.Ctx) error {
-			if err := xt.live(); err != nil {
+	stages := ly.stages(sc, xt.buf, seqs, n, cuda.Position{Start: start}, kt, maxLen, false, false)
+	first := stages[0].run
+	stages[0].run = func(c *cuda.Ctx) error {
+		if err := xt.live(); err != nil {
+			return err
+		}
+		if kt != nil {
+			if err := kt.live(); err != nil {
 				return err
 			}
-			if kt != nil {
-				if err := kt.live(); err != nil {
-					return err
-				}
-			}
-			if err := sc.ensure(c, s, rows); err != nil {
-				return err
-			}
-			if err := g.notePeak(c); err != nil {
-				return err
-			}
-			return c.RMSNorm(sc.normed, xt.buf, ly.inputNorm(), rows, s.Hidden, float64(s.NormEps))
-		}, InputQKV, &sc.normed, s.Hidden},
-		{func(c *cuda.Ctx) error { return ly.attention(c, sc, seqs, n, start, kt, maxLen) }, InputO, &sc.attn, s.qDim()},
-		{func(c *cuda.Ctx) error {
-			if err := ly.product(c, ly.o, InputO, sc.proj, sc.attn, rows); err != nil {
-				return err
-			}
-			if err := c.AddInto(xt.buf, sc.proj, rows*s.Hidden); err != nil {
-				return err
-			}
-			return c.RMSNorm(sc.normed, xt.buf, ly.postNorm(), rows, s.Hidden, float64(s.NormEps))
-		}, InputGateUp, &sc.normed, s.Hidden},
-		{func(c *cuda.Ctx) error {
-			if err := ly.product(c, ly.gateUp, InputGateUp, sc.gateUp, sc.normed, rows); err != nil {
-				return err
-			}
-			return c.SwiGLU(sc.act, sc.gateUp, rows, s.FFN)
-		}, InputDown, &sc.act, s.FFN},
-		{func(c *cuda.Ctx) error {
-			if err := ly.product(c, ly.down, InputDown, sc.proj, sc.act, rows); err != nil {
-				return err
-			}
-			return c.AddInto(xt.buf, sc.proj, rows*s.Hidden)
-		}, "", nil, 0},
+		}
+		if err := sc.ensure(c, s, rows); err != nil {
+			return err
+		}
+		if err := g.notePeak(c); err != nil {
+			return err
+		}
+		return first(c)
 	}
 	if input == nil {
 		// One hand-off and no synchronization: a decode step queues every
 		// layer's kernels back to back, and the caller's download of the
 		// result waits for them (and reports a failed one).
 		err := g.dev.Do(func(c *cuda.Ctx) error {
-			for _, st := range steps {
+			for _, st := range stages {
 				if err := st.run(c); err != nil {
 					return err
 				}
@@ -323,14 +322,14 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 		}
 		return nil
 	}
-	last := steps[len(steps)-1].run
-	steps[len(steps)-1].run = func(c *cuda.Ctx) error {
+	last := stages[len(stages)-1].run
+	stages[len(stages)-1].run = func(c *cuda.Ctx) error {
 		if err := last(c); err != nil {
 			return err
 		}
 		return c.Synchronize() // report a failed launch here, not later
 	}
-	for _, st := range steps {
+	for _, st := range stages {
 		if err := g.dev.Do(st.run); err != nil {
 			return fmt.Errorf("compute: resident layer: %w", err)
 		}
@@ -343,6 +342,51 @@ func (ly *gpuLayer) Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int,
 	return nil
 }
 
+// layerStage is a part of a layer's pass, between two of its hooks.
+type layerStage struct {
+	run   func(c *cuda.Ctx) error
+	role  string // the hook called after the stage, with in [rows×width]
+	in    *cuda.Buffer
+	width int
+}
+
+// stages returns the layer's pass over x as device steps; sc must be
+// grown for the rows (see layerScratch.ensure). Layers run back to back
+// may fuse the last residual add of one into the input norm of the next:
+// with pendingIn x still lacks sc.proj, the down product of the layer
+// before; with pendingOut the layer leaves its own there.
+func (ly *gpuLayer) stages(sc *layerScratch, x cuda.Buffer, seqs, n int, at cuda.Position, kt *gpuTensor, maxLen int, pendingIn, pendingOut bool) []layerStage {
+	s, rows := ly.shape, seqs*n
+	var residual cuda.Buffer
+	if pendingIn {
+		residual = sc.proj
+	}
+	return []layerStage{
+		{func(c *cuda.Ctx) error {
+			return c.AddRMSNorm(sc.normed, x, residual, ly.inputNorm(), rows, s.Hidden, float64(s.NormEps))
+		}, InputQKV, &sc.normed, s.Hidden},
+		{func(c *cuda.Ctx) error { return ly.attention(c, sc, seqs, n, at, kt, maxLen) }, InputO, &sc.attn, s.qDim()},
+		{func(c *cuda.Ctx) error {
+			if err := ly.product(c, ly.o, InputO, sc.proj, sc.attn, rows); err != nil {
+				return err
+			}
+			return c.AddRMSNorm(sc.normed, x, sc.proj, ly.postNorm(), rows, s.Hidden, float64(s.NormEps))
+		}, InputGateUp, &sc.normed, s.Hidden},
+		{func(c *cuda.Ctx) error {
+			if err := ly.product(c, ly.gateUp, InputGateUp, sc.gateUp, sc.normed, rows); err != nil {
+				return err
+			}
+			return c.SwiGLU(sc.act, sc.gateUp, rows, s.FFN)
+		}, InputDown, &sc.act, s.FFN},
+		{func(c *cuda.Ctx) error {
+			if err := ly.product(c, ly.down, InputDown, sc.proj, sc.act, rows); err != nil || pendingOut {
+				return err
+			}
+			return c.AddInto(x, sc.proj, rows*s.Hidden)
+		}, "", nil, 0},
+	}
+}
+
 // product runs the projection l that reads input, which must be set.
 func (ly *gpuLayer) product(c *cuda.Ctx, l deviceLinear, input string, dst, x cuda.Buffer, rows int) error {
 	if l == nil {
@@ -352,9 +396,10 @@ func (ly *gpuLayer) product(c *cuda.Ctx, l deviceLinear, input string, dst, x cu
 }
 
 // attention projects the normed rows to q, k and v, adds the bias,
-// rotates q and k, stores k and v in the cache kv when there is one and
-// writes the attention output to sc.attn.
-func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n, start int, kv *gpuTensor, maxLen int) error {
+// rotates q and k, stores k and v in the cache kv when there is one (as
+// it rotates them) and writes the attention output to sc.attn. Tokens
+// sit at positions at … at+n-1.
+func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cuda.Position, kv *gpuTensor, maxLen int) error {
 	s := ly.shape
 	rows, stride := seqs*n, s.qkvRows()
 	if err := ly.product(c, ly.qkv, InputQKV, sc.qkv, sc.normed, rows); err != nil {
@@ -365,23 +410,29 @@ func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n, start int,
 			return err
 		}
 	}
-	if err := c.Rope(sc.qkv, ly.invFreq(), rows, n, start, s.Heads, s.KVHeads, s.HeadDim, stride); err != nil {
+	var cache cuda.Buffer // the rotated keys and values are stored in the cache as they are rotated
+	if kv != nil {
+		cache = kv.buf
+	}
+	if err := c.Rope(sc.qkv, ly.invFreq(), rows, n, at, s.Heads, s.KVHeads, s.HeadDim, stride, cache, maxLen); err != nil {
 		return err
 	}
 	a := cuda.Attention{
 		Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: s.HeadDim,
-		Seqs: seqs, N: n, Start: start, QStride: stride,
+		Seqs: seqs, N: n, Start: at.Start, StartAt: at.StartAt, QStride: stride,
 	}
 	keys := sc.qkv.Offset(4 * s.qDim())
 	if kv == nil {
 		// Each window's keys and values are its own rows of qkv.
-		a.KeySeqStride, a.KeyPosStride, a.ValueOffset = n*stride, stride, s.kvDim()
+		a.KeySeqStride, a.KeyPosStride, a.ValueOffset, a.MaxKeys = n*stride, stride, s.kvDim(), n
 	} else {
-		if err := c.StoreKV(kv.buf, sc.qkv, seqs, n, start, maxLen, s.qDim(), s.kvDim()); err != nil {
-			return err
-		}
 		keys = kv.buf
-		a.KeySeqStride, a.KeyPosStride, a.ValueOffset = maxLen*2*s.kvDim(), 2*s.kvDim(), s.kvDim()
+		// The keys split by the cache's length, not the position: a
+		// recorded decode step launches the same grid at every position.
+		a.KeySeqStride, a.KeyPosStride, a.ValueOffset, a.MaxKeys = maxLen*2*s.kvDim(), 2*s.kvDim(), s.kvDim(), maxLen
+	}
+	if err := sc.ensureAttention(c, &a); err != nil {
+		return err
 	}
 	return c.Attention(sc.attn, sc.qkv, keys, a)
 }

@@ -62,3 +62,41 @@ type ResidentLayer interface {
 	Forward(x Tensor, seqs, n, start int, kv Tensor, maxLen int, input func(role string, in Tensor, rows int) error) error
 	Release()
 }
+
+// DecodeStep is one new token of one sequence through a model held on a
+// Resident backend: each layer's Forward(X, 1, 1, pos, KV[l], MaxLen, nil)
+// in order, then MatMulLinear(Head, Logits, X, 1).
+type DecodeStep struct {
+	X, Logits Tensor
+	Layers    []ResidentLayer
+	KV        []Tensor // each layer's cache
+	MaxLen    int
+	Head      Linear
+}
+
+// StepRecorder is implemented by Resident backends that run a DecodeStep
+// as one unit, recorded once and replayed at every position (on CUDA, a
+// graph), instead of launching its work piece by piece from the host.
+type StepRecorder interface {
+	NewDecodeStep(d DecodeStep) (Step, error)
+}
+
+// Step is a DecodeStep held by a backend, for the tensors, layers and
+// head it names, which must outlive it.
+type Step interface {
+	// Run runs the step for the token at position pos (0 ≤ pos < MaxLen)
+	// in one hand-off to the device: it uploads the token's embedding to
+	// X, runs the layers and the head, and downloads X (the last hidden
+	// row) to hidden and the first len(logits) values of Logits to logits.
+	Run(pos int, embedding, hidden, logits []float32) error
+	Release()
+}
+
+// HalfLinears is implemented by backends that can hold a weight in IEEE
+// half precision (float16), half the bytes of NewLinear's float32.
+type HalfLinears interface {
+	// NewHalfLinear holds w [out×in] rounded to float16, for weights whose
+	// products bear a relative rounding of about 5e-4 per weight (an
+	// output head). w may be changed by the caller afterwards.
+	NewHalfLinear(w []float32, out, in int) (Linear, error)
+}

@@ -66,7 +66,7 @@ func BenchmarkResidentLayer(b *testing.B) {
 				if err := g.layer.ensure(c, s, seqs*n); err != nil {
 					return err
 				}
-				if err := gl.attention(c, &g.layer, seqs, n, 0, nil, 0); err != nil {
+				if err := gl.attention(c, &g.layer, seqs, n, cuda.Position{}, nil, 0); err != nil {
 					return err
 				}
 				return c.Synchronize()

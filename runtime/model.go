@@ -38,7 +38,9 @@ func Load(w model.Weights) (*Model, error) { return LoadOn(compute.CPU, w) }
 // LoadOn widens every weight of a checkpoint or GGUF file and holds the
 // projections and the head on backend be. The linear weights a quantized
 // checkpoint stores quantized are held quantized (see
-// compute.Backend.NewQuantLinear); the head is held in float32. When be is
+// compute.Backend.NewQuantLinear); the head is held in float16 where be
+// offers it (compute.HalfLinears: its bytes, read at every token, halve),
+// else in float32. When be is
 // a compute.Resident, the layers are also held there whole (sharing the
 // projections), and NewSequence runs the whole forward pass on the device
 // (see Resident).
@@ -53,7 +55,7 @@ func LoadOn(be compute.Backend, w model.Weights) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.head, err = be.NewLinear(head, cfg.VocabSize, cfg.HiddenSize); err != nil {
+	if m.head, err = newHead(be, head, cfg.VocabSize, cfg.HiddenSize); err != nil {
 		return nil, err
 	}
 	qs, _ := w.(quantSource)
@@ -74,6 +76,14 @@ func LoadOn(be compute.Backend, w model.Weights) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// newHead holds the head w [out×in] on be: in float16 where be offers it.
+func newHead(be compute.Backend, w []float32, out, in int) (compute.Linear, error) {
+	if h, ok := be.(compute.HalfLinears); ok {
+		return h.NewHalfLinear(w, out, in)
+	}
+	return be.NewLinear(w, out, in)
 }
 
 // foldedHead reads the head's rows of the tokens ids (nil: the whole

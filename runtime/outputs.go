@@ -23,7 +23,7 @@ func (m *Model) WithOutputs(be compute.Backend, w model.Weights, ids []int) (*Mo
 	}
 	h := cfg.HiddenSize
 	r := *m
-	if r.head, err = be.NewLinear(rows, len(ids), h); err != nil {
+	if r.head, err = newHead(be, rows, len(ids), h); err != nil {
 		return nil, err
 	}
 	r.outputIDs = append([]int(nil), ids...)

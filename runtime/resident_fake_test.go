@@ -11,14 +11,15 @@ import (
 // and runs layers with the runtime's CPU maths written out plainly: a test
 // double of a GPU backend, so that what ResidentState does around the
 // layers (cache layout, positions, chunks, head, final norm) is checked
-// without a GPU. It counts the calls a step makes.
+// without a GPU. It counts the calls a step makes. Its decode steps
+// (compute.StepRecorder) run the layers and the head one after the other.
 type fakeResident struct {
 	compute.Backend // the CPU: linears and products
 	calls           fakeCalls
 }
 
 type fakeCalls struct {
-	tensors, uploads, downloads, layers, heads int
+	tensors, uploads, downloads, steps, layers, heads int
 }
 
 func newFakeResident() *fakeResident { return &fakeResident{Backend: compute.CPU} }
@@ -60,6 +61,39 @@ func (f *fakeResident) MatMulLinear(l compute.Linear, dst, x compute.Tensor, row
 	l.MatMul(dst.(*fakeTensor).data, x.(*fakeTensor).data, rows)
 	return l.Err()
 }
+
+func (f *fakeResident) NewDecodeStep(d compute.DecodeStep) (compute.Step, error) {
+	if len(d.KV) != len(d.Layers) {
+		return nil, fmt.Errorf("fake: %d caches for %d layers", len(d.KV), len(d.Layers))
+	}
+	return &fakeStep{f: f, d: d}, nil
+}
+
+type fakeStep struct {
+	f *fakeResident
+	d compute.DecodeStep
+}
+
+func (st *fakeStep) Run(pos int, embedding, hidden, logits []float32) error {
+	st.f.calls.steps++
+	if err := st.d.X.Upload(embedding); err != nil {
+		return err
+	}
+	for l, ly := range st.d.Layers {
+		if err := ly.Forward(st.d.X, 1, 1, pos, st.d.KV[l], st.d.MaxLen, nil); err != nil {
+			return err
+		}
+	}
+	if err := st.f.MatMulLinear(st.d.Head, st.d.Logits, st.d.X, 1); err != nil {
+		return err
+	}
+	if err := st.d.X.Download(hidden); err != nil {
+		return err
+	}
+	return st.d.Logits.Download(logits)
+}
+
+func (*fakeStep) Release() {}
 
 func (f *fakeResident) NewLayer(shape compute.LayerShape, w compute.ResidentWeights) (compute.ResidentLayer, error) {
 	return &fakeLayer{f: f, s: shape, w: w}, nil

@@ -38,10 +38,19 @@ func loadOnGPU(t testing.TB) (*Model, reference) {
 }
 
 // TestResidentStateOnGPU checks the whole forward pass on the GPU against
-// the CPU State, and its greedy continuation against transformers'.
+// the CPU State (its head rounded to float16 as the GPU's), and its greedy
+// continuation against transformers'.
 func TestResidentStateOnGPU(t *testing.T) {
 	dev, ref := loadOnGPU(t)
-	cpu, _ := loadForTest(t, filepath.Join("..", "testdata", "models", "tiny-llama"))
+	ck, err := model.Open(filepath.Join("..", "testdata", "models", "tiny-llama"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	cpu, err := LoadOn(halfCPU{compute.CPU}, ck)
+	if err != nil {
+		t.Fatal(err)
+	}
 	checkAgainstState(t, cpu, dev, ref, 2e-3)
 	checkGreedy(t, dev, ref)
 }

@@ -62,6 +62,10 @@ type ResidentState struct {
 	// Host copies of x: the embeddings going in, the hidden states
 	// coming out.
 	embedded, hidden []float32
+	// decode runs a token with logits as one unit (its copies included),
+	// where the backend records steps (compute.StepRecorder); nil
+	// elsewhere.
+	decode compute.Step
 }
 
 // NewResidentState allocates on the device the cache of a sequence of up
@@ -96,6 +100,16 @@ func (m *Model) newResidentState(maxLen, chunk int) (*ResidentState, error) {
 			return nil, fmt.Errorf("resident state: %w", err)
 		}
 	}
+	if rec, ok := be.(compute.StepRecorder); ok {
+		var err error
+		s.decode, err = rec.NewDecodeStep(compute.DecodeStep{
+			X: s.x, Logits: s.logits, Layers: m.resident.layers, KV: s.kv, MaxLen: maxLen, Head: m.head,
+		})
+		if err != nil {
+			s.Release()
+			return nil, fmt.Errorf("resident state: %w", err)
+		}
+	}
 	s.embedded = make([]float32, s.rows*cfg.HiddenSize)
 	s.hidden = make([]float32, s.rows*cfg.HiddenSize)
 	return s, nil
@@ -112,6 +126,9 @@ func (s *ResidentState) Reset() { s.length = 0 }
 
 // Release frees the state's device memory.
 func (s *ResidentState) Release() {
+	if s.decode != nil {
+		s.decode.Release()
+	}
 	for _, t := range append([]compute.Tensor{s.x, s.logits}, s.kv...) {
 		if t != nil {
 			t.Release()
@@ -149,6 +166,14 @@ func (s *ResidentState) step(tokens []int, logits []float32) error {
 	m, r := s.m, s.m.resident
 	n, h := len(tokens), m.Config.HiddenSize
 	m.Embed(s.embedded[:n*h], tokens)
+	if n == 1 && logits != nil && s.decode != nil {
+		if err := s.decode.Run(s.length, s.embedded[:h], s.hidden[:h], logits); err != nil {
+			return err
+		}
+		s.length++
+		divideByRMS(logits, s.hidden[:h], 1, h, m.Config.RMSNormEps)
+		return nil
+	}
 	if err := s.x.Upload(s.embedded[:n*h]); err != nil {
 		return err
 	}
@@ -164,6 +189,14 @@ func (s *ResidentState) step(tokens []int, logits []float32) error {
 	if err := r.be.MatMulLinear(m.head, s.logits, s.x, n); err != nil {
 		return fmt.Errorf("head: %w", err)
 	}
+	return s.readLogits(logits, n)
+}
+
+// readLogits downloads the logits of the n rows of x the head has
+// multiplied, and divides them by the rows' rms (the final norm).
+func (s *ResidentState) readLogits(logits []float32, n int) error {
+	m := s.m
+	h := m.Config.HiddenSize
 	if err := s.x.Download(s.hidden[:n*h]); err != nil {
 		return err
 	}

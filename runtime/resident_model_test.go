@@ -60,16 +60,19 @@ func checkAgainstState(t *testing.T, cpu, dev *Model, ref reference, tol float64
 		chunk int   // tokens per step of the state
 		calls []int // tokens per Forward call
 		from  int   // logitsFrom of the first call (later calls: 0)
+		spare int   // positions of the cache past the tokens
 	}{
-		{"whole", prefillChunk, []int{len(ids)}, 0},
-		{"chunked by the state", 3, []int{len(ids)}, 0},
-		{"logits of the second half", 4, []int{len(ids)}, len(ids) / 2},
-		{"prefill then decode", prefillChunk, append([]int{5}, slices.Repeat([]int{1}, len(ids)-5)...), 0},
-		{"prefill without logits, then chunks", 2, []int{7, 1, len(ids) - 8}, 7},
+		{"whole", prefillChunk, []int{len(ids)}, 0, 0},
+		{"chunked by the state", 3, []int{len(ids)}, 0, 0},
+		{"logits of the second half", 4, []int{len(ids)}, len(ids) / 2, 0},
+		{"prefill then decode", prefillChunk, append([]int{5}, slices.Repeat([]int{1}, len(ids)-5)...), 0, 0},
+		// A long cache splits a decode's keys over several blocks.
+		{"prefill then decode, long cache", prefillChunk, append([]int{5}, slices.Repeat([]int{1}, len(ids)-5)...), 0, 300},
+		{"prefill without logits, then chunks", 2, []int{7, 1, len(ids) - 8}, 7, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := dev.newResidentState(len(ids), tt.chunk)
+			s, err := dev.newResidentState(len(ids)+tt.spare, tt.chunk)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,8 +131,8 @@ func checkGreedy(t *testing.T, dev *Model, ref reference) {
 }
 
 // TestResidentDecodeStepTraffic checks that a decode step allocates no
-// device memory and moves one embedding in and one row of logits (with its
-// hidden state) out.
+// device memory, runs as one recorded step and moves one embedding in and
+// one row of logits (with its hidden state) out.
 func TestResidentDecodeStepTraffic(t *testing.T) {
 	_, dev, fake, ref := loadResident(t)
 	ids := ref.Logits[0].IDs
@@ -145,7 +148,7 @@ func TestResidentDecodeStepTraffic(t *testing.T) {
 	if err := s.Forward([]int{Argmax(logits)}, 0, logits); err != nil {
 		t.Fatal(err)
 	}
-	want := fakeCalls{uploads: 1, downloads: 2, layers: dev.Config.NumLayers, heads: 1}
+	want := fakeCalls{uploads: 1, downloads: 2, steps: 1, layers: dev.Config.NumLayers, heads: 1}
 	if fake.calls != want {
 		t.Errorf("a decode step made %+v, want %+v", fake.calls, want)
 	}

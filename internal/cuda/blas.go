@@ -9,11 +9,12 @@ import (
 // column-major; the methods below take row-major matrices and swap
 // operands accordingly.
 var (
-	cublasCreate  func(handle *uintptr) int32
-	cublasDestroy func(handle uintptr) int32
-	cublasSgemm   func(handle uintptr, transa, transb int32, m, n, k int32, alpha *float32, a uintptr, lda int32, b uintptr, ldb int32, beta *float32, c uintptr, ldc int32) int32
-	cublasSsyrk   func(handle uintptr, uplo, trans int32, n, k int32, alpha *float32, a uintptr, lda int32, beta *float32, c uintptr, ldc int32) int32
-	cublasDtrsm   func(handle uintptr, side, uplo, trans, diag int32, m, n int32, alpha *float64, a uintptr, lda int32, b uintptr, ldb int32) int32
+	cublasCreate    func(handle *uintptr) int32
+	cublasDestroy   func(handle uintptr) int32
+	cublasSetStream func(handle uintptr, stream uintptr) int32
+	cublasSgemm     func(handle uintptr, transa, transb int32, m, n, k int32, alpha *float32, a uintptr, lda int32, b uintptr, ldb int32, beta *float32, c uintptr, ldc int32) int32
+	cublasSsyrk     func(handle uintptr, uplo, trans int32, n, k int32, alpha *float32, a uintptr, lda int32, beta *float32, c uintptr, ldc int32) int32
+	cublasDtrsm     func(handle uintptr, side, uplo, trans, diag int32, m, n int32, alpha *float64, a uintptr, lda int32, b uintptr, ldb int32) int32
 	// AWQ's searches (awq.go).
 	cublasGemmEx              func(handle uintptr, transa, transb int32, m, n, k int32, alpha *float32, a uintptr, atype int32, lda int32, b uintptr, btype int32, ldb int32, beta *float32, c uintptr, ctype int32, ldc int32, computeType int32, algo int32) int32
 	cublasSgemmStridedBatched func(handle uintptr, transa, transb int32, m, n, k int32, alpha *float32, a uintptr, lda int32, strideA int64, b uintptr, ldb int32, strideB int64, beta *float32, c uintptr, ldc int32, strideC int64, batch int32) int32
@@ -49,6 +50,7 @@ func loadBLAS() error {
 		blasLib.err = bind(lib, "libcublas", []symbol{
 			{&cublasCreate, "cublasCreate_v2"},
 			{&cublasDestroy, "cublasDestroy_v2"},
+			{&cublasSetStream, "cublasSetStream_v2"},
 			{&cublasSgemm, "cublasSgemm_v2"},
 			{&cublasSsyrk, "cublasSsyrk_v2"},
 			{&cublasDtrsm, "cublasDtrsm_v2"},

@@ -51,3 +51,28 @@ func TestKernelsCompile(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeSplits: a decode's keys split by the cache's length, not the
+// position, with scratch only where there is more than one split.
+func TestDecodeSplits(t *testing.T) {
+	for _, c := range []struct {
+		a                 Attention
+		splits            int
+		partial, arrivals int
+	}{
+		{Attention{Heads: 32, HeadDim: 128, Seqs: 1, N: 1, Start: 5, MaxKeys: 256}, 4, 4 * 32 * 4 * 130, 4 * 32},
+		{Attention{Heads: 32, HeadDim: 128, Seqs: 1, N: 1, Start: 200, MaxKeys: 256}, 4, 4 * 32 * 4 * 130, 4 * 32},
+		{Attention{Heads: 4, HeadDim: 16, Seqs: 2, N: 1, MaxKeys: 64}, 1, 0, 0},
+		{Attention{Heads: 4, HeadDim: 16, Seqs: 2, N: 1, MaxKeys: 65}, 2, 4 * 2 * 4 * 2 * 18, 4 * 2 * 4},
+		{Attention{Heads: 4, HeadDim: 16, Seqs: 1, N: 1, MaxKeys: 100000}, maxDecodeSplits, 4 * 4 * maxDecodeSplits * 18, 4 * 4},
+		{Attention{Heads: 4, HeadDim: 16, Seqs: 1, N: 1, Start: 99}, 2, 4 * 4 * 2 * 18, 4 * 4}, // MaxKeys 0: Start+N
+		{Attention{Heads: 4, HeadDim: 16, Seqs: 1, N: 7, MaxKeys: 4096}, 32, 0, 0},             // not a decode
+	} {
+		if got := decodeSplits(c.a); got != c.splits && c.a.N == 1 {
+			t.Errorf("%+v: %d splits, want %d", c.a, got, c.splits)
+		}
+		if p, a := AttentionScratchBytes(c.a); p != c.partial || a != c.arrivals {
+			t.Errorf("%+v: scratch %d, %d bytes, want %d, %d", c.a, p, a, c.partial, c.arrivals)
+		}
+	}
+}

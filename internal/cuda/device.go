@@ -35,6 +35,7 @@ type Ctx struct {
 	blas    uintptr // cuBLAS handle, created on first use
 	solver  uintptr // cuSOLVER handle, created on first use
 	stream  uintptr // where kernels are launched: 0, or a stream being recorded (see Record)
+	frees   uint64  // buffers freed so far (see Frees)
 }
 
 // Count returns the number of CUDA devices, or an error when the driver
@@ -186,8 +187,13 @@ func (c *Ctx) Free(b Buffer) error {
 	if b.ptr == 0 {
 		return nil
 	}
+	c.frees++
 	return check("cuMemFree", cuMemFree(b.ptr))
 }
+
+// Frees counts the buffers freed so far: while it stays the same, every
+// buffer a Graph recorded earlier launched its kernels on is still held.
+func (c *Ctx) Frees() uint64 { return c.frees }
 
 // MemInUse returns the device memory in use, by every process.
 func (c *Ctx) MemInUse() (uint64, error) {
@@ -199,7 +205,7 @@ func (c *Ctx) MemInUse() (uint64, error) {
 }
 
 // Download copies the start of src into dst.
-func Download[T uint8 | int32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {
+func Download[T uint8 | uint16 | int32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {
 	n := uintptr(len(dst)) * unsafe.Sizeof(dst[0])
 	if n > src.bytes {
 		return fmt.Errorf("cuMemcpyDtoH: %d bytes from a buffer of %d", n, src.bytes)
@@ -248,7 +254,7 @@ func (c *Ctx) FreePinned(p Pinned) error {
 
 // UploadVia copies src into dst through the page-locked stage, in pieces
 // of the stage's size.
-func UploadVia[T uint8 | int32 | float32 | float64](c *Ctx, dst Buffer, src []T, stage Pinned) error {
+func UploadVia[T uint8 | uint16 | int32 | float32 | float64](c *Ctx, dst Buffer, src []T, stage Pinned) error {
 	b := asBytes(src)
 	if uintptr(len(b)) > dst.bytes {
 		return fmt.Errorf("cuMemcpyHtoD: %d bytes into a buffer of %d", len(b), dst.bytes)
@@ -265,7 +271,7 @@ func UploadVia[T uint8 | int32 | float32 | float64](c *Ctx, dst Buffer, src []T,
 
 // DownloadVia copies the start of src into dst through the page-locked
 // stage.
-func DownloadVia[T uint8 | int32 | float32 | float64](c *Ctx, dst []T, src Buffer, stage Pinned) error {
+func DownloadVia[T uint8 | uint16 | int32 | float32 | float64](c *Ctx, dst []T, src Buffer, stage Pinned) error {
 	b := asBytes(dst)
 	if uintptr(len(b)) > src.bytes {
 		return fmt.Errorf("cuMemcpyDtoH: %d bytes from a buffer of %d", len(b), src.bytes)
@@ -281,7 +287,7 @@ func DownloadVia[T uint8 | int32 | float32 | float64](c *Ctx, dst []T, src Buffe
 	return nil
 }
 
-func asBytes[T uint8 | int32 | float32 | float64](x []T) []byte {
+func asBytes[T uint8 | uint16 | int32 | float32 | float64](x []T) []byte {
 	if len(x) == 0 {
 		return nil
 	}

@@ -50,8 +50,9 @@ const (
 type Graph struct{ exec uintptr }
 
 // Record runs f with the kernels it launches recorded into a Graph
-// instead of run. f must only launch qtk's kernels (no cuBLAS, no copies,
-// no allocations).
+// instead of run. f may launch qtk's kernels and cuBLAS products (its
+// handle, if created before, is pointed at the recorded stream) but must
+// not copy or allocate.
 func (c *Ctx) Record(f func() error) (Graph, error) {
 	if err := loadGraphs(); err != nil {
 		return Graph{}, err
@@ -65,8 +66,12 @@ func (c *Ctx) Record(f func() error) (Graph, error) {
 		return Graph{}, err
 	}
 	c.stream = stream
-	ferr := f()
+	ferr := c.blasOn(stream)
+	if ferr == nil {
+		ferr = f()
+	}
 	c.stream = 0
+	ferr = errors.Join(ferr, c.blasOn(0))
 	var graph uintptr
 	if err := errors.Join(ferr, check("cuStreamEndCapture", cuStreamEndCapture(stream, &graph))); err != nil {
 		if graph != 0 {
@@ -91,4 +96,12 @@ func (c *Ctx) FreeGraph(g Graph) error {
 		return nil
 	}
 	return check("cuGraphExecDestroy", cuGraphExecDestroy(g.exec))
+}
+
+// blasOn points the cuBLAS handle, when there is one, at stream.
+func (c *Ctx) blasOn(stream uintptr) error {
+	if c.blas == 0 {
+		return nil
+	}
+	return checkBLAS("cublasSetStream", cublasSetStream(c.blas, stream))
 }

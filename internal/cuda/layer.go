@@ -37,33 +37,44 @@ func (c *Ctx) AddBias(x, bias Buffer, rows, cols int) error {
 	return c.elementwise("add_bias", int64(rows)*int64(cols), x, bias, int64(rows), int32(cols))
 }
 
-// normThreads is the block of rms_norm: one block per row.
-const normThreads = 256
+// normThreads is the block of rms_norm: one block per row, wide so that
+// the one row of a decode step is read in a single pass.
+const normThreads = 1024
 
 // RMSNorm writes x / sqrt(mean(x²) + eps) · weight for each row of x
 // [rows × cols] to dst.
 func (c *Ctx) RMSNorm(dst, x, weight Buffer, rows, cols int, eps float64) error {
+	return c.AddRMSNorm(dst, x, Buffer{}, weight, rows, cols, eps)
+}
+
+// AddRMSNorm adds residual [rows × cols] into x, then writes RMSNorm of
+// the sum to dst, in one kernel; a zero residual Buffer adds nothing.
+func (c *Ctx) AddRMSNorm(dst, x, residual, weight Buffer, rows, cols int, eps float64) error {
 	if rows <= 0 {
 		return nil
 	}
-	return c.LaunchGrid("rms_norm", Dim{X: rows}, Dim{X: normThreads}, 0, dst, x, weight, int32(cols), eps)
+	return c.LaunchGrid("rms_norm", Dim{X: rows}, Dim{X: normThreads}, 0, dst, x, residual, weight, int32(cols), eps)
+}
+
+// Position is where the first new token of each sequence sits: Start,
+// plus the int32 at StartAt when that is not the zero Buffer. A position
+// read from device memory lets a recorded Graph serve every step, the
+// caller uploading the position before each replay.
+type Position struct {
+	Start   int
+	StartAt Buffer
 }
 
 // Rope rotates the heads query heads and kvHeads key heads at the start of
 // each row of qkv [rows × stride] by their positions: rows are sequences
-// of n tokens, the first at position start. invFreq holds headDim/2
-// inverse frequencies.
-func (c *Ctx) Rope(qkv, invFreq Buffer, rows, n, start, heads, kvHeads, headDim, stride int) error {
+// of n tokens, the first at position at. invFreq holds headDim/2
+// inverse frequencies. With kv not the zero Buffer, the rotated keys and
+// the values after them in each row are also stored in the cache kv
+// [rows/n sequences × maxLen × 2 × kvHeads·headDim] at their positions.
+func (c *Ctx) Rope(qkv, invFreq Buffer, rows, n int, at Position, heads, kvHeads, headDim, stride int, kv Buffer, maxLen int) error {
 	work := int64(rows) * int64(heads+kvHeads) * int64(headDim/2)
-	return c.elementwise("rope", work, qkv, invFreq, int64(rows), int32(n), int32(start), int32(heads), int32(kvHeads), int32(headDim), int32(stride))
-}
-
-// StoreKV copies the keys and values of rows of qkv [seqs·n × (qDim +
-// 2·kvDim)] to the cache kv [seqs × maxLen × 2 × kvDim] at positions
-// start … start+n-1 of each sequence.
-func (c *Ctx) StoreKV(kv, qkv Buffer, seqs, n, start, maxLen, qDim, kvDim int) error {
-	rows := int64(seqs) * int64(n)
-	return c.elementwise("store_kv", rows*int64(2*kvDim), kv, qkv, rows, int32(n), int32(start), int32(maxLen), int32(qDim), int32(kvDim))
+	return c.elementwise("rope", work, qkv, invFreq, int64(rows), int32(n), at.StartAt, int32(at.Start),
+		int32(heads), int32(kvHeads), int32(headDim), int32(stride), kv, int32(maxLen))
 }
 
 // SwiGLU writes silu(gate)·up of gateUp [rows × 2·ffn] (gate then up in
@@ -75,8 +86,20 @@ func (c *Ctx) SwiGLU(dst, gateUp Buffer, rows, ffn int) error {
 // Attention shapes and where its keys and values are.
 type Attention struct {
 	Heads, KVHeads, HeadDim int
-	// Seqs sequences of N new tokens each, at positions Start … Start+N-1.
+	// Seqs sequences of N new tokens each, at positions Start … Start+N-1;
+	// with N = 1 the position may instead be read from StartAt (added to
+	// Start).
 	Seqs, N, Start int
+	StartAt        Buffer
+	// MaxKeys bounds the keys a token sees (the cache's length); with
+	// N = 1 it sets how the keys are split over blocks (see
+	// AttentionScratchBytes), so that the launch does not depend on the
+	// position. 0 means Start+N.
+	MaxKeys int
+	// Partial and Arrived are the scratch of a split decode, of
+	// AttentionScratchBytes: Arrived must be zero before the first launch
+	// and Attention leaves it zero.
+	Partial, Arrived Buffer
 	// QStride is the width of a row of the queries' buffer.
 	QStride int
 	// The key of sequence s, position p, KV head g starts at element
@@ -111,8 +134,59 @@ func (c *Ctx) Attention(out, q, keys Buffer, a Attention) error {
 		return nil
 	}
 	scale := float32(1 / math.Sqrt(float64(a.HeadDim)))
+	if a.N == 1 {
+		return c.decodeAttention(out, q, keys, a, scale)
+	}
+	if a.StartAt != (Buffer{}) {
+		return fmt.Errorf("attention: a position on the device serves one token per sequence, not %d", a.N)
+	}
 	grid := Dim{X: (a.N + attentionQueries - 1) / attentionQueries, Y: a.Heads, Z: a.Seqs}
 	return c.LaunchGrid("attention", grid, Dim{X: attentionThreads}, 0,
 		out, q, keys, int32(a.N), int32(a.Start), int32(a.Heads), int32(a.KVHeads), int32(a.HeadDim), int32(a.QStride),
+		int64(a.KeySeqStride), int32(a.KeyPosStride), int32(a.ValueOffset), scale)
+}
+
+// decodeWarps matches DEC_WARPS of kernels/decode_attention.cu.
+const decodeWarps = 8
+
+// Splits of the keys of a decode: a split has at least decodeSplitKeys
+// keys of MaxKeys, and there are at most maxDecodeSplits.
+const (
+	decodeSplitKeys = 64
+	maxDecodeSplits = 32
+)
+
+// decodeSplits is the number of parts decode_attention splits the keys
+// of a into.
+func decodeSplits(a Attention) int {
+	keys := a.MaxKeys
+	if keys <= 0 {
+		keys = a.Start + a.N
+	}
+	return min(max(1, (keys+decodeSplitKeys-1)/decodeSplitKeys), maxDecodeSplits)
+}
+
+// AttentionScratchBytes is the scratch Attention needs in a.Partial and
+// a.Arrived: the parts of a decode (N = 1) split over several blocks, and
+// the count of each head's blocks done; 0 for other attentions.
+func AttentionScratchBytes(a Attention) (partial, arrived int) {
+	splits := decodeSplits(a)
+	if a.N != 1 || splits == 1 {
+		return 0, 0
+	}
+	return 4 * a.Seqs * a.Heads * splits * (a.HeadDim + 2), 4 * a.Seqs * a.Heads
+}
+
+// decodeAttention is Attention of one token per sequence, the keys split
+// over blocks whose parts the last of each head merges.
+func (c *Ctx) decodeAttention(out, q, keys Buffer, a Attention, scale float32) error {
+	if (q.ptr|keys.ptr)%16 != 0 || a.QStride%4 != 0 || a.KeySeqStride%4 != 0 || a.KeyPosStride%4 != 0 || a.ValueOffset%4 != 0 {
+		return fmt.Errorf("attention: decode needs queries, keys and values 16-byte aligned")
+	}
+	if partial, arrived := AttentionScratchBytes(a); a.Partial.Bytes() < partial || a.Arrived.Bytes() < arrived {
+		return fmt.Errorf("attention: scratch of %d and %d bytes, need %d and %d", a.Partial.Bytes(), a.Arrived.Bytes(), partial, arrived)
+	}
+	return c.LaunchGrid("decode_attention", Dim{X: decodeSplits(a), Y: a.Heads, Z: a.Seqs}, Dim{X: 32 * decodeWarps}, 0,
+		out, a.Partial, a.Arrived, q, keys, a.StartAt, int32(a.Start), int32(a.Heads), int32(a.KVHeads), int32(a.HeadDim), int32(a.QStride),
 		int64(a.KeySeqStride), int32(a.KeyPosStride), int32(a.ValueOffset), scale)
 }

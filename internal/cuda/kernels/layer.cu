@@ -29,17 +29,24 @@ extern "C" __global__ void add_bias(float* x, const float* bias, long long rows,
 }
 
 // rms_norm writes x / sqrt(mean(x²) + eps) · weight for each row of x
-// [rows × cols], one block per row; the mean of squares is summed in
-// double, as the CPU runtime does. blockDim.x is a multiple of 32, at
-// most 1024.
-extern "C" __global__ void rms_norm(float* dst, const float* x, const float* weight, int cols, double eps) {
+// [rows × cols], one block per row; with residual not null it first adds
+// residual's row into x's (the residual add before a norm, fused). The
+// mean of squares is summed in double, as the CPU runtime does.
+// blockDim.x is a multiple of 32, at most 1024.
+extern "C" __global__ void rms_norm(float* dst, float* x, const float* residual, const float* weight, int cols,
+                                    double eps) {
     __shared__ double partial[32];
-    const float* row = x + (long long)blockIdx.x * cols;
+    float* row = x + (long long)blockIdx.x * cols;
+    const float* add = residual ? residual + (long long)blockIdx.x * cols : nullptr;
     float* out = dst + (long long)blockIdx.x * cols;
     double ss = 0.0;
     for (int i = threadIdx.x; i < cols; i += blockDim.x) {
-        double v = row[i];
-        ss += v * v;
+        float v = row[i];
+        if (add) {
+            v += add[i];
+            row[i] = v;  // read back below by this same thread
+        }
+        ss += (double)v * v;
     }
     for (int off = 16; off > 0; off >>= 1) {
         ss += __shfl_down_sync(0xffffffffu, ss, off);
@@ -67,46 +74,50 @@ extern "C" __global__ void rms_norm(float* dst, const float* x, const float* wei
 
 // rope rotates, in place, the heads query and kv_heads key heads at the
 // start of each row of qkv [rows × stride] by the angles of the row's
-// position start + row % n (rows are sequences of n tokens), in the
-// rotate-half layout: dimension j pairs with j + head_dim/2. The angle is
-// rounded to float32 before its cosine and sine, as transformers does.
-extern "C" __global__ void rope(float* qkv, const float* inv_freq, long long rows, int n, int start,
-                                int heads, int kv_heads, int head_dim, int stride) {
-    int half = head_dim / 2;
-    long long per_row = (long long)(heads + kv_heads) * half;
-    long long total = rows * per_row;
+// position start + row % n (rows are sequences of n tokens; start_at,
+// when not null, adds the int at it to start), in the rotate-half layout:
+// dimension j pairs with j + head_dim/2. The angle is rounded to float32
+// before its cosine and sine, as transformers does.
+//
+// With kv not null, the rotated keys and the values that follow them in
+// the row (q, then k, then v, kv_heads·head_dim each) are also stored in
+// the cache kv [seqs × max_len × 2 × kv_heads·head_dim] (for each
+// sequence and position the key, then the value), row r being sequence
+// r / n: the thread of a key pair copies the value pair beside it.
+extern "C" __global__ void rope(float* qkv, const float* inv_freq, long long rows, int n, const int* start_at,
+                                int start, int heads, int kv_heads, int head_dim, int stride, float* kv,
+                                int max_len) {
+    if (start_at) {
+        start += *start_at;
+    }
+    const int half = head_dim / 2;
+    const int q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
+    const long long per_row = (long long)(heads + kv_heads) * half;
+    const long long total = rows * per_row;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
          i += (long long)gridDim.x * blockDim.x) {
-        long long r = i / per_row;
-        int rem = (int)(i % per_row);
-        int head = rem / half, j = rem % half;
-        int pos = start + (int)(r % n);
-        float angle = (float)pos * inv_freq[j];
+        const long long r = i / per_row;
+        const int rem = (int)(i % per_row);
+        const int head = rem / half, j = rem % half;
+        const int pos = start + (int)(r % n);
+        const float angle = (float)pos * inv_freq[j];
         double s, c;
         sincos((double)angle, &s, &c);
-        float cs = (float)c, sn = (float)s;
+        const float cs = (float)c, sn = (float)s;
         float* v = qkv + r * stride + (long long)head * head_dim;
-        float x1 = v[j], x2 = v[j + half];
-        v[j] = x1 * cs - x2 * sn;
-        v[j + half] = x2 * cs + x1 * sn;
-    }
-}
-
-// store_kv copies the keys and values of qkv's rows [rows × (q_dim +
-// 2·kv_dim)] into the cache kv [seqs × max_len × 2 × kv_dim]: row r is
-// token r % n of sequence r / n, at position start + r % n.
-extern "C" __global__ void store_kv(float* kv, const float* qkv, long long rows, int n, int start,
-                                    int max_len, int q_dim, int kv_dim) {
-    int width = 2 * kv_dim;
-    long long stride = q_dim + width;
-    long long total = rows * width;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
-         i += (long long)gridDim.x * blockDim.x) {
-        long long r = i / width;
-        int j = (int)(i % width);
-        long long seq = r / n;
-        long long pos = start + r % n;
-        kv[(seq * max_len + pos) * width + j] = qkv[r * stride + q_dim + j];
+        const float x1 = v[j], x2 = v[j + half];
+        const float y1 = x1 * cs - x2 * sn, y2 = x2 * cs + x1 * sn;
+        v[j] = y1;
+        v[j + half] = y2;
+        if (kv && head >= heads) {
+            const int g = head - heads;
+            float* key = kv + ((r / n) * max_len + pos) * 2 * kv_dim + (long long)g * head_dim;
+            const float* value = qkv + r * stride + q_dim + kv_dim + (long long)g * head_dim;
+            key[j] = y1;
+            key[j + half] = y2;
+            key[kv_dim + j] = value[j];
+            key[kv_dim + j + half] = value[j + half];
+        }
     }
 }
 
