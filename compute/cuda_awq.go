@@ -220,13 +220,16 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 		if err != nil {
 			return err
 		}
-		// Scratch of one step; the inputs not kept get one too.
+		// Scratch of one step: the products' outputs, and the inputs not
+		// kept. (The outputs' names are not inputs' names: a kept input
+		// has no scratch.)
 		steps := map[string]cuda.Buffer{}
 		for _, b := range []struct {
 			name  string
 			width int
-		}{{"qkv", s.qkvRows()}, {"h1", s.Hidden}, {"gateUp", 2 * s.FFN}, {InputO, s.qDim()}, {InputDown, s.FFN}} {
-			if kept[b.name] {
+			input bool
+		}{{"qkv out", s.qkvRows(), false}, {"h1", s.Hidden, false}, {"gate-up out", 2 * s.FFN, false}, {InputO, s.qDim(), true}, {InputDown, s.FFN, true}} {
+			if b.input && kept[b.name] {
 				continue
 			}
 			if steps[b.name], err = sc.floats(rows * b.width); err != nil {
@@ -284,7 +287,7 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 				},
 				func() error { return observe(InputQKV) },
 				func() error {
-					return a.attention(c, float32Linear(InputQKV), at(InputQKV), steps["qkv"], at(InputO), cw)
+					return a.attention(c, float32Linear(InputQKV), at(InputQKV), steps["qkv out"], at(InputO), cw)
 				},
 				func() error { return observe(InputO) },
 				func() error { return float32Linear(InputO).matMulDevice(c, attnOut, at(InputO), r) },
@@ -294,8 +297,8 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 					return c.RMSNorm(at(InputGateUp), h1, a.vectors.postNorm(), r, s.Hidden, float64(s.NormEps))
 				},
 				func() error { return observe(InputGateUp) },
-				func() error { return float32Linear(InputGateUp).matMulDevice(c, steps["gateUp"], at(InputGateUp), r) },
-				func() error { return c.SwiGLU(at(InputDown), steps["gateUp"], r, s.FFN) },
+				func() error { return float32Linear(InputGateUp).matMulDevice(c, steps["gate-up out"], at(InputGateUp), r) },
+				func() error { return c.SwiGLU(at(InputDown), steps["gate-up out"], r, s.FFN) },
 				func() error { return observe(InputDown) },
 				func() error { return float32Linear(InputDown).matMulDevice(c, mlpOut, at(InputDown), r) },
 			} {
