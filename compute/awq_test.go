@@ -278,11 +278,17 @@ func TestAWQLayerChunks(t *testing.T) {
 		if got, want := len(one.capture.Sample[in]), (windows*n+step-1)/step*len(one.capture.AbsSum[in]); got != want {
 			t.Errorf("%s: %d sampled values, want %d", in, got, want)
 		}
-		if !slices.Equal(one.capture.Sample[in], chunked.capture.Sample[in]) {
-			t.Errorf("%s: the samples differ when the pass is cut into steps", in)
+		// Past the first product the inputs agree to float32 rounding
+		// only: cuBLAS may pick another kernel for fewer rows.
+		a, b := one.capture.Sample[in], chunked.capture.Sample[in]
+		for i := range a {
+			if d := math.Abs(float64(a[i]) - float64(b[i])); d > 1e-5*(1+math.Abs(float64(a[i]))) {
+				t.Errorf("%s: sample %d is %v in one step, %v in several", in, i, a[i], b[i])
+				break
+			}
 		}
 		for c, v := range one.capture.AbsSum[in] {
-			if u := chunked.capture.AbsSum[in][c]; math.Abs(u-v) > 1e-12*v || v <= 0 {
+			if u := chunked.capture.AbsSum[in][c]; math.Abs(u-v) > 1e-6*v || v <= 0 {
 				t.Errorf("%s channel %d: |x| sums %v in one step, %v in several", in, c, v, u)
 				break
 			}
