@@ -197,3 +197,44 @@ func copyTiny(t *testing.T) string {
 	}
 	return dir
 }
+
+// TestInputSaver: inputs saved in the background are there once wait
+// returns, each save replaces the one before, and a failed save is
+// reported by the next wait.
+func TestInputSaver(t *testing.T) {
+	p, err := openPartial(filepath.Join(t.TempDir(), "out"), false, false, madeFrom{}, 3, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := [][]float32{{1, 2, 3}, {4, 5, 6}}
+	s := newInputSaver()
+	s.start(p, 1, x)
+	s.start(p, 2, x) // waits for the first
+	if err := s.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if exists(p.inputFile(1)) || !exists(p.inputFile(2)) {
+		t.Errorf("inputs of layer 1 kept %v, of layer 2 saved %v; want false, true", exists(p.inputFile(1)), exists(p.inputFile(2)))
+	}
+	got := [][]float32{make([]float32, 3), make([]float32, 3)}
+	if err := p.loadInputs(2, got); err != nil {
+		t.Fatal(err)
+	}
+	if got[1][2] != 6 {
+		t.Errorf("loaded %v, saved %v", got, x)
+	}
+	// A file where the inputs' folder should go makes the save fail.
+	if err := os.RemoveAll(p.state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.state, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.start(p, 3, x)
+	if err := s.wait(); err == nil {
+		t.Error("a save into a removed folder reported no error")
+	}
+	if err := s.wait(); err != nil {
+		t.Errorf("a second wait: %v", err)
+	}
+}
