@@ -297,7 +297,9 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 					return c.RMSNorm(at(InputGateUp), h1, a.vectors.postNorm(), r, s.Hidden, float64(s.NormEps))
 				},
 				func() error { return observe(InputGateUp) },
-				func() error { return float32Linear(InputGateUp).matMulDevice(c, steps["gate-up out"], at(InputGateUp), r) },
+				func() error {
+					return float32Linear(InputGateUp).matMulDevice(c, steps["gate-up out"], at(InputGateUp), r)
+				},
 				func() error { return c.SwiGLU(at(InputDown), steps["gate-up out"], r, s.FFN) },
 				func() error { return observe(InputDown) },
 				func() error { return float32Linear(InputDown).matMulDevice(c, mlpOut, at(InputDown), r) },
