@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/qtk-dev/qtk/internal/cuda"
 )
@@ -200,6 +201,27 @@ func alloc[T any](dev *cuda.Device, owner *T, bytes int) (*deviceMem, error) {
 	return m, nil
 }
 
+// hold copies src to new device memory owned by owner (see alloc) and
+// notes the memory in use.
+func hold[T uint8 | uint16 | int32 | float32 | float64, O any](g *gpu, owner *O, src []T) (*deviceMem, error) {
+	var elem T
+	m, err := alloc(g.dev, owner, int(unsafe.Sizeof(elem))*len(src))
+	if err != nil {
+		return nil, err
+	}
+	err = g.dev.Do(func(c *cuda.Ctx) error {
+		if err := upload(g, c, m.buf, src); err != nil {
+			return err
+		}
+		return g.notePeak(c)
+	})
+	if err != nil {
+		m.free()
+		return nil, err
+	}
+	return m, nil
+}
+
 // gpuLinear is a weight resident on the device in float32.
 type gpuLinear struct {
 	g       *gpu
@@ -215,17 +237,7 @@ func (g *gpu) NewLinear(w []float32, out, in int) (Linear, error) {
 	}
 	l := &gpuLinear{g: g, out: out, in: in}
 	var err error
-	if l.w, err = alloc(g.dev, l, 4*out*in); err != nil {
-		return nil, err
-	}
-	err = g.dev.Do(func(c *cuda.Ctx) error {
-		if err := upload(g, c, l.w.buf, w[:out*in]); err != nil {
-			return err
-		}
-		return g.notePeak(c)
-	})
-	if err != nil {
-		l.Release()
+	if l.w, err = hold(g, l, w[:out*in]); err != nil {
 		return nil, err
 	}
 	return l, nil

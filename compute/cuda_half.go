@@ -35,17 +35,7 @@ func (g *gpu) NewHalfLinear(w []float32, out, in int) (Linear, error) {
 	}
 	l := &gpuHalfLinear{g: g, out: out, in: in}
 	var err error
-	if l.w, err = alloc(g.dev, l, 2*out*in); err != nil {
-		return nil, err
-	}
-	err = g.dev.Do(func(c *cuda.Ctx) error {
-		if err := upload(g, c, l.w.buf, bits); err != nil {
-			return err
-		}
-		return g.notePeak(c)
-	})
-	if err != nil {
-		l.Release()
+	if l.w, err = hold(g, l, bits); err != nil {
 		return nil, err
 	}
 	return l, nil

@@ -118,18 +118,18 @@ func (l *gpuQuantLinear) hold(p int4Packing) error {
 			return err
 		}
 	}
-	return l.g.dev.Do(l.g.notePeak)
+	return nil
 }
 
 // holdSlice copies src into device memory owned by l and sets *dst to it.
 func holdSlice[T int32 | float32](l *gpuQuantLinear, dst *cuda.Buffer, src []T) error {
-	m, err := alloc(l.g.dev, l, 4*len(src))
+	m, err := hold(l.g, l, src)
 	if err != nil {
 		return err
 	}
 	l.mem = append(l.mem, m)
 	*dst = m.buf
-	return l.g.dev.Do(func(c *cuda.Ctx) error { return upload(l.g, c, m.buf, src) })
+	return nil
 }
 
 func (l *gpuQuantLinear) MatMul(dst, x []float32, rows int) {

@@ -228,12 +228,7 @@ func (g *gpu) NewLayer(shape LayerShape, w ResidentWeights) (ResidentLayer, erro
 	vectors := make([]float32, 0, 2*shape.Hidden+len(shape.InvFreq)+len(w.QKVBias))
 	vectors = append(append(append(append(vectors, w.InputNorm...), w.PostNorm...), shape.InvFreq...), w.QKVBias...)
 	var err error
-	if ly.vectors, err = alloc(g.dev, ly, 4*len(vectors)); err != nil {
-		return nil, err
-	}
-	err = g.dev.Do(func(c *cuda.Ctx) error { return upload(g, c, ly.vectors.buf, vectors) })
-	if err != nil {
-		ly.vectors.free()
+	if ly.vectors, err = hold(g, ly, vectors); err != nil {
 		return nil, err
 	}
 	return ly, nil
