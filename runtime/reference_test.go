@@ -150,8 +150,13 @@ func TestIncrementalEqualsBatched(t *testing.T) {
 
 func TestForwardErrors(t *testing.T) {
 	m, _ := loadForTest(t, filepath.Join("..", "testdata", "models", "tiny-llama"))
-	vocab := m.Config.VocabSize
-	s := m.NewState(4)
+	checkForwardRejects(t, m.NewState(4), m.Config.VocabSize)
+}
+
+// checkForwardRejects feeds a sequence of 4 positions calls it must
+// refuse, and checks that they leave its cache empty.
+func checkForwardRejects(t *testing.T, s Sequence, vocab int) {
+	t.Helper()
 	tests := []struct {
 		name   string
 		tokens []int

@@ -161,26 +161,7 @@ func TestResidentForwardErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name   string
-		tokens []int
-		from   int
-		logits []float32
-	}{
-		{"empty", nil, 0, nil},
-		{"too long", []int{1, 2, 3, 4, 5}, 5, nil},
-		{"bad id", []int{vocab}, 1, nil},
-		{"negative id", []int{-1}, 1, nil},
-		{"short logits", []int{1, 2}, 0, make([]float32, vocab)},
-	}
-	for _, tt := range tests {
-		if err := s.Forward(tt.tokens, tt.from, tt.logits); err == nil {
-			t.Errorf("%s: no error", tt.name)
-		}
-	}
-	if s.Len() != 0 {
-		t.Errorf("failed calls changed the cache length to %d", s.Len())
-	}
+	checkForwardRejects(t, s, vocab)
 	if _, err := cpu.NewResidentState(4); err == nil {
 		t.Error("a resident state of a CPU model: no error")
 	}
