@@ -1,7 +1,6 @@
 package compute
 
 import (
-	"cmp"
 	"fmt"
 	"runtime"
 	"sync"
@@ -224,11 +223,10 @@ func hold[T uint8 | uint16 | int32 | float32 | float64, O any](g *gpu, owner *O,
 
 // gpuLinear is a weight resident on the device in float32.
 type gpuLinear struct {
+	hostProducts
 	g       *gpu
 	out, in int
 	w       *deviceMem
-	mu      sync.Mutex // guards err: products may come from several goroutines
-	err     error
 }
 
 func (g *gpu) NewLinear(w []float32, out, in int) (Linear, error) {
@@ -244,44 +242,7 @@ func (g *gpu) NewLinear(w []float32, out, in int) (Linear, error) {
 }
 
 func (l *gpuLinear) MatMul(dst, x []float32, rows int) {
-	if l.Err() != nil {
-		return
-	}
-	err := checkProduct(len(dst), len(x), l.out*l.in, rows, l.out, l.in)
-	if err == nil {
-		err = l.product(dst, x, rows)
-	}
-	if err != nil {
-		l.mu.Lock()
-		l.err = cmp.Or(l.err, err)
-		l.mu.Unlock()
-	}
-}
-
-func (l *gpuLinear) product(dst, x []float32, rows int) error {
-	return l.g.dev.Do(func(c *cuda.Ctx) error {
-		dx, err := scratch(c, &l.g.in, 4*rows*l.in)
-		if err != nil {
-			return err
-		}
-		dy, err := scratch(c, &l.g.out, 4*rows*l.out)
-		if err != nil {
-			return err
-		}
-		if err := upload(l.g, c, dx, x[:rows*l.in]); err != nil {
-			return err
-		}
-		if err := c.MatMulT(dy, dx, l.w.buf, rows, l.out, l.in); err != nil {
-			return err
-		}
-		return download(l.g, c, dst[:rows*l.out], dy)
-	})
-}
-
-func (l *gpuLinear) Err() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
+	l.matMul(l.g, l, dst, x, rows, l.out, l.in)
 }
 
 func (l *gpuLinear) Release() { l.w.free() }

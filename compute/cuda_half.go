@@ -1,9 +1,7 @@
 package compute
 
 import (
-	"cmp"
 	"fmt"
-	"sync"
 
 	"github.com/qtk-dev/qtk/internal/cuda"
 )
@@ -13,11 +11,10 @@ var _ HalfLinears = (*gpu)(nil)
 // gpuHalfLinear is a weight resident on the device in float16, multiplied
 // by the half-precision GEMV of internal/cuda.
 type gpuHalfLinear struct {
+	hostProducts
 	g       *gpu
 	out, in int
 	w       *deviceMem
-	mu      sync.Mutex // guards err: products may come from several goroutines
-	err     error
 }
 
 // NewHalfLinear holds w in float16; a weight whose width the kernel
@@ -42,34 +39,7 @@ func (g *gpu) NewHalfLinear(w []float32, out, in int) (Linear, error) {
 }
 
 func (l *gpuHalfLinear) MatMul(dst, x []float32, rows int) {
-	if l.Err() != nil {
-		return
-	}
-	err := checkProduct(len(dst), len(x), l.out*l.in, rows, l.out, l.in)
-	if err == nil {
-		err = l.g.dev.Do(func(c *cuda.Ctx) error {
-			dx, err := scratch(c, &l.g.in, 4*rows*l.in)
-			if err != nil {
-				return err
-			}
-			dy, err := scratch(c, &l.g.out, 4*rows*l.out)
-			if err != nil {
-				return err
-			}
-			if err := upload(l.g, c, dx, x[:rows*l.in]); err != nil {
-				return err
-			}
-			if err := l.matMulDevice(c, dy, dx, rows); err != nil {
-				return err
-			}
-			return download(l.g, c, dst[:rows*l.out], dy)
-		})
-	}
-	if err != nil {
-		l.mu.Lock()
-		l.err = cmp.Or(l.err, err)
-		l.mu.Unlock()
-	}
+	l.matMul(l.g, l, dst, x, rows, l.out, l.in)
 }
 
 func (l *gpuHalfLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int) error {
@@ -77,12 +47,6 @@ func (l *gpuHalfLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int) 
 		return fmt.Errorf("compute: half-precision linear used after Release")
 	}
 	return c.HalfGEMV(dst, x, l.w.buf, rows, l.out, l.in)
-}
-
-func (l *gpuHalfLinear) Err() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
 }
 
 func (l *gpuHalfLinear) Release() { l.w.free() }

@@ -3,7 +3,6 @@ package compute
 import (
 	"cmp"
 	"slices"
-	"sync"
 
 	"github.com/qtk-dev/qtk/internal/cuda"
 )
@@ -13,11 +12,10 @@ import (
 // the codes directly (decode), longer ones dequantize the weight into a
 // scratch and multiply with cuBLAS (prefill).
 type gpuQuantLinear struct {
+	hostProducts
 	g   *gpu
 	w   cuda.Int4
 	mem []*deviceMem // of w's buffers
-	mu  sync.Mutex   // guards err: products may come from several goroutines
-	err error
 }
 
 // int4Scratch is the device memory of the quantized products, grown as
@@ -133,35 +131,7 @@ func holdSlice[T int32 | float32](l *gpuQuantLinear, dst *cuda.Buffer, src []T) 
 }
 
 func (l *gpuQuantLinear) MatMul(dst, x []float32, rows int) {
-	if l.Err() != nil {
-		return
-	}
-	out, in := l.w.Out, l.w.In
-	err := checkProduct(len(dst), len(x), out*in, rows, out, in)
-	if err == nil {
-		err = l.g.dev.Do(func(c *cuda.Ctx) error {
-			dx, err := scratch(c, &l.g.in, 4*rows*in)
-			if err != nil {
-				return err
-			}
-			dy, err := scratch(c, &l.g.out, 4*rows*out)
-			if err != nil {
-				return err
-			}
-			if err := upload(l.g, c, dx, x[:rows*in]); err != nil {
-				return err
-			}
-			if err := l.matMulDevice(c, dy, dx, rows); err != nil {
-				return err
-			}
-			return download(l.g, c, dst[:rows*out], dy)
-		})
-	}
-	if err != nil {
-		l.mu.Lock()
-		l.err = cmp.Or(l.err, err)
-		l.mu.Unlock()
-	}
+	l.matMul(l.g, l, dst, x, rows, l.w.Out, l.w.In)
 }
 
 func (l *gpuQuantLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int) error {
@@ -187,12 +157,6 @@ func (l *gpuQuantLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int)
 		return err
 	}
 	return c.MatMulT(dst, x, w, rows, l.w.Out, l.w.In)
-}
-
-func (l *gpuQuantLinear) Err() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
 }
 
 func (l *gpuQuantLinear) Release() {
