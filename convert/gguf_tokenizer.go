@@ -25,15 +25,6 @@ const (
 	tokByte        int32 = 6
 )
 
-// Pre-tokenizer regular expressions llama.cpp knows by name
-// (tokenizer.ggml.pre, the names llama-vocab.cpp accepts: "gpt-2" with a
-// hyphen), as tokenizer.json spells them.
-var ggufPreByPattern = map[string]string{
-	`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`:                                          "gpt-2",
-	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`: "llama-bpe",
-	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:      "qwen2",
-}
-
 // GGUFVocab is the tokenizer metadata of a GGUF file, derived from what
 // tokenizer.json actually does.
 type GGUFVocab struct {
@@ -340,7 +331,7 @@ func byteLevelVocab(v *GGUFVocab, norms, pres []component, merges [][2]string) e
 				return errors.New("ByteLevel pre-tokenizer with add_prefix_space: llama.cpp's BPE tokenizer never adds a prefix space")
 			}
 			if p.UseRegex == nil || *p.UseRegex {
-				patterns = append(patterns, `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`)
+				patterns = append(patterns, tokenizer.GPT2Pattern)
 			}
 		case "Split":
 			var pat struct {
@@ -358,14 +349,14 @@ func byteLevelVocab(v *GGUFVocab, norms, pres []component, merges [][2]string) e
 	if len(patterns) != 1 {
 		return fmt.Errorf("byte-level BPE with %d split patterns; llama.cpp's named pre-tokenizers use one", len(patterns))
 	}
-	pre, ok := ggufPreByPattern[patterns[0]]
+	pre, nfc, ok := tokenizer.GGUFPreTokenizer(patterns[0])
 	if !ok {
 		return fmt.Errorf("pre-tokenizer regex %q is not one llama.cpp knows (gpt2, llama-bpe, qwen2)", patterns[0])
 	}
 	v.Pre = pre
 	for _, c := range norms {
-		if c.Type == "NFC" && pre == "qwen2" {
-			continue // Qwen2's tokenizer.json carries NFC; llama.cpp's qwen2 pre-tokenizer is the same model
+		if c.Type == "NFC" && nfc {
+			continue // Qwen2's tokenizer.json carries NFC, as llama.cpp's qwen2 pre-tokenizer does
 		}
 		return fmt.Errorf("normalizer %s: llama.cpp's BPE tokenizer does not normalize", c.Type)
 	}

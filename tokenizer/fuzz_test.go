@@ -114,7 +114,7 @@ func FuzzParse(f *testing.F) {
 // FuzzSplitGPT2 checks the hand-written GPT-2 splitter against regexp2
 // running the pattern.
 func FuzzSplitGPT2(f *testing.F) {
-	re := mustRegex(f, gpt2Pattern)
+	re := mustRegex(f, GPT2Pattern)
 	for _, s := range []string{"", "a  b", "'s'S", " \n x", "é\u0301 1²"} {
 		f.Add(s)
 	}

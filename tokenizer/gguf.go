@@ -17,19 +17,52 @@ const (
 )
 
 // ggufPreTokenizers are the pre-tokenizers of llama.cpp's byte-level BPE
-// vocabularies ("gpt2") that qtk knows, by tokenizer.ggml.pre name,
-// written as tokenizer.json components; each pattern is the one
-// llama-vocab.cpp uses for that name.
-var ggufPreTokenizers = map[string]struct{ normalizer, pre string }{
-	"gpt-2": {pre: `{"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}`},
-	"llama-bpe": {pre: `{"type": "Sequence", "pretokenizers": [
-		{"type": "Split", "behavior": "Isolated", "invert": false, "pattern": {"Regex":
-			"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
-		{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]}`},
-	"qwen2": {normalizer: `{"type": "NFC"}`, pre: `{"type": "Sequence", "pretokenizers": [
-		{"type": "Split", "behavior": "Isolated", "invert": false, "pattern": {"Regex":
-			"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
-		{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]}`},
+// vocabularies ("gpt2") that qtk knows, by tokenizer.ggml.pre name: the
+// regex each splits the text with (the one llama-vocab.cpp uses for that
+// name) and whether the text is NFC-normalized first.
+var ggufPreTokenizers = []struct {
+	name, regex string
+	nfc         bool
+}{
+	{"gpt-2", GPT2Pattern, false},
+	{"llama-bpe", `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`, false},
+	{"qwen2", `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`, true},
+}
+
+// GGUFPreTokenizer returns llama.cpp's name (tokenizer.ggml.pre) for the
+// byte-level BPE pre-tokenizer that splits with regex, and whether it
+// NFC-normalizes the text first; ok is false for a regex llama.cpp has no
+// name for.
+func GGUFPreTokenizer(regex string) (name string, nfc, ok bool) {
+	for _, p := range ggufPreTokenizers {
+		if p.regex == regex {
+			return p.name, p.nfc, true
+		}
+	}
+	return "", false, false
+}
+
+// ggufPreTokenizerJSON writes the pre-tokenizer (and normalizer, "" for
+// none) of a tokenizer.ggml.pre name as tokenizer.json components.
+func ggufPreTokenizerJSON(name string) (normalizer, pre string, ok bool) {
+	for _, p := range ggufPreTokenizers {
+		if p.name != name {
+			continue
+		}
+		if p.regex == GPT2Pattern {
+			// ByteLevel's own regex.
+			return "", `{"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}`, true
+		}
+		regex, _ := json.Marshal(p.regex) // a string always marshals
+		pre = `{"type": "Sequence", "pretokenizers": [
+			{"type": "Split", "behavior": "Isolated", "invert": false, "pattern": {"Regex": ` + string(regex) + `}},
+			{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]}`
+		if p.nfc {
+			normalizer = `{"type": "NFC"}`
+		}
+		return normalizer, pre, true
+	}
+	return "", "", false
 }
 
 // The rest of the pipeline of each GGUF vocabulary type, as tokenizer.json
@@ -73,11 +106,11 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	var normalizer, pre, dec string
 	switch v.model {
 	case "gpt2":
-		p, ok := ggufPreTokenizers[v.pre]
-		if !ok {
+		var ok bool
+		if normalizer, pre, ok = ggufPreTokenizerJSON(v.pre); !ok {
 			return nil, fmt.Errorf("tokenizer.ggml.pre %q is not supported (gpt-2, llama-bpe, qwen2)", v.pre)
 		}
-		normalizer, pre, dec = p.normalizer, p.pre, ggufByteLevelDecoder
+		dec = ggufByteLevelDecoder
 		pairs := make([][2]string, len(v.merges))
 		for i, m := range v.merges {
 			a, b, ok := cutMerge(m)

@@ -6,10 +6,10 @@ import (
 	"unicode/utf8"
 )
 
-// gpt2Pattern is the pattern the ByteLevel pre-tokenizer splits with. It is
+// GPT2Pattern is the pattern the ByteLevel pre-tokenizer splits with. It is
 // matched by splitGPT2 below, written by hand for speed; the tests check it
 // against regexp2 running this expression.
-const gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+const GPT2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 
 // Character classes of the GPT-2 pattern.
 const (
@@ -48,7 +48,7 @@ func classAt(s string, i int) (class, size int) {
 	return slowClass(r), n
 }
 
-// splitGPT2 appends the pre-tokens of p under gpt2Pattern. Every character
+// splitGPT2 appends the pre-tokens of p under GPT2Pattern. Every character
 // belongs to some alternative, so the pre-tokens cover the whole text.
 func splitGPT2(p piece, out []piece) []piece {
 	s := p.text
@@ -61,7 +61,7 @@ func splitGPT2(p piece, out []piece) []piece {
 	return out
 }
 
-// gpt2MatchEnd returns where the match of gpt2Pattern starting at i ends,
+// gpt2MatchEnd returns where the match of GPT2Pattern starting at i ends,
 // trying the alternatives in order as a backtracking engine does.
 func gpt2MatchEnd(s string, i int) int {
 	if s[i] == '\'' {

@@ -188,7 +188,7 @@ func (m metaspace) preTokenize(pieces []piece) []piece {
 }
 
 // byteLevelPre is GPT-2's pre-tokenizer: optionally a space in front of each
-// piece, a split with gpt2Pattern, then every byte shown as its byte-level
+// piece, a split with GPT2Pattern, then every byte shown as its byte-level
 // character.
 type byteLevelPre struct {
 	addPrefixSpace bool

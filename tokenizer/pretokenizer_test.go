@@ -90,7 +90,7 @@ func randomText(rng *rand.Rand, pool []string, maxLen int) string {
 // TestSplitGPT2MatchesRegex checks the hand-written GPT-2 splitter against
 // regexp2 running the pattern itself.
 func TestSplitGPT2MatchesRegex(t *testing.T) {
-	re := mustRegex(t, gpt2Pattern)
+	re := mustRegex(t, GPT2Pattern)
 	texts := []string{
 		"", " ", "  ", "a  b", "a \n b", "\n\n\nx", "'s 'S 'll 'lL 're've", "''s", " 's", "hello  ", "x\t\ty",
 		" \u00a0x", "1,000 12a3", "é e\u0301 \u0301x", "!! ?? 中文", "a\u2028b", "  \n  indented\n    block\n",
@@ -191,7 +191,7 @@ func TestFoldLongS(t *testing.T) {
 
 func TestOnigOnlySyntax(t *testing.T) {
 	tests := []struct{ expr, want string }{
-		{gpt2Pattern, ""},
+		{GPT2Pattern, ""},
 		{`(?i:'s|'t)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}`, ""},
 		{`[[:alpha:]]+`, "[:"},
 		{`[\p{L}&&[^a]]`, "&&"},
