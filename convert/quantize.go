@@ -10,6 +10,7 @@ import (
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/formats/hf"
+	"github.com/qtk-dev/qtk/internal/linalg"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/quant"
 	"github.com/qtk-dev/qtk/runtime"
@@ -341,11 +342,23 @@ func packLayer(qc hf.Config, layer []layerTensor) ([]tensorData, error) {
 }
 
 // checkFinite reports the first NaN or infinite weight of a [rows × cols]
-// matrix.
+// matrix, scanning chunks of rows in parallel.
 func checkFinite(w []float32, cols int) error {
-	for i, v := range w {
-		if v != v || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("weight at row %d, column %d is %v", i/cols, i%cols, v)
+	const chunkRows = 64
+	rows := (len(w) + cols - 1) / cols
+	first := make([]int, (rows+chunkRows-1)/chunkRows)
+	linalg.ParallelFor(rows, chunkRows, func(lo, hi int) {
+		first[lo/chunkRows] = -1
+		for i, v := range w[lo*cols : min(hi*cols, len(w))] {
+			if v != v || math.IsInf(float64(v), 0) {
+				first[lo/chunkRows] = lo*cols + i
+				return
+			}
+		}
+	})
+	for _, i := range first {
+		if i >= 0 {
+			return fmt.Errorf("weight at row %d, column %d is %v", i/cols, i%cols, w[i])
 		}
 	}
 	return nil

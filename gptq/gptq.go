@@ -219,12 +219,32 @@ func checkInputs(w []float32, out, in int, h *Hessian, o Options) error {
 	} else if err := o.Scheme.Validate(in); err != nil {
 		return fmt.Errorf("gptq: %w", err)
 	}
-	for i, v := range w {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("gptq: row %d, column %d: weight is %v", i/in, i%in, v)
-		}
+	if i := firstNonFinite(w, in); i >= 0 {
+		return fmt.Errorf("gptq: row %d, column %d: weight is %v", i/in, i%in, w[i])
 	}
 	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinite value of
+// w [rows×in], or -1, scanning rows in parallel.
+func firstNonFinite(w []float32, in int) int {
+	rows := len(w) / in
+	first := make([]int, (rows+sweepRows-1)/sweepRows) // by chunk of rows
+	parallelFor(rows, sweepRows, func(lo, hi int) {
+		first[lo/sweepRows] = -1
+		for i, v := range w[lo*in : hi*in] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				first[lo/sweepRows] = lo*in + i
+				return
+			}
+		}
+	})
+	for _, i := range first {
+		if i >= 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // processingOrder returns perm, perm[j] being the input channel quantized
