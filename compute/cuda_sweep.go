@@ -2,6 +2,7 @@ package compute
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/qtk-dev/qtk/internal/cuda"
 )
@@ -110,6 +111,7 @@ func (g *gpu) Sweep(job SweepJob) (float64, error) {
 		}
 		return download(g, c, rowLoss, s.Loss)
 	})
+	runtime.KeepAlive(factor) // its memory, which the kernels read, stays held
 	if err != nil {
 		return 0, err
 	}
