@@ -162,15 +162,17 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 		if err := waitSave(); err != nil {
 			return Report{}, err
 		}
+		note := fmt.Sprintf("layer %d: %.2fs waiting for its weights, %.2fs calibrated and quantized", l, read.Seconds(), quantized.Seconds())
 		var inputs [][]float32 // the next layer's, kept for a resumed run
-		start = time.Now()
 		if acts != nil && l+1 < cfg.NumLayers {
 			// On the device the layers run on their own copy of the
 			// activations, downloaded now that the previous save is over.
 			if dev != nil {
+				start = time.Now()
 				if err := dev.download(acts.X); err != nil {
 					return Report{}, err
 				}
+				note += fmt.Sprintf(", %.2fs activations to the host", time.Since(start).Seconds())
 			}
 			inputs = acts.X
 		}
@@ -188,8 +190,7 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 			return nil
 		})
 		saving = l
-		opts.logf("layer %d: %.2fs waiting for its weights, %.2fs calibrated and quantized, %.2fs activations to the host",
-			l, read.Seconds(), quantized.Seconds(), time.Since(start).Seconds())
+		opts.logf("%s", note)
 		if dev == nil && inputs != nil {
 			// The CPU passes advance the host activations in place.
 			if err := waitSave(); err != nil {
