@@ -22,8 +22,10 @@
 #          group 128: the recipes of RECIPES (default: gptq-reference awq gptq-default;
 #          also awq-tf32, AWQ's searches with TF32 products)
 #   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
-#   sweep  GPTQ's column sweep on the GPU against the CPU (tests), and its
-#          time per Llama-2-7B matrix on each (BenchmarkSweep)
+#   sweep  GPTQ's column sweep and the Hessian's factorization on the GPU
+#          against the CPU and the host path (tests), the sweep's time per
+#          Llama-2-7B matrix on each (BenchmarkSweep) and the factorization's
+#          on the device and through the host (BenchmarkFactorOnGPU)
 #   decode batch-1 decoding on the GPU, the whole forward pass there: the runtime's
 #          resident tests and decode-step benchmark (bin/runtime.test), the decode
 #          step at Llama-2-7B's shape (bin/compute.test), tiny-llama's
@@ -120,9 +122,9 @@ for stage in $stages; do
 		;;
 	sweep)
 		gptqtest=${GPTQ_TEST:-bin/gptq.test}
-		run "gptq sweep tests (GPU vs CPU)" "$gptqtest" -test.v -test.run 'DeviceSweep|OnGPU|OnSweeper'
-		run "gptq sweep benchmark" "$gptqtest" -test.run '^$' -test.bench BenchmarkSweep -test.benchtime 3x
-		grep -E "^BenchmarkSweep|differing|--- FAIL|^FAIL" "$log" | tail -30 | tee -a "$summary"
+		run "gptq sweep tests (GPU vs CPU)" "$gptqtest" -test.v -test.run 'DeviceSweep|OnGPU|OnSweeper|DeviceFactor|FactorOnDevice'
+		run "gptq sweep and factor benchmarks" "$gptqtest" -test.run '^$' -test.bench 'BenchmarkSweep|BenchmarkFactorOnGPU' -test.benchtime 3x
+		grep -E "^BenchmarkSweep|^BenchmarkFactorOnGPU|differing|--- FAIL|^FAIL" "$log" | tail -40 | tee -a "$summary"
 		;;
 	tiny | small)
 		model=testdata/models/tiny-llama
@@ -161,6 +163,10 @@ for stage in $stages; do
 			awq-tf32) quantize 7b-$recipe "$work/l2-7b" cuda awq --format awq --tf32 ;;
 			esac
 			grep -E "layer [0-9]+/[0-9]+ quantized|peak|wrote" "$log" | tail -$((layers + 2)) | tee -a "$summary"
+			# Where each layer's time went: waiting for its weights, the
+			# passes and quantization (by stage), the activations' download,
+			# the save running beside the next layer.
+			sed -n "/=== 7b-$recipe cuda/,\$p" "$log" | grep -E "msg=\"(layer [0-9]+(:| saved)|gptq: \[)" | grep -v "swept on" | tee -a "$summary"
 		done
 		kill $smi
 		note "nvidia-smi peak memory.used MiB: $(sort -n "$work/smi.csv" | tail -1)"

@@ -1,6 +1,11 @@
 package compute
 
-import "github.com/qtk-dev/qtk/internal/cuda"
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/qtk-dev/qtk/internal/cuda"
+)
 
 var _ Sweeper = (*gpu)(nil)
 
@@ -11,6 +16,14 @@ var _ Sweeper = (*gpu)(nil)
 func (g *gpu) Sweep(job SweepJob) (float64, error) {
 	if err := job.check(); err != nil {
 		return 0, err
+	}
+	var factor *gpuFactor
+	if job.Factor != nil {
+		f, ok := job.Factor.(*gpuFactor)
+		if !ok || f.g != g {
+			return 0, fmt.Errorf("compute: sweep on %s with a factor held elsewhere", g.Name())
+		}
+		factor = f
 	}
 	groups := len(job.Scale) / job.Out
 	rowLoss := make([]float64, job.Out)
@@ -34,12 +47,16 @@ func (g *gpu) Sweep(job SweepJob) (float64, error) {
 			MaxQ: job.Scheme.MaxQ(), Symmetric: job.Scheme.Symmetric,
 			MinZero: int(job.Scheme.MinZero), BF16Scales: job.Scheme.BF16Scales,
 		}
+		uBytes := 4 * job.In * job.In
+		if factor != nil {
+			s.U, uBytes = factor.u.buf, 0
+		}
 		for _, b := range []struct {
 			buf   *cuda.Buffer
 			bytes int
 		}{
 			{&s.W, 4 * job.Out * job.In},
-			{&s.U, 4 * job.In * job.In},
+			{&s.U, uBytes},
 			{&s.E, 4 * job.Out * cuda.SweepMaxBlock},
 			{&s.Q, job.Out * job.In},
 			{&s.Scale, 4 * job.Out * groups},
@@ -47,6 +64,9 @@ func (g *gpu) Sweep(job SweepJob) (float64, error) {
 			{&s.Group, 4 * job.In},
 			{&s.Loss, 8 * job.Out},
 		} {
+			if b.bytes == 0 {
+				continue // U from the factor
+			}
 			var err error
 			if *b.buf, err = alloc(b.bytes); err != nil {
 				return err
@@ -58,8 +78,10 @@ func (g *gpu) Sweep(job SweepJob) (float64, error) {
 		if err := upload(g, c, s.W, job.W); err != nil {
 			return err
 		}
-		if err := upload(g, c, s.U, job.U); err != nil {
-			return err
+		if factor == nil {
+			if err := upload(g, c, s.U, job.U); err != nil {
+				return err
+			}
 		}
 		if err := upload(g, c, s.Scale, job.Scale); err != nil {
 			return err
@@ -89,6 +111,7 @@ func (g *gpu) Sweep(job SweepJob) (float64, error) {
 		}
 		return download(g, c, rowLoss, s.Loss)
 	})
+	runtime.KeepAlive(factor) // its memory, which the kernels read, stays held
 	if err != nil {
 		return 0, err
 	}

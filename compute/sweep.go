@@ -31,8 +31,12 @@ type SweepJob struct {
 	// modified.
 	W []float32
 	// U [In×In] is the upper Cholesky factor of the damped H⁻¹, U[p][q]
-	// at p·In+q; only the upper triangle (q ≥ p) is read.
+	// at p·In+q; only the upper triangle (q ≥ p) is read. It is nil when
+	// Factor holds U.
 	U []float32
+	// Factor, when set, is U on the device, made by the backend's
+	// Factorizer.
+	Factor Factor
 	// BlockSize is the number of columns between two lazy updates, in
 	// [1, SweepMaxBlock].
 	BlockSize int
@@ -60,9 +64,13 @@ func (j *SweepJob) check() error {
 	switch {
 	case j.Out <= 0 || j.In <= 0:
 		return fmt.Errorf("compute: sweep of [%d×%d]", j.Out, j.In)
-	case len(j.W) != j.Out*j.In || len(j.Q) != j.Out*j.In || len(j.U) != j.In*j.In || len(j.Group) != j.In:
-		return fmt.Errorf("compute: sweep of [%d×%d] with %d weights, %d codes, %d factor entries, %d groups of columns",
-			j.Out, j.In, len(j.W), len(j.Q), len(j.U), len(j.Group))
+	case len(j.W) != j.Out*j.In || len(j.Q) != j.Out*j.In || len(j.Group) != j.In:
+		return fmt.Errorf("compute: sweep of [%d×%d] with %d weights, %d codes, %d groups of columns",
+			j.Out, j.In, len(j.W), len(j.Q), len(j.Group))
+	case j.Factor == nil && len(j.U) != j.In*j.In:
+		return fmt.Errorf("compute: sweep of %d columns with %d factor entries", j.In, len(j.U))
+	case j.Factor != nil && (j.U != nil || j.Factor.N() != j.In):
+		return fmt.Errorf("compute: sweep of %d columns with a device factor of order %d and %d factor entries", j.In, j.Factor.N(), len(j.U))
 	case len(j.Scale) == 0 || len(j.Scale)%j.Out != 0 || len(j.Zero) != len(j.Scale):
 		return fmt.Errorf("compute: sweep of %d rows with %d scales and %d zero points", j.Out, len(j.Scale), len(j.Zero))
 	case j.BlockSize < 1 || j.BlockSize > SweepMaxBlock:

@@ -24,6 +24,9 @@ func TestSweepJobCheck(t *testing.T) {
 	if j := valid(); j.check() != nil {
 		t.Fatalf("valid job refused: %v", j.check())
 	}
+	if j := valid(); func() error { j.U, j.Factor = nil, orderOnly(in); return j.check() }() != nil {
+		t.Fatal("valid job with a device factor refused")
+	}
 	for _, tc := range []struct {
 		name  string
 		spoil func(*SweepJob)
@@ -32,6 +35,9 @@ func TestSweepJobCheck(t *testing.T) {
 		{"empty", func(j *SweepJob) { j.Out = 0 }, "sweep of [0×8]"},
 		{"short weights", func(j *SweepJob) { j.W = j.W[1:] }, "weights"},
 		{"short factor", func(j *SweepJob) { j.U = j.U[1:] }, "factor"},
+		{"no factor", func(j *SweepJob) { j.U = nil }, "0 factor entries"},
+		{"two factors", func(j *SweepJob) { j.Factor = orderOnly(in) }, "device factor"},
+		{"device factor of another order", func(j *SweepJob) { j.U, j.Factor = nil, orderOnly(in+1) }, "device factor of order 9"},
 		{"short codes", func(j *SweepJob) { j.Q = j.Q[1:] }, "codes"},
 		{"zero points", func(j *SweepJob) { j.Zero = j.Zero[1:] }, "zero points"},
 		{"ragged scales", func(j *SweepJob) { j.Scale, j.Zero = j.Scale[1:], j.Zero[1:] }, "scales"},
@@ -50,3 +56,9 @@ func TestSweepJobCheck(t *testing.T) {
 		}
 	}
 }
+
+// orderOnly is a Factor that only has an order.
+type orderOnly int
+
+func (o orderOnly) N() int   { return int(o) }
+func (o orderOnly) Release() {}

@@ -10,7 +10,9 @@ import (
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/formats/hf"
+	"github.com/qtk-dev/qtk/internal/linalg"
 	"github.com/qtk-dev/qtk/model"
+	"github.com/qtk-dev/qtk/quant"
 	"github.com/qtk-dev/qtk/runtime"
 )
 
@@ -117,13 +119,26 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 		step = "calibrate and quantize layers"
 	}
 	opts.Progress.Report(step, first, cfg.NumLayers)
-	saver := newInputSaver()
+	// A finished layer is packed and saved, with the next layer's inputs,
+	// while the next layer is quantized: at most one layer's save is in
+	// flight, and a layer counts as done (Interrupted.Done) once saved.
+	saver := newSaver()
 	defer saver.wait() // before the state folder may be removed
+	saving := -1       // the layer whose save is in flight
+	waitSave := func() error {
+		start := time.Now()
+		took, err := saver.wait()
+		if saving >= 0 && err == nil {
+			opts.logf("layer %d saved in %.2fs, of which %.2fs held up the run", saving, took.Seconds(), time.Since(start).Seconds())
+		}
+		saving = -1
+		return err
+	}
 	layers := &layerPrefetch{ck: ck}
 	defer layers.wait() // before the checkpoint may be closed
 	for l := first; l < cfg.NumLayers; l++ {
 		if err := ctx.Err(); err != nil {
-			if err := saver.wait(); err != nil {
+			if err := waitSave(); err != nil {
 				return Report{}, err
 			}
 			keep = l > 0
@@ -132,39 +147,59 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 			}
 			return Report{}, &Interrupted{Dest: dest, Done: l, Total: cfg.NumLayers, Dir: part.dir, Err: err}
 		}
+		start := time.Now()
 		w, err := layers.layer(l)
 		if err != nil {
 			return Report{}, err
 		}
-		tensors, err := quantizeLayer(ck, l, w, acts, dev, qc, &opts)
+		read := time.Since(start)
+		start = time.Now()
+		finished, err := quantizeLayer(ck, l, w, acts, dev, qc, &opts)
 		if err != nil {
 			return Report{}, err
 		}
-		if err := part.saveLayer(l, tensors); err != nil {
+		quantized := time.Since(start)
+		if err := waitSave(); err != nil {
 			return Report{}, err
 		}
+		note := fmt.Sprintf("layer %d: %.2fs waiting for its weights, %.2fs calibrated and quantized", l, read.Seconds(), quantized.Seconds())
+		var inputs [][]float32 // the next layer's, kept for a resumed run
 		if acts != nil && l+1 < cfg.NumLayers {
-			// The next layer's inputs, kept for a resumed run.
-			if err := saver.wait(); err != nil {
-				return Report{}, err
-			}
-			if dev == nil {
-				if err := part.saveInputs(l+1, acts.X); err != nil {
-					return Report{}, err
-				}
-			} else {
-				// On the device the layers run on their own copy of the
-				// activations: the host copy is written while the next
-				// layer is quantized.
+			// On the device the layers run on their own copy of the
+			// activations, downloaded now that the previous save is over.
+			if dev != nil {
+				start = time.Now()
 				if err := dev.download(acts.X); err != nil {
 					return Report{}, err
 				}
-				saver.start(part, l+1, acts.X)
+				note += fmt.Sprintf(", %.2fs activations to the host", time.Since(start).Seconds())
+			}
+			inputs = acts.X
+		}
+		saver.start(func() error {
+			tensors, err := packLayer(qc, finished)
+			if err != nil {
+				return err
+			}
+			if err := part.saveLayer(l, tensors); err != nil {
+				return err
+			}
+			if inputs != nil {
+				return part.saveInputs(l+1, inputs)
+			}
+			return nil
+		})
+		saving = l
+		opts.logf("%s", note)
+		if dev == nil && inputs != nil {
+			// The CPU passes advance the host activations in place.
+			if err := waitSave(); err != nil {
+				return Report{}, err
 			}
 		}
 		opts.Progress.Report(step, l+1, cfg.NumLayers)
 	}
-	if err := saver.wait(); err != nil {
+	if err := waitSave(); err != nil {
 		return Report{}, err
 	}
 	if err := part.clearOutputs(); err != nil {
@@ -190,11 +225,11 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 	return rep, nil
 }
 
-// quantizeLayer quantizes layer l and returns its tensors as stored, in
-// the order of the model's tensor list; with calibration it advances the
-// activations to the next layer's inputs: those on the device with dev,
-// else acts.
-func quantizeLayer(ck *model.Checkpoint, l int, w runtime.LayerWeights, acts *calibrate.Activations, dev *deviceCalibration, qc hf.Config, opts *Options) ([]tensorData, error) {
+// quantizeLayer quantizes layer l and returns its tensors, in the order
+// of the model's tensor list, for packLayer; with calibration it advances
+// the activations to the next layer's inputs: those on the device with
+// dev, else acts.
+func quantizeLayer(ck *model.Checkpoint, l int, w runtime.LayerWeights, acts *calibrate.Activations, dev *deviceCalibration, qc hf.Config, opts *Options) ([]layerTensor, error) {
 	cfg := ck.Config
 	var err error
 	for _, role := range linearRoles {
@@ -243,29 +278,23 @@ func quantizeLayer(ck *model.Checkpoint, l int, w runtime.LayerWeights, acts *ca
 	if err != nil {
 		return nil, fmt.Errorf("layer %d: %w", l, err)
 	}
-	var tensors []tensorData
+	var tensors []layerTensor
 	for _, spec := range cfg.Tensors() {
 		if spec.Layer != l {
 			continue
 		}
-		var t tensorData
+		t := layerTensor{spec: spec}
 		switch {
 		case isQuantized(spec):
-			q := decided[spec.Role]
+			t.q = decided[spec.Role]
 			if opts.Decided != nil {
-				opts.Decided(spec.Role, l, q)
+				opts.Decided(spec.Role, l, t.q)
 			}
-			packed, err := hf.Pack(qc, q)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", spec.Name, err)
-			}
-			tensors = append(tensors, packedData(spec, packed)...)
-			continue
 		case opts.Method == AWQ:
 			// AWQ folded its scales into the norms (and biases).
-			t, err = floatData(ck, spec, vectorOf(&w, spec.Role))
+			t.data, err = floatData(ck, spec, vectorOf(&w, spec.Role))
 		default:
-			t, err = copiedData(ck, spec)
+			t.data, err = copiedData(ck, spec)
 		}
 		if err != nil {
 			return nil, err
@@ -287,12 +316,50 @@ func quantizeLayer(ck *model.Checkpoint, l int, w runtime.LayerWeights, acts *ca
 	return tensors, acts.Advance(next)
 }
 
+// layerTensor is one tensor of a quantized layer: its data, or a
+// quantized linear that packLayer packs into its stored tensors.
+type layerTensor struct {
+	spec model.TensorSpec
+	q    *quant.Tensor
+	data tensorData
+}
+
+// packLayer returns a layer's tensors as stored, in order, the quantized
+// linears packed in qc's layout.
+func packLayer(qc hf.Config, layer []layerTensor) ([]tensorData, error) {
+	var tensors []tensorData
+	for _, t := range layer {
+		if t.q == nil {
+			tensors = append(tensors, t.data)
+			continue
+		}
+		packed, err := hf.Pack(qc, t.q)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.spec.Name, err)
+		}
+		tensors = append(tensors, packedData(t.spec, packed)...)
+	}
+	return tensors, nil
+}
+
 // checkFinite reports the first NaN or infinite weight of a [rows × cols]
-// matrix.
+// matrix, scanning chunks of rows in parallel.
 func checkFinite(w []float32, cols int) error {
-	for i, v := range w {
-		if v != v || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("weight at row %d, column %d is %v", i/cols, i%cols, v)
+	const chunkRows = 64
+	rows := (len(w) + cols - 1) / cols
+	first := make([]int, (rows+chunkRows-1)/chunkRows)
+	linalg.ParallelFor(rows, chunkRows, func(lo, hi int) {
+		first[lo/chunkRows] = -1
+		for i, v := range w[lo*cols : min(hi*cols, len(w))] {
+			if v != v || math.IsInf(float64(v), 0) {
+				first[lo/chunkRows] = lo*cols + i
+				return
+			}
+		}
+	})
+	for _, i := range first {
+		if i >= 0 {
+			return fmt.Errorf("weight at row %d, column %d is %v", i/cols, i%cols, w[i])
 		}
 	}
 	return nil

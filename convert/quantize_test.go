@@ -3,6 +3,7 @@ package convert
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -211,5 +212,30 @@ func TestAWQFoldsScalesIntoNorms(t *testing.T) {
 			t.Fatalf("GPTQ rounding %v: input_layernorm of layer 0 was not rescaled (err %v)", thenGPTQ, err)
 		}
 		back.Close()
+	}
+}
+
+// TestCheckFinite: the first NaN or infinite weight is reported, however
+// the rows are split over the cores.
+func TestCheckFinite(t *testing.T) {
+	const rows, cols = 300, 7
+	for _, tc := range []struct {
+		bad  []int // indices spoilt, in order: NaN, +Inf, -Inf...
+		want string
+	}{
+		{nil, ""},
+		{[]int{5}, "row 0, column 5 is NaN"},
+		{[]int{rows*cols - 1}, "row 299, column 6 is NaN"},
+		{[]int{250*cols + 3, 70*cols + 1}, "row 70, column 1 is +Inf"},
+		{[]int{200 * cols, 199*cols + 6, 1000}, "row 142, column 6 is -Inf"},
+	} {
+		w := make([]float32, rows*cols)
+		for k, i := range tc.bad {
+			w[i] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}[k]
+		}
+		err := checkFinite(w, cols)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("spoilt at %v: %v, want %q", tc.bad, err, tc.want)
+		}
 	}
 }

@@ -243,3 +243,35 @@ func TestDeviceCalibrationOnlyForGPTQ(t *testing.T) {
 		t.Errorf("GPTQ on a Resident backend: %v after %d uses of the device", err, uses)
 	}
 }
+
+// residentViaHost hides that a Resident backend factorizes GPTQ's
+// Hessians on its device: they are read to the host and factorized from
+// there, as before it did.
+type residentViaHost struct {
+	compute.Resident
+	compute.Sweeper
+}
+
+// TestResidentFactorOnDeviceWritesTheSameBytes quantizes the bundled model with the
+// reference GPTQ recipe on the GPU, its Hessians factorized on the device
+// and through the host: the same doubles go into the same cuSOLVER calls
+// both times, so every output file must be the same.
+func TestResidentFactorOnDeviceWritesTheSameBytes(t *testing.T) {
+	be := residentGPU(t)
+	ck := openTiny(t)
+	tokens := calibrationTokens(t, ck)
+	dir := t.TempDir()
+	run := func(name string, be compute.Backend) string {
+		opts := Options{Method: GPTQ, Format: hf.GPTQ, Scheme: quant.Scheme{Bits: 4, GroupSize: 128}, Tokens: tokens, Backend: be,
+			GPTQ: GPTQOptions{TrueSequential: true, Damp: 0.01, BlockSize: 128}}
+		opts.Calib.Samples, opts.Calib.SeqLen = 4, 64
+		dest := filepath.Join(dir, name)
+		if _, err := Quantize(context.Background(), ck, dest, false, opts); err != nil {
+			t.Fatal(err)
+		}
+		return dest
+	}
+	onDevice := run("device", be)
+	viaHost := run("host", residentViaHost{be.(compute.Resident), be.(compute.Sweeper)})
+	compareDirs(t, viaHost, onDevice)
+}

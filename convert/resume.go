@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/qtk-dev/qtk/formats/safetensors"
 )
@@ -142,34 +143,43 @@ func (p *partial) saveLayer(l int, tensors []tensorData) error {
 // [windows, tokens × hidden] float32.
 const activationsTensor = "hidden_states"
 
-// inputSaver runs saveInputs in the background, one save at a time.
-type inputSaver struct{ done chan error }
+// saver runs saves in the background, one at a time.
+type saver struct{ done chan saveResult }
 
-func newInputSaver() *inputSaver {
-	s := &inputSaver{done: make(chan error, 1)}
-	s.done <- nil
+type saveResult struct {
+	took time.Duration
+	err  error
+}
+
+func newSaver() *saver {
+	s := &saver{done: make(chan saveResult, 1)}
+	s.done <- saveResult{}
 	return s
 }
 
-// start saves x as the inputs of layer l once the previous save is over;
-// x must not change until wait returns.
-func (s *inputSaver) start(p *partial, l int, x [][]float32) {
+// start runs save in the background once the previous save is over,
+// unless that one failed; what save reads must not change until wait
+// returns.
+func (s *saver) start(save func() error) {
 	prev := <-s.done
 	go func() {
-		if prev != nil {
+		if prev.err != nil {
 			s.done <- prev
 			return
 		}
-		s.done <- p.saveInputs(l, x)
+		start := time.Now()
+		err := save()
+		s.done <- saveResult{time.Since(start), err}
 	}()
 }
 
-// wait waits for the save in flight and returns its error, if any; later
-// waits return nil.
-func (s *inputSaver) wait() error {
-	err := <-s.done
-	s.done <- nil
-	return err
+// wait waits for the save in flight and returns how long it took and its
+// error, or the error of a save before it that stopped it; later waits
+// return 0 and nil.
+func (s *saver) wait() (time.Duration, error) {
+	r := <-s.done
+	s.done <- saveResult{}
+	return r.took, r.err
 }
 
 // saveInputs writes the activations entering layer l, a window at a time,

@@ -198,20 +198,25 @@ func copyTiny(t *testing.T) string {
 	return dir
 }
 
-// TestInputSaver: inputs saved in the background are there once wait
-// returns, each save replaces the one before, and a failed save is
-// reported by the next wait.
-func TestInputSaver(t *testing.T) {
+// TestSaver: saves run in the background one at a time, their results
+// are there once wait returns, a failed save is reported by the next
+// wait and stops the saves queued after it.
+func TestSaver(t *testing.T) {
 	p, err := openPartial(filepath.Join(t.TempDir(), "out"), false, false, madeFrom{}, 3, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := [][]float32{{1, 2, 3}, {4, 5, 6}}
-	s := newInputSaver()
-	s.start(p, 1, x)
-	s.start(p, 2, x) // waits for the first
-	if err := s.wait(); err != nil {
-		t.Fatal(err)
+	s := newSaver()
+	release := make(chan struct{})
+	s.start(func() error {
+		<-release // still running when start returns
+		return p.saveInputs(1, x)
+	})
+	close(release)
+	s.start(func() error { return p.saveInputs(2, x) }) // waits for the first
+	if took, err := s.wait(); err != nil || took <= 0 {
+		t.Fatalf("wait: %v, %v", took, err)
 	}
 	if exists(p.inputFile(1)) || !exists(p.inputFile(2)) {
 		t.Errorf("inputs of layer 1 kept %v, of layer 2 saved %v; want false, true", exists(p.inputFile(1)), exists(p.inputFile(2)))
@@ -230,11 +235,13 @@ func TestInputSaver(t *testing.T) {
 	if err := os.WriteFile(p.state, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.start(p, 3, x)
-	if err := s.wait(); err == nil {
-		t.Error("a save into a removed folder reported no error")
+	s.start(func() error { return p.saveInputs(3, x) })
+	ran := false
+	s.start(func() error { ran = true; return nil })
+	if _, err := s.wait(); err == nil || ran {
+		t.Errorf("a save into a removed folder reported %v; the save after it ran: %v", err, ran)
 	}
-	if err := s.wait(); err != nil {
+	if _, err := s.wait(); err != nil {
 		t.Errorf("a second wait: %v", err)
 	}
 }

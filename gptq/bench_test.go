@@ -105,8 +105,12 @@ func BenchmarkSweep(b *testing.B) {
 		defer g.Close()
 		variants = append(variants, variant{"cpu+cublas", g, true}, variant{"gpu", g, false})
 	}
-	// The factor comes from the last backend; it is not timed.
+	// The factor comes from the last backend, through the host, where
+	// every variant reads it; it is not timed.
 	factorOn := variants[len(variants)-1].be
+	if sw, ok := factorOn.(compute.Sweeper); ok {
+		factorOn = hostFactoring{factorOn, sw}
+	}
 	for _, sh := range []struct{ out, in int }{{4096, 4096}, {11008, 4096}, {4096, 11008}} {
 		w := randn(newRand(4), sh.out*sh.in)
 		x := correlatedInputs(newRand(5), 256, sh.in)
@@ -147,5 +151,41 @@ func BenchmarkSweep(b *testing.B) {
 				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/matrix")
 			})
 		}
+	}
+}
+
+// BenchmarkFactorOnGPU times the factorization of a Hessian accumulated
+// on the GPU, of Llama-2-7B's input widths (4096, and 11008 for
+// down_proj), from H to the U the sweep reads: on the device ("device"),
+// and with H read to the host, gathered there and U made from the
+// downloaded inverse ("host", U's float32 copy and upload not included).
+// Skipped without a GPU and with -short.
+func BenchmarkFactorOnGPU(b *testing.B) {
+	if testing.Short() {
+		b.Skip("7B shapes skipped in short mode")
+	}
+	gpu := openGPU(b)
+	for _, in := range []int{4096, 11008} {
+		h := NewHessianOn(gpu, in)
+		h.Add(correlatedInputs(newRand(6), 256, in), 256)
+		for _, v := range []struct {
+			name string
+			be   compute.Backend
+		}{{"device", gpu}, {"host", hostFactoring{gpu, gpu.(compute.Sweeper)}}} {
+			b.Run(fmt.Sprintf("%s/%d", v.name, in), func(b *testing.B) {
+				o, err := Options{Scheme: scheme4(128), Backend: v.be}.resolved()
+				if err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					h.stale()
+					if _, err := h.factored(o); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/factor")
+			})
+		}
+		h.Release()
 	}
 }

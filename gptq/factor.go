@@ -26,27 +26,56 @@ func (u invFactor) row(dst []float32, p, q0 int) {
 }
 
 // factor damps H (in processing order perm, with diagonal diag) by
-// damp·mean(diag) for damp = o.Damp and factorizes it. While that fails
-// it raises damp tenfold, up to MaxDamp, noting each raise in o.Log.
+// damp·mean(diag) for damp = o.Damp and factorizes it on the host. While
+// that fails it raises damp as dampUntil says.
 func factor(h *Hessian, perm []int, diag []float64, o Options) (invFactor, float64, error) {
-	n := len(perm)
+	u := invFactor{n: len(perm), m: make([]float64, len(perm)*len(perm))}
+	damp, err := dampUntil(diag, o, func(add float64) (bool, error) {
+		return u.factorize(o.Backend, h, perm, diag, add)
+	})
+	if err != nil {
+		return invFactor{}, 0, err
+	}
+	return u, damp, nil
+}
+
+// factorOnDevice is factor where fz holds H: the factor stays on its
+// device.
+func factorOnDevice(fz compute.Factorizer, h *Hessian, perm []int, diag []float64, o Options) (compute.Factor, float64, error) {
+	var u compute.Factor
+	damp, err := dampUntil(diag, o, func(add float64) (bool, error) {
+		var ok bool
+		var err error
+		u, ok, err = fz.InverseFactor(h.gram, perm, add)
+		return ok, err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return u, damp, nil
+}
+
+// dampUntil calls try with add = damp·mean(diag), for damp = o.Damp and,
+// while try reports that the damped H could not be factorized, for damp
+// raised tenfold at a time up to MaxDamp, noting each raise in o.Log. It
+// returns the damp that succeeded.
+func dampUntil(diag []float64, o Options, try func(add float64) (bool, error)) (float64, error) {
 	mean := 0.0
 	for _, d := range diag {
 		mean += d
 	}
-	mean /= float64(n)
-	u := invFactor{n: n, m: make([]float64, n*n)}
+	mean /= float64(len(diag))
 	for damp := o.Damp; ; {
-		ok, err := u.factorize(o.Backend, h, perm, diag, damp*mean)
+		ok, err := try(damp * mean)
 		if err != nil {
-			return invFactor{}, 0, fmt.Errorf("gptq: factorizing the hessian: %w", err)
+			return 0, fmt.Errorf("gptq: factorizing the hessian: %w", err)
 		}
 		if ok {
-			return u, damp, nil
+			return damp, nil
 		}
 		next := damp * 10
 		if next > MaxDamp*(1+1e-9) {
-			return invFactor{}, 0, fmt.Errorf("gptq: hessian is not positive definite, even with damp %g", damp)
+			return 0, fmt.Errorf("gptq: hessian is not positive definite, even with damp %g", damp)
 		}
 		o.Log("gptq: cholesky failed with damp %g; damp raised to %g", damp, next)
 		damp = next

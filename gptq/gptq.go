@@ -20,14 +20,18 @@
 // On a backend that is a compute.Sweeper (the CUDA one), the sweep onto
 // package quant's integer grid with min-max parameters runs whole on its
 // device, rounding as the CPU sweep does; other grids and the clip
-// search sweep on the CPU.
+// search sweep on the CPU. Where that backend, a compute.Factorizer, also
+// accumulated the Hessian, H is factorized there too, and neither H nor
+// the factor crosses to the host.
 package gptq
 
 import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
+	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/quant"
 )
 
@@ -87,6 +91,9 @@ func Quantize(w []float32, out, in int, h *Hessian, opts Options) (Result, error
 	res := Result{Loss: loss, Damp: p.damp}
 	if scheme != nil {
 		if o.RefitScales {
+			if err := h.load(); err != nil {
+				return Result{}, err
+			}
 			refitScales(scheme.t, w, h, p.dead)
 		}
 		res.Tensor = scheme.t
@@ -99,8 +106,10 @@ func Quantize(w []float32, out, in int, h *Hessian, opts Options) (Result, error
 type plan struct {
 	perm []int  // perm[j] is the input channel quantized j-th
 	dead []bool // inputs that were always zero, by channel
-	u    invFactor
-	damp float64 // the damping fraction U was found with
+	// U is u, on the host, or factor, on the device that sweeps.
+	u      invFactor
+	factor compute.Factor
+	damp   float64 // the damping fraction U was found with
 	// importance is diag(H) in processing order for the grid's fits; nil
 	// when they take none.
 	importance []float32
@@ -112,7 +121,7 @@ func newPlan(h *Hessian, o Options) (plan, error) {
 	if err != nil {
 		return plan{}, err
 	}
-	p := plan{perm: f.perm, dead: f.dead, u: f.u, damp: f.damp}
+	p := plan{perm: f.perm, dead: f.dead, u: f.u, factor: f.factor, damp: f.damp}
 	if o.Clip != nil || o.Grid != nil {
 		p.importance = make([]float32, h.in)
 		for j, c := range p.perm {
@@ -131,35 +140,60 @@ type factorization struct {
 	perm     []int
 	dead     []bool
 	diag     []float64 // diag(H), dead columns set to 1
-	u        invFactor
-	damp     float64
+	// U is u, or factor where the backend holds H and sweeps (see
+	// deviceFactorizer).
+	u      invFactor
+	factor compute.Factor
+	damp   float64
 }
 
 // factored returns the factorization of H for o, made on the first call
-// after the last Add.
+// after the last Add. Where o's backend holds H and sweeps, H and U stay
+// on its device; else H is read to the host and factorized from there.
 func (h *Hessian) factored(o Options) (*factorization, error) {
 	h.factorMu.Lock()
 	defer h.factorMu.Unlock()
-	if f := h.factor; f != nil && f.actOrder == o.ActOrder && f.optDamp == o.Damp {
+	start := time.Now()
+	fz := deviceFactorizer(h, o)
+	if f := h.factor; f != nil && f.actOrder == o.ActOrder && f.optDamp == o.Damp && (f.factor != nil) == (fz != nil) {
 		return f, nil
 	}
-	in := h.in
+	diag, err := h.diagonal(fz)
+	if err != nil {
+		return nil, err
+	}
 	// Dead columns, inputs that were always zero, get H_cc = 1 (and zero
 	// weights in the sweep), as in the reference.
-	f := &factorization{actOrder: o.ActOrder, optDamp: o.Damp, diag: make([]float64, in), dead: make([]bool, in)}
-	for c := range f.diag {
-		f.diag[c] = h.at(c, c)
-		if f.diag[c] == 0 {
+	f := &factorization{actOrder: o.ActOrder, optDamp: o.Damp, diag: diag, dead: make([]bool, h.in)}
+	for c, d := range f.diag {
+		if d == 0 {
 			f.diag[c], f.dead[c] = 1, true
 		}
 	}
 	f.perm = processingOrder(f.diag, o.ActOrder)
-	var err error
-	if f.u, f.damp, err = factor(h, f.perm, f.diag, o); err != nil {
+	if fz != nil {
+		if f.factor, f.damp, err = factorOnDevice(fz, h, f.perm, f.diag, o); err != nil {
+			return nil, err
+		}
+		o.Log("gptq: hessian of %d channels factorized on the device in %.3fs", h.in, time.Since(start).Seconds())
+	} else if f.u, f.damp, err = factor(h, f.perm, f.diag, o); err != nil {
 		return nil, err
 	}
+	// A factorization this replaces may still be read by a Quantize with
+	// other options; its device memory goes when it is collected.
 	h.factor = f
 	return f, nil
+}
+
+// deviceFactorizer returns o's backend as a Factorizer where Quantize can
+// keep H and U on its device from end to end: the backend holds h's Gram
+// and sweeps o's grid there. Else it returns nil.
+func deviceFactorizer(h *Hessian, o Options) compute.Factorizer {
+	fz, ok := o.Backend.(compute.Factorizer)
+	if _, sweeps := o.Backend.(compute.Sweeper); !ok || !sweeps || !fz.HoldsGram(h.gram) || deviceSweepBlocker(o) != "" {
+		return nil
+	}
+	return fz
 }
 
 // checkInputs validates everything Quantize is given.
@@ -178,9 +212,6 @@ func checkInputs(w []float32, out, in int, h *Hessian, o Options) error {
 	case h.n == 0:
 		return fmt.Errorf("gptq: hessian has no calibration rows")
 	}
-	if err := h.load(); err != nil {
-		return err
-	}
 	if o.Grid != nil {
 		if gs := o.Grid.GroupSize(); gs <= 0 || in%gs != 0 {
 			return fmt.Errorf("gptq: the grid's groups of %d do not divide the %d input channels", gs, in)
@@ -188,15 +219,32 @@ func checkInputs(w []float32, out, in int, h *Hessian, o Options) error {
 	} else if err := o.Scheme.Validate(in); err != nil {
 		return fmt.Errorf("gptq: %w", err)
 	}
-	for i, v := range w {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("gptq: row %d, column %d: weight is %v", i/in, i%in, v)
-		}
-	}
-	if !h.finite() {
-		return fmt.Errorf("gptq: hessian has non-finite entries")
+	if i := firstNonFinite(w, in); i >= 0 {
+		return fmt.Errorf("gptq: row %d, column %d: weight is %v", i/in, i%in, w[i])
 	}
 	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinite value of
+// w [rows×in], or -1, scanning rows in parallel.
+func firstNonFinite(w []float32, in int) int {
+	rows := len(w) / in
+	first := make([]int, (rows+sweepRows-1)/sweepRows) // by chunk of rows
+	parallelFor(rows, sweepRows, func(lo, hi int) {
+		first[lo/sweepRows] = -1
+		for i, v := range w[lo*in : hi*in] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				first[lo/sweepRows] = lo*in + i
+				return
+			}
+		}
+	})
+	for _, i := range first {
+		if i >= 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // processingOrder returns perm, perm[j] being the input channel quantized

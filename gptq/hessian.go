@@ -72,7 +72,7 @@ func (h *Hessian) Add(x []float32, rows int) {
 		return
 	}
 	total := h.n + rows
-	h.h, h.factor = nil, nil // stale once the Gram moves on
+	h.stale()
 	if err := h.gram.Add(x, rows, float64(h.n)/float64(total), 2/float64(total)); err != nil {
 		h.err = fmt.Errorf("gptq: hessian add: %w", err)
 		return
@@ -117,9 +117,46 @@ func (h *Hessian) load() error {
 // Release frees the Hessian's memory on the backend's device; the Hessian
 // must not be used after.
 func (h *Hessian) Release() {
+	h.stale()
 	if h.gram != nil {
 		h.gram.Release()
 	}
+}
+
+// stale drops what was read or derived from the Gram, which moves on.
+func (h *Hessian) stale() {
+	h.h = nil
+	if h.factor != nil && h.factor.factor != nil {
+		h.factor.factor.Release()
+	}
+	h.factor = nil
+}
+
+// diagonal returns diag(H) after checking that H is finite: on fz's
+// device where fz holds H, else from H read to the host.
+func (h *Hessian) diagonal(fz compute.Factorizer) ([]float64, error) {
+	errNonFinite := fmt.Errorf("gptq: hessian has non-finite entries")
+	if fz != nil {
+		diag, finite, err := fz.GramDiagonal(h.gram)
+		if err != nil {
+			return nil, fmt.Errorf("gptq: reading the hessian's diagonal: %w", err)
+		}
+		if !finite {
+			return nil, errNonFinite
+		}
+		return diag, nil
+	}
+	if err := h.load(); err != nil {
+		return nil, err
+	}
+	if !h.finite() {
+		return nil, errNonFinite
+	}
+	diag := make([]float64, h.in)
+	for c := range diag {
+		diag[c] = h.at(c, c)
+	}
+	return diag, nil
 }
 
 // at returns H[i][j]; load must have succeeded.

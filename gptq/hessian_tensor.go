@@ -24,7 +24,7 @@ func (h *Hessian) AddTensor(x compute.Tensor, rows int) {
 		return
 	}
 	total := h.n + rows
-	h.h, h.factor = nil, nil // stale once the Gram moves on
+	h.stale()
 	if err := g.AddTensor(x, rows, float64(h.n)/float64(total), 2/float64(total)); err != nil {
 		h.err = fmt.Errorf("gptq: hessian add: %w", err)
 		return

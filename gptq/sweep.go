@@ -29,7 +29,9 @@ type sweep struct {
 	// worked on in a copy (the reference's W1), so group parameters found
 	// in its middle see w as it was when the block began, as there.
 	w []float32
-	u invFactor
+	// U is u, or factor on the device of the backend's Sweeper.
+	u      invFactor
+	factor compute.Factor
 	// importance weighs each column's error in the grid's fits, in
 	// processing order; nil when the fits take none.
 	importance []float32
@@ -46,7 +48,7 @@ func newSweep(w []float32, out, in int, p plan, grid Grid, o Options) *sweep {
 		grid: grid, gs: gs, dynamic: !perRow && !o.StaticGroups,
 		perm: p.perm,
 		w:    make([]float32, out*in),
-		u:    p.u,
+		u:    p.u, factor: p.factor,
 	}
 	// The importance of each channel in its original order, for the
 	// parameters found before the sweep.
@@ -126,6 +128,9 @@ func (s *sweep) run() (float64, error) {
 
 // runCPU is run on the CPU, the lazy updates' products on the backend.
 func (s *sweep) runCPU() (float64, error) {
+	if s.u.m == nil {
+		return 0, fmt.Errorf("gptq: the factor is on the device, the sweep on the CPU")
+	}
 	out, in, bs := s.out, s.in, s.o.BlockSize
 	bs = min(bs, in)
 	w1 := make([]float32, out*bs) // the block's weights, updated column by column

@@ -56,6 +56,33 @@ func outErrTolerance(s quant.Scheme) float64 {
 	return 1e-3
 }
 
+// deviceSweepCases are the shapes and options the device's sweep is
+// checked on.
+var deviceSweepCases = []struct {
+	out, in int
+	o       Options
+	dead    bool // a few input channels are always zero
+}{
+	// One block: exact.
+	{37, 96, Options{Scheme: scheme4(32)}, false},
+	{50, 128, Options{Scheme: scheme4(-1), ActOrder: true}, false},
+	{33, 128, Options{Scheme: quant.Scheme{Bits: 4, GroupSize: 32, Symmetric: true}}, false},
+	{33, 128, Options{Scheme: quant.Scheme{Bits: 4, GroupSize: 64, MinZero: 1}, ActOrder: true}, false},
+	{33, 128, Options{Scheme: quant.Scheme{Bits: 8, GroupSize: 32, BF16Scales: true}}, true},
+	{64, 128, Options{Scheme: scheme4(16), ActOrder: true, StaticGroups: true}, true},
+	// Several blocks, a partial last one, groups across blocks.
+	{64, 512, Options{Scheme: scheme4(128)}, false},
+	{64, 512, Options{Scheme: scheme4(128), ActOrder: true}, true},
+	{64, 512, Options{Scheme: quant.Scheme{Bits: 8, GroupSize: 128}}, false},
+	{37, 200, Options{Scheme: scheme4(-1)}, false},
+	{37, 200, Options{Scheme: scheme4(50)}, false},
+	{37, 200, Options{Scheme: scheme4(50), ActOrder: true}, false},
+	{37, 200, Options{Scheme: scheme4(50), ActOrder: true, StaticGroups: true}, true},
+	{40, 512, Options{Scheme: scheme4(256)}, false},
+	{300, 384, Options{Scheme: scheme4(128), BlockSize: 96}, false},
+	{300, 384, Options{Scheme: quant.Scheme{Bits: 4, GroupSize: 64, Symmetric: true}, ActOrder: true}, false},
+}
+
 // TestDeviceSweepMatchesCPU runs the sweep on the GPU and on the CPU from
 // one plan. Within the first block both round exactly alike, so matrices
 // of one block must agree exactly; after it, the lazy updates sum in
@@ -64,30 +91,7 @@ func outErrTolerance(s quant.Scheme) float64 {
 // and leave the output error as it was.
 func TestDeviceSweepMatchesCPU(t *testing.T) {
 	gpu := openGPU(t)
-	for _, tc := range []struct {
-		out, in int
-		o       Options
-		dead    bool // a few input channels are always zero
-	}{
-		// One block: exact.
-		{37, 96, Options{Scheme: scheme4(32)}, false},
-		{50, 128, Options{Scheme: scheme4(-1), ActOrder: true}, false},
-		{33, 128, Options{Scheme: quant.Scheme{Bits: 4, GroupSize: 32, Symmetric: true}}, false},
-		{33, 128, Options{Scheme: quant.Scheme{Bits: 4, GroupSize: 64, MinZero: 1}, ActOrder: true}, false},
-		{33, 128, Options{Scheme: quant.Scheme{Bits: 8, GroupSize: 32, BF16Scales: true}}, true},
-		{64, 128, Options{Scheme: scheme4(16), ActOrder: true, StaticGroups: true}, true},
-		// Several blocks, a partial last one, groups across blocks.
-		{64, 512, Options{Scheme: scheme4(128)}, false},
-		{64, 512, Options{Scheme: scheme4(128), ActOrder: true}, true},
-		{64, 512, Options{Scheme: quant.Scheme{Bits: 8, GroupSize: 128}}, false},
-		{37, 200, Options{Scheme: scheme4(-1)}, false},
-		{37, 200, Options{Scheme: scheme4(50)}, false},
-		{37, 200, Options{Scheme: scheme4(50), ActOrder: true}, false},
-		{37, 200, Options{Scheme: scheme4(50), ActOrder: true, StaticGroups: true}, true},
-		{40, 512, Options{Scheme: scheme4(256)}, false},
-		{300, 384, Options{Scheme: scheme4(128), BlockSize: 96}, false},
-		{300, 384, Options{Scheme: quant.Scheme{Bits: 4, GroupSize: 64, Symmetric: true}, ActOrder: true}, false},
-	} {
+	for _, tc := range deviceSweepCases {
 		exact := tc.in <= cmp.Or(tc.o.BlockSize, DefaultBlockSize)
 		t.Run(fmt.Sprintf("%dx%d/%s", tc.out, tc.in, optName(tc.o)), func(t *testing.T) {
 			const rows = 1024
@@ -171,5 +175,57 @@ func TestQuantizeOnGPU(t *testing.T) {
 		100*codes, 100*params, outErr, res.Loss, cpu.Loss)
 	if codes > 0.01 || params > 0.01 || outErr > 1e-3 || math.Abs(res.Loss-cpu.Loss) > 1e-3*cpu.Loss {
 		t.Error("Quantize on the GPU differs from Quantize on the CPU beyond float32 summation order")
+	}
+}
+
+// hostFactoring is a GPU backend whose Factorizer is hidden: Quantize
+// reads H to the host and factorizes it from there.
+type hostFactoring struct {
+	compute.Backend
+	compute.Sweeper
+}
+
+// TestDeviceFactorMatchesHost: with the Hessian accumulated on the GPU,
+// Quantize factorizes it there and gives the codes it gives when H and U
+// travel through the host: the same doubles go into the same cuSOLVER
+// calls, and U is rounded to float32 alike.
+func TestDeviceFactorMatchesHost(t *testing.T) {
+	gpu := openGPU(t)
+	viaHost := hostFactoring{gpu, gpu.(compute.Sweeper)}
+	for _, tc := range deviceSweepCases {
+		t.Run(fmt.Sprintf("%dx%d/%s", tc.out, tc.in, optName(tc.o)), func(t *testing.T) {
+			const rows = 1024
+			w, x, _ := calibrated(uint64(tc.out*tc.in), tc.out, tc.in, rows)
+			if tc.dead {
+				for r := range rows {
+					x[r*tc.in+3], x[r*tc.in+tc.in-5] = 0, 0
+				}
+			}
+			h := NewHessianOn(gpu, tc.in)
+			defer h.Release()
+			h.Add(x, rows)
+			var log strings.Builder
+			o := tc.o
+			o.Backend = gpu
+			o.Log = func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }
+			onDevice, err := Quantize(w, tc.out, tc.in, h, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(log.String(), "factorized on the device") || h.h != nil {
+				t.Fatalf("H left the device; log %q", log.String())
+			}
+			o.Backend = viaHost
+			host, err := Quantize(w, tc.out, tc.in, h, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTensor(t, onDevice.Tensor, tc.out, tc.in, o.Scheme)
+			codes, params, _ := sweepDiff(onDevice.Tensor, host.Tensor, w, x, rows)
+			if codes != 0 || params != 0 || onDevice.Loss != host.Loss || onDevice.Damp != host.Damp {
+				t.Errorf("codes differing %.3g%%, group parameters %.3g%%, loss %v vs %v, damp %v vs %v; want the same",
+					100*codes, 100*params, onDevice.Loss, host.Loss, onDevice.Damp, host.Damp)
+			}
+		})
 	}
 }

@@ -60,12 +60,13 @@ func (s Scheme) Groups(in int) int {
 func (t *Tensor) Dequantize() []float32 {
 	w := make([]float32, t.Out*t.In)
 	groups := len(t.Scale) / t.Out
-	for r := 0; r < t.Out; r++ {
-		for c := 0; c < t.In; c++ {
-			at := r*groups + int(t.GIdx[c])
-			w[r*t.In+c] = Dequantize(t.Q[r*t.In+c], t.Scale[at], t.Zero[at])
+	forRows(t.Out, t.In, func(r int) {
+		scale, zero := t.Scale[r*groups:(r+1)*groups], t.Zero[r*groups:(r+1)*groups]
+		q, dst := t.Q[r*t.In:(r+1)*t.In], w[r*t.In:(r+1)*t.In]
+		for c, g := range t.GIdx {
+			dst[c] = Dequantize(q[c], scale[g], zero[g])
 		}
-	}
+	})
 	return w
 }
 

@@ -261,7 +261,7 @@ func UploadVia[T uint8 | uint16 | int32 | float32 | float64](c *Ctx, dst Buffer,
 	}
 	st := unsafe.Slice((*byte)(stage.ptr), stage.bytes)
 	for off := 0; off < len(b); off += stage.bytes {
-		n := copy(st, b[off:])
+		n := copyParallel(st, b[off:])
 		if err := check("cuMemcpyHtoD", cuMemcpyHtoD(dst.ptr+uintptr(off), stage.ptr, uintptr(n))); err != nil {
 			return err
 		}
@@ -282,7 +282,7 @@ func DownloadVia[T uint8 | uint16 | int32 | float32 | float64](c *Ctx, dst []T, 
 		if err := check("cuMemcpyDtoH", cuMemcpyDtoH(stage.ptr, src.ptr+uintptr(off), uintptr(n))); err != nil {
 			return err
 		}
-		copy(b[off:off+n], st)
+		copyParallel(b[off:off+n], st)
 	}
 	return nil
 }
