@@ -87,12 +87,14 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 	if o.Clip {
 		copts.step = max(1, tokens/o.ClipTokens)
 	}
+	deviceStart := time.Now()
 	dev, err := newDeviceSearch(cfg, w, acts, o)
 	if err != nil {
 		return nil, fmt.Errorf("awq: the float layer on %s: %w", o.Backend.Name(), err)
 	}
 	if dev != nil {
 		defer dev.release()
+		o.Log("awq: the float layer held on %s in %.2fs", o.Backend.Name(), time.Since(deviceStart).Seconds())
 	}
 	captureStart := time.Now()
 	f, err := captureOn(cfg, w, acts, dev, copts, o.Backend)
@@ -120,12 +122,14 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 		res.Scales = append(res.Scales, rep)
 	}
 
+	foldStart := time.Now()
 	scaled := cloneWeights(*w)
 	for _, rep := range res.Scales {
 		fold(cfg, &scaled, rep.Prev, rep.Linears, rep.Scales)
 		// The clip search sees the inputs of the scaled layer.
 		divideColumns(f.sample[inputOf[rep.Linears[0]]], rep.Scales)
 	}
+	o.Log("awq: scales folded in %.2fs", time.Since(foldStart).Seconds())
 	if o.Clip {
 		for _, r := range linearRoles {
 			if r == model.AttnQ || r == model.AttnK {
@@ -133,6 +137,7 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 				// the output through q·kᵀ, not linearly.
 				continue
 			}
+			clipStart := time.Now()
 			out, in := shape(cfg, r)
 			x := f.sample[inputOf[r]]
 			var losses []float64
@@ -143,10 +148,12 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 			} else {
 				losses = clipLosses(tensor(&scaled, r), out, in, x, o.Scheme)
 			}
+			scored := time.Since(clipStart)
 			rep := applyClip(tensor(&scaled, r), out, in, losses, len(x)/in, o.Scheme)
 			rep.Linear = r
-			o.Log("awq: clip %s: %d of %d groups shrunk (mean %.3f), error %.4g → %.4g over %d tokens",
-				r, rep.Clipped, rep.Groups, rep.MeanShrink, rep.ErrBefore, rep.ErrAfter, rep.Tokens)
+			o.Log("awq: clip %s: %d of %d groups shrunk (mean %.3f), error %.4g → %.4g over %d tokens, in %.2fs (candidates scored in %.2fs)",
+				r, rep.Clipped, rep.Groups, rep.MeanShrink, rep.ErrBefore, rep.ErrAfter, rep.Tokens,
+				time.Since(clipStart).Seconds(), scored.Seconds())
 			res.Clips = append(res.Clips, rep)
 		}
 	}
@@ -158,6 +165,7 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 			}
 		}
 	}
+	roundStart := time.Now()
 	for _, r := range linearRoles {
 		out, in := shape(cfg, r)
 		t, err := quant.RTN(tensor(&scaled, r), out, in, o.Scheme, quant.RTNOptions{})
@@ -166,6 +174,7 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 		}
 		res.Tensors[r] = t
 	}
+	o.Log("awq: the scaled linears rounded in %.2fs", time.Since(roundStart).Seconds())
 	*w = scaled
 	return res, nil
 }

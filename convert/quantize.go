@@ -119,7 +119,7 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 	opts.Progress.Report(step, first, cfg.NumLayers)
 	saver := newInputSaver()
 	defer saver.wait() // before the state folder may be removed
-	layers := &layerPrefetch{ck: ck}
+	layers := &layerPrefetch{ck: ck, logf: opts.logf}
 	defer layers.wait() // before the checkpoint may be closed
 	for l := first; l < cfg.NumLayers; l++ {
 		if err := ctx.Err(); err != nil {
