@@ -103,32 +103,45 @@ func groupAbsMax(w []float32) float32 {
 
 // applyClip chooses every (row, group)'s candidate of w [out × in] from
 // losses (clipLosses' layout, over n sampled tokens), clamps w in place to
-// the chosen ranges and reports the search.
+// the chosen ranges and reports the search. Rows are chosen and clamped
+// in parallel; the report sums in group, then row order.
 func applyClip(w []float32, out, in int, losses []float64, n int, scheme quant.Scheme) ClipReport {
 	gs := clipGroupSize(in, scheme)
 	groups := in / gs
-	rep := ClipReport{Groups: out * groups, Tokens: n}
-	for g := range groups {
-		lo := g * gs
-		for r := range out {
-			best, bestStep := losses[g*clipCandidates*out+r], 0
-			rep.ErrBefore += best
-			for i := 1; i < clipCandidates; i++ {
-				if loss := losses[(g*clipCandidates+i)*out+r]; loss < best {
-					best, bestStep = loss, i
+	// The plain range's loss, the chosen one's and its candidate, at
+	// g·out + r.
+	before, after := make([]float64, groups*out), make([]float64, groups*out)
+	chosen := make([]int, groups*out)
+	forRows(out, in, func(r0, r1 int) {
+		for g := range groups {
+			lo := g * gs
+			for r := r0; r < r1; r++ {
+				best, bestStep := losses[g*clipCandidates*out+r], 0
+				before[g*out+r] = best
+				for i := 1; i < clipCandidates; i++ {
+					if loss := losses[(g*clipCandidates+i)*out+r]; loss < best {
+						best, bestStep = loss, i
+					}
+				}
+				after[g*out+r], chosen[g*out+r] = best, bestStep
+				if bestStep == 0 {
+					continue
+				}
+				row := w[r*in+lo : r*in+lo+gs]
+				m := groupAbsMax(row) * clipFactor(bestStep)
+				for j, v := range row {
+					row[j] = min(max(v, -m), m)
 				}
 			}
-			rep.ErrAfter += best
-			if bestStep == 0 {
-				continue
-			}
+		}
+	})
+	rep := ClipReport{Groups: out * groups, Tokens: n}
+	for k, step := range chosen {
+		rep.ErrBefore += before[k]
+		rep.ErrAfter += after[k]
+		if step != 0 {
 			rep.Clipped++
-			rep.MeanShrink += float64(bestStep) / clipSteps
-			row := w[r*in+lo : r*in+lo+gs]
-			m := groupAbsMax(row) * clipFactor(bestStep)
-			for j, v := range row {
-				row[j] = min(max(v, -m), m)
-			}
+			rep.MeanShrink += float64(step) / clipSteps
 		}
 	}
 	rep.MeanShrink /= float64(rep.Groups)

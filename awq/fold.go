@@ -20,12 +20,14 @@ func fold(cfg *model.Config, w *runtime.LayerWeights, prev model.Role, linears [
 	default:
 		_, in := shape(cfg, prev)
 		rows := tensor(w, prev)
-		for c, sc := range s {
-			row := rows[c*in : (c+1)*in]
-			for j := range row {
-				row[j] /= sc
+		forRows(len(s), in, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				row := rows[c*in : (c+1)*in]
+				for j := range row {
+					row[j] /= s[c]
+				}
 			}
-		}
+		})
 		if bias := tensor(w, biasOf[prev]); bias != nil {
 			for c, sc := range s {
 				bias[c] /= sc
@@ -35,12 +37,14 @@ func fold(cfg *model.Config, w *runtime.LayerWeights, prev model.Role, linears [
 	for _, r := range linears {
 		out, in := shape(cfg, r)
 		m := tensor(w, r)
-		for o := range out {
-			row := m[o*in : (o+1)*in]
-			for c, sc := range s {
-				row[c] *= sc
+		forRows(out, in, func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				row := m[o*in : (o+1)*in]
+				for c, sc := range s {
+					row[c] *= sc
+				}
 			}
-		}
+		})
 	}
 }
 

@@ -97,7 +97,10 @@ func cloneWeights(w runtime.LayerWeights) runtime.LayerWeights {
 	c := w
 	for _, f := range fields {
 		if p := f(&c); *p != nil {
-			*p = append([]float32(nil), *p...)
+			src := *p
+			*p = make([]float32, len(src))
+			dst := *p
+			forRows(len(src), 1, func(lo, hi int) { copy(dst[lo:hi], src[lo:hi]) })
 		}
 	}
 	return c
