@@ -103,49 +103,64 @@ func groupAbsMax(w []float32) float32 {
 
 // applyClip chooses every (row, group)'s candidate of w [out × in] from
 // losses (clipLosses' layout, over n sampled tokens), clamps w in place to
-// the chosen ranges and reports the search. Rows are chosen and clamped
-// in parallel; the report sums in group, then row order.
+// the chosen ranges and reports the search.
 func applyClip(w []float32, out, in int, losses []float64, n int, scheme quant.Scheme) ClipReport {
+	rep, chosen := chooseClip(losses, out, in, n, scheme)
+	clampGroups(w, out, in, chosen, scheme)
+	return rep
+}
+
+// chooseClip returns the report of the clip search of a linear [out × in]
+// from its losses (clipLosses' layout, over n sampled tokens) and the
+// candidate chosen for each (row, group), at g·out + r: the least loss,
+// the wider range on ties.
+func chooseClip(losses []float64, out, in, n int, scheme quant.Scheme) (ClipReport, []int32) {
+	groups := in / clipGroupSize(in, scheme)
+	rep := ClipReport{Groups: out * groups, Tokens: n}
+	chosen := make([]int32, groups*out)
+	for g := range groups {
+		for r := range out {
+			best, bestStep := losses[g*clipCandidates*out+r], 0
+			rep.ErrBefore += best
+			for i := 1; i < clipCandidates; i++ {
+				if loss := losses[(g*clipCandidates+i)*out+r]; loss < best {
+					best, bestStep = loss, i
+				}
+			}
+			rep.ErrAfter += best
+			if bestStep == 0 {
+				continue
+			}
+			chosen[g*out+r] = int32(bestStep)
+			rep.Clipped++
+			rep.MeanShrink += float64(bestStep) / clipSteps
+		}
+	}
+	rep.MeanShrink /= float64(rep.Groups)
+	return rep, chosen
+}
+
+// clampGroups clamps each (row, group) of w [out × in] to ±absmax times
+// the chosen candidate's factor (chooseClip's layout), absmax the group's
+// largest |w|, over the cores.
+func clampGroups(w []float32, out, in int, chosen []int32, scheme quant.Scheme) {
 	gs := clipGroupSize(in, scheme)
 	groups := in / gs
-	// The plain range's loss, the chosen one's and its candidate, at
-	// g·out + r.
-	before, after := make([]float64, groups*out), make([]float64, groups*out)
-	chosen := make([]int, groups*out)
 	forRows(out, in, func(r0, r1 int) {
-		for g := range groups {
-			lo := g * gs
-			for r := r0; r < r1; r++ {
-				best, bestStep := losses[g*clipCandidates*out+r], 0
-				before[g*out+r] = best
-				for i := 1; i < clipCandidates; i++ {
-					if loss := losses[(g*clipCandidates+i)*out+r]; loss < best {
-						best, bestStep = loss, i
-					}
-				}
-				after[g*out+r], chosen[g*out+r] = best, bestStep
-				if bestStep == 0 {
+		for r := r0; r < r1; r++ {
+			for g := range groups {
+				step := int(chosen[g*out+r])
+				if step == 0 {
 					continue
 				}
-				row := w[r*in+lo : r*in+lo+gs]
-				m := groupAbsMax(row) * clipFactor(bestStep)
+				row := w[r*in+g*gs : r*in+(g+1)*gs]
+				m := groupAbsMax(row) * clipFactor(step)
 				for j, v := range row {
 					row[j] = min(max(v, -m), m)
 				}
 			}
 		}
 	})
-	rep := ClipReport{Groups: out * groups, Tokens: n}
-	for k, step := range chosen {
-		rep.ErrBefore += before[k]
-		rep.ErrAfter += after[k]
-		if step != 0 {
-			rep.Clipped++
-			rep.MeanShrink += float64(step) / clipSteps
-		}
-	}
-	rep.MeanShrink /= float64(rep.Groups)
-	return rep
 }
 
 // clipLinear runs the clip search on the host and clamps w in place.

@@ -143,3 +143,52 @@ func (d *deviceSearch) scaleLosses(g scaleGroup, scales [][]float32, scheme quan
 func (d *deviceSearch) clipLosses(w []float32, out, in int, x []float32, scheme quant.Scheme) ([]float64, error) {
 	return d.be.ClipLosses(w, out, in, x, len(x)/in, scheme, clipCandidates, clipSteps)
 }
+
+// The scaled layer on the device: with Options.RoundOnDevice, the fold,
+// the clip and the rounding of the linears run on the device's copy of
+// the float projections, and only the codes come back.
+
+// deviceRows is where linear r sits in the device layer: the input its
+// projection reads, and its rows there (q, k, v and gate, up are fused).
+func deviceRows(cfg *model.Config, r model.Role) (input string, row0, rows int) {
+	q, kv, ffn := cfg.QDim(), cfg.KVDim(), cfg.IntermediateSize
+	switch r {
+	case model.AttnQ:
+		return compute.InputQKV, 0, q
+	case model.AttnK:
+		return compute.InputQKV, q, kv
+	case model.AttnV:
+		return compute.InputQKV, q + kv, kv
+	case model.FFNGate:
+		return compute.InputGateUp, 0, ffn
+	case model.FFNUp:
+		return compute.InputGateUp, ffn, ffn
+	}
+	out, _ := shape(cfg, r)
+	return siteInputs[inputOf[r]], 0, out
+}
+
+// fold is foldLinears on the device.
+func (d *deviceSearch) fold(rep ScaleReport) error {
+	return d.layer.FoldScales(siteInputs[inputOf[rep.Linears[0]]], rep.Scales)
+}
+
+// scaledClipLosses is clipLosses of linear r's scaled weights on the
+// device.
+func (d *deviceSearch) scaledClipLosses(cfg *model.Config, r model.Role, x []float32, scheme quant.Scheme) ([]float64, error) {
+	input, row0, rows := deviceRows(cfg, r)
+	_, in := shape(cfg, r)
+	return d.layer.ScaledClipLosses(input, row0, rows, x, len(x)/in, scheme, clipCandidates, clipSteps)
+}
+
+// clamp is clampGroups of linear r's scaled weights on the device.
+func (d *deviceSearch) clamp(cfg *model.Config, r model.Role, chosen []int32, scheme quant.Scheme) error {
+	input, row0, rows := deviceRows(cfg, r)
+	return d.layer.ClampScaled(input, row0, rows, chosen, scheme, clipSteps)
+}
+
+// round is quant.RTN of linear r's scaled weights on the device.
+func (d *deviceSearch) round(cfg *model.Config, r model.Role, scheme quant.Scheme) (*quant.Tensor, error) {
+	input, row0, rows := deviceRows(cfg, r)
+	return d.layer.RoundScaled(input, row0, rows, scheme)
+}

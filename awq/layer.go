@@ -40,7 +40,8 @@ import (
 //
 // On success w is replaced by the scaled layer: new slices for every
 // tensor (the caller's slices, and any runtime.Layer built from them, are
-// not written), holding
+// not written; with Options.RoundOnDevice and the searches on a device,
+// nil for the linears), holding
 //   - AttnNorm and FFNNorm divided by the scales of their groups;
 //   - V's rows (and VBias) divided by the v→o scales, when searched;
 //   - Up's rows (and UpBias) divided by the up→down scales;
@@ -122,10 +123,25 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 		res.Scales = append(res.Scales, rep)
 	}
 
+	// onDevice: the linears are folded, clipped and rounded on the
+	// device that ran the searches; the host keeps the norms and biases.
+	onDevice := dev != nil && o.RoundOnDevice
 	foldStart := time.Now()
-	scaled := cloneWeights(*w)
+	var scaled runtime.LayerWeights
+	if onDevice {
+		scaled = cloneVectors(*w)
+	} else {
+		scaled = cloneWeights(*w)
+	}
 	for _, rep := range res.Scales {
-		fold(cfg, &scaled, rep.Prev, rep.Linears, rep.Scales)
+		if onDevice {
+			foldVectors(&scaled, rep.Prev, rep.Scales)
+			if err := dev.fold(rep); err != nil {
+				return nil, fmt.Errorf("awq: folding the scales of %v: %w", rep.Linears, err)
+			}
+		} else {
+			fold(cfg, &scaled, rep.Prev, rep.Linears, rep.Scales)
+		}
 		// The clip search sees the inputs of the scaled layer.
 		divideColumns(f.sample[inputOf[rep.Linears[0]]], rep.Scales)
 	}
@@ -141,15 +157,26 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 			out, in := shape(cfg, r)
 			x := f.sample[inputOf[r]]
 			var losses []float64
-			if dev != nil {
-				if losses, err = dev.clipLosses(tensor(&scaled, r), out, in, x, o.Scheme); err != nil {
+			switch {
+			case onDevice:
+				losses, err = dev.scaledClipLosses(cfg, r, x, o.Scheme)
+			case dev != nil:
+				losses, err = dev.clipLosses(tensor(&scaled, r), out, in, x, o.Scheme)
+			default:
+				losses = clipLosses(tensor(&scaled, r), out, in, x, o.Scheme)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("awq: clip %s: %w", r, err)
+			}
+			scored := time.Since(clipStart)
+			rep, chosen := chooseClip(losses, out, in, len(x)/in, o.Scheme)
+			if onDevice {
+				if err := dev.clamp(cfg, r, chosen, o.Scheme); err != nil {
 					return nil, fmt.Errorf("awq: clip %s: %w", r, err)
 				}
 			} else {
-				losses = clipLosses(tensor(&scaled, r), out, in, x, o.Scheme)
+				clampGroups(tensor(&scaled, r), out, in, chosen, o.Scheme)
 			}
-			scored := time.Since(clipStart)
-			rep := applyClip(tensor(&scaled, r), out, in, losses, len(x)/in, o.Scheme)
 			rep.Linear = r
 			o.Log("awq: clip %s: %d of %d groups shrunk (mean %.3f), error %.4g → %.4g over %d tokens, in %.2fs (candidates scored in %.2fs)",
 				r, rep.Clipped, rep.Groups, rep.MeanShrink, rep.ErrBefore, rep.ErrAfter, rep.Tokens,
@@ -168,7 +195,12 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 	roundStart := time.Now()
 	for _, r := range linearRoles {
 		out, in := shape(cfg, r)
-		t, err := quant.RTN(tensor(&scaled, r), out, in, o.Scheme, quant.RTNOptions{})
+		var t *quant.Tensor
+		if onDevice {
+			t, err = dev.round(cfg, r, o.Scheme)
+		} else {
+			t, err = quant.RTN(tensor(&scaled, r), out, in, o.Scheme, quant.RTNOptions{})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("awq: %s: %w", r, err)
 		}

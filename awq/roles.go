@@ -105,3 +105,12 @@ func cloneWeights(w runtime.LayerWeights) runtime.LayerWeights {
 	}
 	return c
 }
+
+// cloneVectors is cloneWeights of w's norms and biases: its linears are
+// left nil.
+func cloneVectors(w runtime.LayerWeights) runtime.LayerWeights {
+	for _, r := range linearRoles {
+		*fields[r](&w) = nil
+	}
+	return cloneWeights(w)
+}

@@ -48,6 +48,10 @@ type gpuAWQLayer struct {
 	windows, n      int
 	inputs, grams   map[string]*deviceMem
 	attnOut, mlpOut *deviceMem
+
+	// scaled holds the scaled copies of the projections, by input
+	// (cuda_awq_scaled.go).
+	scaled map[string]*deviceMem
 }
 
 func (g *gpu) NewAWQLayer(shape LayerShape, w ResidentWeights, tf32 bool) (AWQLayer, error) {
@@ -79,6 +83,10 @@ func (g *gpu) NewAWQLayer(shape LayerShape, w ResidentWeights, tf32 bool) (AWQLa
 func (a *gpuAWQLayer) Release() {
 	a.vectors.Release()
 	a.releaseCapture()
+	for _, m := range a.scaled {
+		m.free()
+	}
+	a.scaled = nil
 }
 
 func (a *gpuAWQLayer) releaseCapture() {
@@ -496,9 +504,7 @@ func (g *gpu) ClipLosses(w []float32, out, in int, x []float32, n int, scheme qu
 	if err != nil {
 		return nil, fmt.Errorf("compute: clip losses: %w", err)
 	}
-	groups := in / grid.GroupSize
-	rows := min(out, max(1, clipScratchFloats/(groups*candidates*n)), max(1, clipScratchFloats/(candidates*in)))
-	losses := make([]float64, groups*candidates*out)
+	losses := make([]float64, in/grid.GroupSize*candidates*out)
 	err = g.dev.Do(func(c *cuda.Ctx) error {
 		sc := &deviceScratch{c: c}
 		defer sc.free()
@@ -510,43 +516,51 @@ func (g *gpu) ClipLosses(w []float32, out, in int, x []float32, n int, scheme qu
 		if err != nil {
 			return err
 		}
-		d, err := sc.floats(candidates * rows * in)
-		if err != nil {
-			return err
-		}
-		e, err := sc.floats(groups * candidates * rows * n)
-		if err != nil {
-			return err
-		}
-		lossBuf, err := sc.doubles(len(losses))
-		if err != nil {
-			return err
-		}
-		if err := g.notePeak(c); err != nil {
-			return err
-		}
 		if err := upload(g, c, wBuf, w[:out*in]); err != nil {
 			return err
 		}
 		if err := upload(g, c, xBuf, x[:n*in]); err != nil {
 			return err
 		}
-		for r0 := 0; r0 < out; r0 += rows {
-			r := min(rows, out-r0)
-			if err := c.ClipDeltas(d, wBuf.Offset(4*r0*in), r, in, grid, candidates, steps); err != nil {
-				return err
-			}
-			if err := c.GroupErrors(e, d, xBuf, candidates*r, n, grid.GroupSize, groups); err != nil {
-				return err
-			}
-			if err := c.RowMeanSquares(lossBuf, e, groups*candidates, r, n, out, r0); err != nil {
-				return err
-			}
-		}
-		return download(g, c, losses, lossBuf)
+		return g.clipLossesOn(c, sc, losses, wBuf, out, in, xBuf, n, grid, candidates, steps)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("compute: clip losses: %w", err)
 	}
 	return losses, nil
+}
+
+// clipLossesOn sets losses to ClipLosses of the weights wBuf [out×in] on
+// the inputs xBuf [n×in], both on the device; its scratch comes from sc.
+func (g *gpu) clipLossesOn(c *cuda.Ctx, sc *deviceScratch, losses []float64, wBuf cuda.Buffer, out, in int, xBuf cuda.Buffer, n int, grid cuda.QuantGrid, candidates, steps int) error {
+	groups := in / grid.GroupSize
+	rows := min(out, max(1, clipScratchFloats/(groups*candidates*n)), max(1, clipScratchFloats/(candidates*in)))
+	d, err := sc.floats(candidates * rows * in)
+	if err != nil {
+		return err
+	}
+	e, err := sc.floats(groups * candidates * rows * n)
+	if err != nil {
+		return err
+	}
+	lossBuf, err := sc.doubles(len(losses))
+	if err != nil {
+		return err
+	}
+	if err := g.notePeak(c); err != nil {
+		return err
+	}
+	for r0 := 0; r0 < out; r0 += rows {
+		r := min(rows, out-r0)
+		if err := c.ClipDeltas(d, wBuf.Offset(4*r0*in), r, in, grid, candidates, steps); err != nil {
+			return err
+		}
+		if err := c.GroupErrors(e, d, xBuf, candidates*r, n, grid.GroupSize, groups); err != nil {
+			return err
+		}
+		if err := c.RowMeanSquares(lossBuf, e, groups*candidates, r, n, out, r0); err != nil {
+			return err
+		}
+	}
+	return download(g, c, losses, lossBuf)
 }
