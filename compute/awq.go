@@ -19,8 +19,9 @@ type AWQSearcher interface {
 	// NewAWQLayer holds a float decoder layer of shape for AWQ's
 	// searches: w's norms and bias, and its projections, float32 linears
 	// of this backend's NewLinear that must outlive the AWQLayer. With
-	// tf32 its products run on the tensor cores in TF32 (inputs rounded
-	// to 10 bits of mantissa).
+	// tf32 the searches' products, and the Gram matrices the capture
+	// sums for them, run on the tensor cores in TF32 (inputs rounded to
+	// 10 bits of mantissa); the capture's pass stays in float32.
 	NewAWQLayer(shape LayerShape, w ResidentWeights, tf32 bool) (AWQLayer, error)
 	// ClipLosses returns the output errors of the clip search's
 	// candidates for the weight w [out×in] on the inputs x [n×in]: at

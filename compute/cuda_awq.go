@@ -264,7 +264,13 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 					return err
 				}
 				if g := a.grams[input]; g != nil {
-					if err := c.AddGram(g.buf, at(input), r, width); err != nil {
+					// The Gram matrix scores the searches, in their
+					// products' precision.
+					addGram := c.AddGram
+					if a.tf32 {
+						addGram = c.AddGramTF32
+					}
+					if err := addGram(g.buf, at(input), r, width); err != nil {
 						return err
 					}
 				}

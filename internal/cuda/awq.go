@@ -147,6 +147,19 @@ func (c *Ctx) AddGram(g, x Buffer, rows, cols int) error {
 	return checkBLAS(fmt.Sprintf("cublasSgemm(gram of [%d×%d])", rows, cols), cublasSgemm(h, opN, opT, int32(cols), int32(cols), int32(rows), &one, x.ptr, int32(cols), x.ptr, int32(cols), &one, g.ptr, int32(cols)))
 }
 
+// AddGramTF32 is AddGram on the tensor cores: the products of x's values
+// rounded to TF32, summed in float32.
+func (c *Ctx) AddGramTF32(g, x Buffer, rows, cols int) error {
+	h, err := c.blasHandle()
+	if err != nil {
+		return err
+	}
+	one := float32(1)
+	return checkBLAS(fmt.Sprintf("cublasGemmEx(TF32 gram of [%d×%d])", rows, cols), cublasGemmEx(h, opN, opT, int32(cols), int32(cols), int32(rows), &one,
+		x.ptr, dataFloat32, int32(cols), x.ptr, dataFloat32, int32(cols), &one, g.ptr, dataFloat32, int32(cols),
+		computeFastTF32, gemmDefaultAlgo))
+}
+
 // AbsColumnSlices is the number of row slices AbsColumnSums sums
 // separately: partial holds AbsColumnSlices·cols float64.
 const AbsColumnSlices = 64
