@@ -14,8 +14,8 @@ import (
 // layer on the device, with the reference's 128 windows of 512 tokens
 // and TF32 searches (qtk quantize awq --tf32): the pass that captures the
 // inputs, one grid point of each scale search (a search tries 20), the
-// attention kernel over one step of a pass (a pass makes four), the
-// clip losses of down_proj on 512 sampled tokens, and the fold and the
+// attention over one step of a pass (a pass makes four) by the layer's
+// kernel and as TF32 products (the TF32 searches'), the clip losses of down_proj on 512 sampled tokens, and the fold and the
 // rounding of the scaled linears. Random weights and inputs: only the
 // times mean something. Run with -test.benchtime 3x.
 func BenchmarkAWQLayer(b *testing.B) {
@@ -91,36 +91,43 @@ func BenchmarkAWQLayer(b *testing.B) {
 	b.Run("attention, one step", func(b *testing.B) {
 		seqs := al.chunk()
 		rows := seqs * n
-		err := g.dev.Do(func(c *cuda.Ctx) error {
-			sc := &deviceScratch{c: c}
-			defer sc.free()
-			qkv, err := sc.floats(rows * s.qkvRows())
-			if err != nil {
-				return err
+		var bufs [3]*deviceMem // q, k, v; the output; the scores
+		for i, floats := range []int{rows * s.qkvRows(), rows * s.qDim(), rows * n} {
+			if bufs[i], err = alloc(g.dev, al, 4*floats); err != nil {
+				b.Fatal(err)
 			}
-			out, err := sc.floats(rows * s.qDim())
-			if err != nil {
-				return err
-			}
-			if err := c.Zero(qkv, rows*s.qkvRows()); err != nil {
-				return err
-			}
-			at := cuda.Attention{
-				Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: s.HeadDim, Seqs: seqs, N: n, QStride: s.qkvRows(),
-				KeySeqStride: n * s.qkvRows(), KeyPosStride: s.qkvRows(), ValueOffset: s.kvDim(), MaxKeys: n,
-			}
-			for b.Loop() {
-				if err := c.Attention(out, qkv, qkv.Offset(4*s.qDim()), at); err != nil {
-					return err
-				}
-				if err := c.Synchronize(); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+			defer bufs[i].free()
+		}
+		qkv, out, scores := bufs[0].buf, bufs[1].buf, bufs[2].buf
+		if err := g.dev.Do(func(c *cuda.Ctx) error { return c.Zero(qkv, rows*s.qkvRows()) }); err != nil {
 			b.Fatal(err)
+		}
+		at := cuda.Attention{
+			Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: s.HeadDim, Seqs: seqs, N: n, QStride: s.qkvRows(),
+			KeySeqStride: n * s.qkvRows(), KeyPosStride: s.qkvRows(), ValueOffset: s.kvDim(), MaxKeys: n,
+		}
+		for _, kernel := range []struct {
+			name string
+			run  func(c *cuda.Ctx) error
+		}{
+			{"kernel", func(c *cuda.Ctx) error { return c.Attention(out, qkv, qkv.Offset(4*s.qDim()), at) }},
+			{"tf32 products", func(c *cuda.Ctx) error {
+				return c.WindowAttention(out, qkv, scores, seqs, n, s.Heads, s.KVHeads, s.HeadDim, true)
+			}},
+		} {
+			b.Run(kernel.name, func(b *testing.B) {
+				for b.Loop() {
+					err := g.dev.Do(func(c *cuda.Ctx) error {
+						if err := kernel.run(c); err != nil {
+							return err
+						}
+						return c.Synchronize()
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	})
 	b.Run("clip losses/down", func(b *testing.B) {

@@ -416,3 +416,74 @@ func TestAWQScaledLayerMatchesHost(t *testing.T) {
 		t.Error("no error folding v → o with fewer kv heads than heads")
 	}
 }
+
+// TestWindowAttention checks the attention of whole windows computed as
+// batched products against the layer's attention kernel, in float32 to
+// its rounding and in TF32 to TF32's, with and without grouped-query
+// attention.
+func TestWindowAttention(t *testing.T) {
+	g := awqGPU(t)
+	rng := rand.New(rand.NewPCG(25, 26))
+	for _, tt := range []struct {
+		heads, kvHeads, headDim, seqs, n int
+		tf32                             bool
+		tol                              float64
+	}{
+		{4, 4, 16, 3, 40, false, 3e-5},
+		{4, 2, 32, 2, 70, false, 3e-5},
+		{8, 2, 128, 2, 130, false, 3e-5},
+		{4, 2, 32, 2, 70, true, 1e-2},
+		{8, 8, 128, 2, 130, true, 1e-2},
+	} {
+		stride := (tt.heads + 2*tt.kvHeads) * tt.headDim
+		rows, qDim := tt.seqs*tt.n, tt.heads*tt.headDim
+		qkv := randn(rng, rows*stride)
+		got, want := make([]float32, rows*qDim), make([]float32, rows*qDim)
+		err := g.dev.Do(func(c *cuda.Ctx) error {
+			sc := &deviceScratch{c: c}
+			defer sc.free()
+			dq, err := sc.floats(len(qkv))
+			if err != nil {
+				return err
+			}
+			scores, err := sc.floats(tt.seqs * tt.n * tt.n)
+			if err != nil {
+				return err
+			}
+			outs := [2]cuda.Buffer{}
+			for i := range outs {
+				if outs[i], err = sc.floats(rows * qDim); err != nil {
+					return err
+				}
+			}
+			if err := upload(g, c, dq, qkv); err != nil {
+				return err
+			}
+			if err := c.WindowAttention(outs[0], dq, scores, tt.seqs, tt.n, tt.heads, tt.kvHeads, tt.headDim, tt.tf32); err != nil {
+				return err
+			}
+			a := cuda.Attention{
+				Heads: tt.heads, KVHeads: tt.kvHeads, HeadDim: tt.headDim, Seqs: tt.seqs, N: tt.n, QStride: stride,
+				KeySeqStride: tt.n * stride, KeyPosStride: stride, ValueOffset: tt.kvHeads * tt.headDim, MaxKeys: tt.n,
+			}
+			if err := c.Attention(outs[1], dq, dq.Offset(4*qDim), a); err != nil {
+				return err
+			}
+			if err := download(g, c, got, outs[0]); err != nil {
+				return err
+			}
+			return download(g, c, want, outs[1])
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var worst float64
+		for i := range want {
+			worst = max(worst, math.Abs(float64(got[i])-float64(want[i])))
+		}
+		t.Logf("%+v: largest difference %.3g", tt, worst)
+		if !(worst <= tt.tol) {
+			t.Errorf("%+v: window attention differs from the kernel's by up to %.3g, want ≤ %g", tt, worst, tt.tol)
+		}
+	}
+}

@@ -112,12 +112,24 @@ func (a *gpuAWQLayer) chunk() int { return min(a.windows, max(1, a.chunkRows/a.n
 
 // attention writes the attention output [windows·n × q] of the normed
 // rows to attn, the q, k, v projection being qkv; scratch holds
-// windows·n × qkvRows floats.
-func (a *gpuAWQLayer) attention(c *cuda.Ctx, qkv deviceLinear, normed, scratch, attn cuda.Buffer, windows int) error {
-	ly := *a.vectors
-	ly.qkv = qkv
-	sc := layerScratch{normed: normed, qkv: scratch, attn: attn}
-	return ly.attention(c, &sc, windows, a.n, cuda.Position{}, nil, 0)
+// windows·n × qkvRows floats, scores windows·n × n. The attention itself
+// runs as batched products (cuda.WindowAttention), in TF32 with tf32:
+// many times faster than the layer's kernel on whole windows.
+func (a *gpuAWQLayer) attention(c *cuda.Ctx, qkv deviceLinear, normed, scratch, attn, scores cuda.Buffer, windows int, tf32 bool) error {
+	s, ly := a.shape, a.vectors
+	rows := windows * a.n
+	if err := qkv.matMulDevice(c, scratch, normed, rows); err != nil {
+		return err
+	}
+	if ly.bias {
+		if err := c.AddBias(scratch, ly.qkvBias(), rows, s.qkvRows()); err != nil {
+			return err
+		}
+	}
+	if err := c.Rope(scratch, ly.invFreq(), rows, a.n, cuda.Position{}, s.Heads, s.KVHeads, s.HeadDim, s.qkvRows(), cuda.Buffer{}, 0); err != nil {
+		return err
+	}
+	return c.WindowAttention(attn, scratch, scores, windows, a.n, s.Heads, s.KVHeads, s.HeadDim, tf32)
 }
 
 // deviceScratch allocates buffers inside one Do and frees them together.
@@ -228,15 +240,15 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 		if err != nil {
 			return err
 		}
-		// Scratch of one step: the products' outputs, and the inputs not
-		// kept. (The outputs' names are not inputs' names: a kept input
-		// has no scratch.)
+		// Scratch of one step: the products' outputs, the attention
+		// scores, and the inputs not kept. (The outputs' names are not
+		// inputs' names: a kept input has no scratch.)
 		steps := map[string]cuda.Buffer{}
 		for _, b := range []struct {
 			name  string
 			width int
 			input bool
-		}{{"qkv out", s.qkvRows(), false}, {"h1", s.Hidden, false}, {"gate-up out", 2 * s.FFN, false}, {InputO, s.qDim(), true}, {InputDown, s.FFN, true}} {
+		}{{"qkv out", s.qkvRows(), false}, {"scores", n, false}, {"h1", s.Hidden, false}, {"gate-up out", 2 * s.FFN, false}, {InputO, s.qDim(), true}, {InputDown, s.FFN, true}} {
 			if b.input && kept[b.name] {
 				continue
 			}
@@ -301,7 +313,7 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 				},
 				func() error { return observe(InputQKV) },
 				func() error {
-					return a.attention(c, float32Linear(InputQKV), at(InputQKV), steps["qkv out"], at(InputO), cw)
+					return a.attention(c, float32Linear(InputQKV), at(InputQKV), steps["qkv out"], at(InputO), steps["scores"], cw, false)
 				},
 				func() error { return observe(InputO) },
 				func() error { return float32Linear(InputO).matMulDevice(c, attnOut, at(InputO), r) },
@@ -415,14 +427,17 @@ func (a *gpuAWQLayer) ScaleLosses(input string, scales [][]float32, scheme quant
 		if err != nil {
 			return err
 		}
-		// The module's intermediates: q, k, v and the attention output,
-		// or gate, up and the activation; or the weights' change times
-		// the Gram matrix.
-		var mid1, mid2 cuda.Buffer
+		// The module's intermediates: q, k, v, the attention scores and
+		// output, or gate, up and the activation; or the weights' change
+		// times the Gram matrix.
+		var mid1, mid2, scores cuda.Buffer
 		switch input {
 		case InputQKV:
 			if mid1, err = sc.floats(rows * s.qkvRows()); err == nil {
 				mid2, err = sc.floats(rows * s.qDim())
+			}
+			if err == nil {
+				scores, err = sc.floats(rows * a.n)
 			}
 		case InputGateUp:
 			if mid1, err = sc.floats(rows * 2 * s.FFN); err == nil {
@@ -453,7 +468,7 @@ func (a *gpuAWQLayer) ScaleLosses(input string, scales [][]float32, scheme quant
 				in := a.inputs[input].buf.Offset(4 * t0 * w.in)
 				switch input {
 				case InputQKV:
-					err = a.attention(c, trial, in, mid1, mid2, cw)
+					err = a.attention(c, trial, in, mid1, mid2, scores, cw, a.tf32)
 					if err == nil {
 						err = a.weights[InputO].matMulDevice(c, out, mid2, r)
 					}

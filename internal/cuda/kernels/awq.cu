@@ -349,3 +349,35 @@ extern "C" __global__ void awq_round(unsigned char* __restrict__ q, float* __res
         }
     }
 }
+
+// awq_causal_softmax turns each row i of the scores s [rows × n] of the
+// queries of windows of n tokens (row r is query r mod n of its window)
+// into the softmax of its first i+1 values, the keys the query sees, and
+// zeroes the rest. One warp per row; blockDim.x is a multiple of 32.
+extern "C" __global__ void awq_causal_softmax(float* s, long long rows, int n) {
+    const float neg_inf = __int_as_float(0xff800000);
+    const int lane = threadIdx.x % 32;
+    const long long stride = (long long)gridDim.x * blockDim.x / 32;
+    for (long long k = (blockIdx.x * (long long)blockDim.x + threadIdx.x) / 32; k < rows; k += stride) {
+        const int seen = (int)(k % n) + 1;
+        float* sr = s + k * n;
+        float m = neg_inf;
+        for (int j = lane; j < seen; j += 32) {
+            m = fmaxf(m, sr[j]);
+        }
+        m = awq_warp_max(m);
+        float sum = 0.0f;
+        for (int j = lane; j < seen; j += 32) {
+            const float e = expf(sr[j] - m);
+            sr[j] = e;
+            sum += e;
+        }
+        for (int off = 16; off > 0; off >>= 1) {
+            sum += __shfl_xor_sync(0xffffffffu, sum, off);
+        }
+        const float inv = 1.0f / sum;
+        for (int j = lane; j < n; j += 32) {
+            sr[j] = j < seen ? sr[j] * inv : 0.0f;
+        }
+    }
+}
