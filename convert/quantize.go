@@ -3,13 +3,14 @@ package convert
 import (
 	"context"
 	"fmt"
-	"math"
+	"sync"
 	"time"
 
 	"github.com/qtk-dev/qtk/awq"
 	"github.com/qtk-dev/qtk/calibrate"
 	"github.com/qtk-dev/qtk/compute"
 	"github.com/qtk-dev/qtk/formats/hf"
+	"github.com/qtk-dev/qtk/internal/linalg"
 	"github.com/qtk-dev/qtk/model"
 	"github.com/qtk-dev/qtk/runtime"
 )
@@ -288,12 +289,29 @@ func quantizeLayer(ck *model.Checkpoint, l int, w runtime.LayerWeights, acts *ca
 }
 
 // checkFinite reports the first NaN or infinite weight of a [rows × cols]
-// matrix.
+// matrix, looking at its rows over the cores.
 func checkFinite(w []float32, cols int) error {
-	for i, v := range w {
-		if v != v || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("weight at row %d, column %d is %v", i/cols, i%cols, v)
+	rows := len(w) / max(cols, 1)
+	var mu sync.Mutex
+	first := len(w)
+	linalg.ParallelFor(rows, max(1, 1<<16/max(cols, 1)), func(lo, hi int) {
+		for i, v := range w[lo*cols : hi*cols] {
+			if v-v != 0 { // NaN or ±Inf
+				mu.Lock()
+				first = min(first, lo*cols+i)
+				mu.Unlock()
+				return
+			}
 		}
+	})
+	for i, v := range w[rows*cols:] { // a ragged end, where cols does not divide
+		if v-v != 0 {
+			first = min(first, rows*cols+i)
+			break
+		}
+	}
+	if first < len(w) {
+		return fmt.Errorf("weight at row %d, column %d is %v", first/cols, first%cols, w[first])
 	}
 	return nil
 }
