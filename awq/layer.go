@@ -123,24 +123,20 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 		res.Scales = append(res.Scales, rep)
 	}
 
-	// onDevice: the linears are folded, clipped and rounded on the
-	// device that ran the searches; the host keeps the norms and biases.
-	onDevice := dev != nil && o.RoundOnDevice
-	foldStart := time.Now()
 	var scaled runtime.LayerWeights
-	if onDevice {
+	var linears scaledLinears
+	foldStart := time.Now()
+	if dev != nil && o.RoundOnDevice {
 		scaled = cloneVectors(*w)
+		linears = deviceLinears{cfg: cfg, layer: dev.layer, scheme: o.Scheme}
 	} else {
 		scaled = cloneWeights(*w)
+		linears = hostLinears{cfg: cfg, w: &scaled, scheme: o.Scheme, dev: dev}
 	}
 	for _, rep := range res.Scales {
-		if onDevice {
-			foldVectors(&scaled, rep.Prev, rep.Scales)
-			if err := dev.fold(rep); err != nil {
-				return nil, fmt.Errorf("awq: folding the scales of %v: %w", rep.Linears, err)
-			}
-		} else {
-			fold(cfg, &scaled, rep.Prev, rep.Linears, rep.Scales)
+		foldVectors(&scaled, rep.Prev, rep.Scales)
+		if err := linears.fold(rep); err != nil {
+			return nil, fmt.Errorf("awq: folding the scales of %v: %w", rep.Linears, err)
 		}
 		// The clip search sees the inputs of the scaled layer.
 		divideColumns(f.sample[inputOf[rep.Linears[0]]], rep.Scales)
@@ -156,26 +152,14 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 			clipStart := time.Now()
 			out, in := shape(cfg, r)
 			x := f.sample[inputOf[r]]
-			var losses []float64
-			switch {
-			case onDevice:
-				losses, err = dev.scaledClipLosses(cfg, r, x, o.Scheme)
-			case dev != nil:
-				losses, err = dev.clipLosses(tensor(&scaled, r), out, in, x, o.Scheme)
-			default:
-				losses = clipLosses(tensor(&scaled, r), out, in, x, o.Scheme)
-			}
+			losses, err := linears.clipLosses(r, x)
 			if err != nil {
 				return nil, fmt.Errorf("awq: clip %s: %w", r, err)
 			}
 			scored := time.Since(clipStart)
 			rep, chosen := chooseClip(losses, out, in, len(x)/in, o.Scheme)
-			if onDevice {
-				if err := dev.clamp(cfg, r, chosen, o.Scheme); err != nil {
-					return nil, fmt.Errorf("awq: clip %s: %w", r, err)
-				}
-			} else {
-				clampGroups(tensor(&scaled, r), out, in, chosen, o.Scheme)
+			if err := linears.clamp(r, chosen); err != nil {
+				return nil, fmt.Errorf("awq: clip %s: %w", r, err)
 			}
 			rep.Linear = r
 			o.Log("awq: clip %s: %d of %d groups shrunk (mean %.3f), error %.4g → %.4g over %d tokens, in %.2fs (candidates scored in %.2fs)",
@@ -194,13 +178,7 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 	}
 	roundStart := time.Now()
 	for _, r := range linearRoles {
-		out, in := shape(cfg, r)
-		var t *quant.Tensor
-		if onDevice {
-			t, err = dev.round(cfg, r, o.Scheme)
-		} else {
-			t, err = quant.RTN(tensor(&scaled, r), out, in, o.Scheme, quant.RTNOptions{})
-		}
+		t, err := linears.round(r)
 		if err != nil {
 			return nil, fmt.Errorf("awq: %s: %w", r, err)
 		}
