@@ -147,7 +147,7 @@ for stage in $stages; do
 		ppl "$work/$stage-awq-tf32-cuda" cpu
 		;;
 	awq)
-		run "awq device tests (GPU vs CPU)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'AWQ|FakeQuant|ClipLosses'
+		run "awq device tests (GPU vs CPU)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'AWQ|FakeQuant|ClipLosses|WindowAttention|StackedLinear'
 		if [ -x bin/awq.test ]; then
 			run "awq tests (GPU vs CPU)" bash -c "cd awq && ../bin/awq.test -test.v -test.run GPU"
 		fi
