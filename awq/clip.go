@@ -105,11 +105,20 @@ func groupAbsMax(w []float32) float32 {
 // losses (clipLosses' layout, over n sampled tokens), clamps w in place to
 // the chosen ranges and reports the search.
 func applyClip(w []float32, out, in int, losses []float64, n int, scheme quant.Scheme) ClipReport {
-	gs := clipGroupSize(in, scheme)
-	groups := in / gs
+	rep, chosen := chooseClip(losses, out, in, n, scheme)
+	clampGroups(w, out, in, chosen, scheme)
+	return rep
+}
+
+// chooseClip returns the report of the clip search of a linear [out × in]
+// from its losses (clipLosses' layout, over n sampled tokens) and the
+// candidate chosen for each (row, group), at g·out + r: the least loss,
+// the wider range on ties.
+func chooseClip(losses []float64, out, in, n int, scheme quant.Scheme) (ClipReport, []int32) {
+	groups := in / clipGroupSize(in, scheme)
 	rep := ClipReport{Groups: out * groups, Tokens: n}
+	chosen := make([]int32, groups*out)
 	for g := range groups {
-		lo := g * gs
 		for r := range out {
 			best, bestStep := losses[g*clipCandidates*out+r], 0
 			rep.ErrBefore += best
@@ -122,17 +131,36 @@ func applyClip(w []float32, out, in int, losses []float64, n int, scheme quant.S
 			if bestStep == 0 {
 				continue
 			}
+			chosen[g*out+r] = int32(bestStep)
 			rep.Clipped++
 			rep.MeanShrink += float64(bestStep) / clipSteps
-			row := w[r*in+lo : r*in+lo+gs]
-			m := groupAbsMax(row) * clipFactor(bestStep)
-			for j, v := range row {
-				row[j] = min(max(v, -m), m)
-			}
 		}
 	}
 	rep.MeanShrink /= float64(rep.Groups)
-	return rep
+	return rep, chosen
+}
+
+// clampGroups clamps each (row, group) of w [out × in] to ±absmax times
+// the chosen candidate's factor (chooseClip's layout), absmax the group's
+// largest |w|, over the cores.
+func clampGroups(w []float32, out, in int, chosen []int32, scheme quant.Scheme) {
+	gs := clipGroupSize(in, scheme)
+	groups := in / gs
+	forRows(out, in, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			for g := range groups {
+				step := int(chosen[g*out+r])
+				if step == 0 {
+					continue
+				}
+				row := w[r*in+g*gs : r*in+(g+1)*gs]
+				m := groupAbsMax(row) * clipFactor(step)
+				for j, v := range row {
+					row[j] = min(max(v, -m), m)
+				}
+			}
+		}
+	})
 }
 
 // clipLinear runs the clip search on the host and clamps w in place.

@@ -124,3 +124,57 @@ func TestClipLinear(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyClipChoosesLeast checks the choice and the clamp of every
+// (row, group) from given losses, ties going to the wider range, on
+// weights of one and of several of the parallel loop's chunks.
+func TestApplyClipChoosesLeast(t *testing.T) {
+	tests := []struct {
+		name    string
+		out, in int
+	}{
+		{"one chunk", 8, 256},
+		{"several chunks", 3*parallelGrain/256 + 5, 256},
+	}
+	scheme := quant.Scheme{Bits: 4, GroupSize: 128}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := newRand(7)
+			groups := tt.in / 128
+			w := make([]float32, tt.out*tt.in)
+			for i := range w {
+				w[i] = float32(rng.NormFloat64())
+			}
+			losses := make([]float64, groups*clipCandidates*tt.out)
+			for i := range losses {
+				losses[i] = float64(rng.IntN(4)) // ties are common
+			}
+			clipped := slices.Clone(w)
+			rep := applyClip(clipped, tt.out, tt.in, losses, 5, scheme)
+			wantClipped := 0
+			for g := range groups {
+				for r := range tt.out {
+					step := 0
+					for i := 1; i < clipCandidates; i++ {
+						if losses[(g*clipCandidates+i)*tt.out+r] < losses[(g*clipCandidates+step)*tt.out+r] {
+							step = i
+						}
+					}
+					row, got := w[r*tt.in+g*128:][:128], clipped[r*tt.in+g*128:][:128]
+					m := groupAbsMax(row) * clipFactor(step)
+					if step > 0 {
+						wantClipped++
+					}
+					for j, v := range row {
+						if want := min(max(v, -m), m); got[j] != want {
+							t.Fatalf("row %d, group %d (candidate %d): weight %d is %v, want %v", r, g, step, j, got[j], want)
+						}
+					}
+				}
+			}
+			if rep.Clipped != wantClipped || rep.Groups != groups*tt.out {
+				t.Errorf("report: %d of %d groups clipped, want %d of %d", rep.Clipped, rep.Groups, wantClipped, groups*tt.out)
+			}
+		})
+	}
+}

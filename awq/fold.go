@@ -11,36 +11,48 @@ import (
 // group's linears are multiplied by s per input channel (llm-awq's
 // scale_ln_fcs and scale_fc_fc).
 func fold(cfg *model.Config, w *runtime.LayerWeights, prev model.Role, linears []model.Role, s []float32) {
-	switch prev {
-	case model.AttnNorm, model.FFNNorm:
-		norm := tensor(w, prev)
-		for c := range norm {
-			norm[c] /= s[c]
-		}
-	default:
+	foldVectors(w, prev, s)
+	foldLinears(cfg, w, prev, linears, s)
+}
+
+// foldVectors is fold's part of the norm, or of the producing linear's
+// bias.
+func foldVectors(w *runtime.LayerWeights, prev model.Role, s []float32) {
+	v := tensor(w, prev)
+	if _, linear := inputOf[prev]; linear {
+		v = tensor(w, biasOf[prev])
+	}
+	for c := range v {
+		v[c] /= s[c]
+	}
+}
+
+// foldLinears is fold's part of the weight matrices: the producing
+// linear's rows, where the producer is one, and the group's linears.
+func foldLinears(cfg *model.Config, w *runtime.LayerWeights, prev model.Role, linears []model.Role, s []float32) {
+	if _, linear := inputOf[prev]; linear {
 		_, in := shape(cfg, prev)
 		rows := tensor(w, prev)
-		for c, sc := range s {
-			row := rows[c*in : (c+1)*in]
-			for j := range row {
-				row[j] /= sc
+		forRows(len(s), in, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				row := rows[c*in : (c+1)*in]
+				for j := range row {
+					row[j] /= s[c]
+				}
 			}
-		}
-		if bias := tensor(w, biasOf[prev]); bias != nil {
-			for c, sc := range s {
-				bias[c] /= sc
-			}
-		}
+		})
 	}
 	for _, r := range linears {
 		out, in := shape(cfg, r)
 		m := tensor(w, r)
-		for o := range out {
-			row := m[o*in : (o+1)*in]
-			for c, sc := range s {
-				row[c] *= sc
+		forRows(out, in, func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				row := m[o*in : (o+1)*in]
+				for c, sc := range s {
+					row[c] *= sc
+				}
 			}
-		}
+		})
 	}
 }
 

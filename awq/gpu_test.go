@@ -251,3 +251,73 @@ func TestGPUCaptureAdvances(t *testing.T) {
 		t.Errorf("advanced activations differ by %.3g relative", e)
 	}
 }
+
+// TestGPURoundOnDeviceMatchesHost runs AWQ on tiny-llama's first layer on
+// the GPU twice, the fold, clip and rounding of the linears on the host
+// and then on the device (Options.RoundOnDevice): the same searches must
+// give the same codes, scales and zero points bit for bit, the same
+// norms, and no float linears from the device.
+func TestGPURoundOnDeviceMatchesHost(t *testing.T) {
+	be := gpuBackend(t)
+	for _, expandKV := range []bool{false, true} { // with v→o where expanded
+		tl := loadLayer(t, 0, 4, 128, expandKV)
+		opts := Options{Scheme: scheme4g64, Clip: true, Backend: be}
+		hw, dw := tl.w, tl.w
+		host, err := Layer(tl.cfg, &hw, tl.acts, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.RoundOnDevice = true
+		dev, err := Layer(tl.cfg, &dw, tl.acts, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, h := range host.Scales {
+			if d := dev.Scales[i]; d.Best != h.Best {
+				t.Fatalf("expandKV %v, %v: ratio %v, then %v: the searches differ between runs", expandKV, h.Linears, h.Ratio, d.Ratio)
+			}
+		}
+		for i, h := range host.Clips {
+			if d := dev.Clips[i]; d != h {
+				t.Errorf("expandKV %v: clip on the host %+v, on the device %+v", expandKV, h, d)
+			}
+		}
+		for _, r := range linearRoles {
+			h, d := host.Tensors[r], dev.Tensors[r]
+			if d.Out != h.Out || d.In != h.In || d.Scheme != h.Scheme || !slices.Equal(d.GIdx, h.GIdx) {
+				t.Fatalf("expandKV %v, %s: device tensor [%d×%d] %+v, host [%d×%d] %+v", expandKV, r, d.Out, d.In, d.Scheme, h.Out, h.In, h.Scheme)
+			}
+			if i := firstDifference(d.Q, h.Q); i >= 0 {
+				t.Errorf("expandKV %v, %s: code %d (row %d) is %d on the device, %d on the host", expandKV, r, i, i/h.In, d.Q[i], h.Q[i])
+			}
+			if i := firstDifference(d.Scale, h.Scale); i >= 0 {
+				t.Errorf("expandKV %v, %s: scale %d is %v on the device, %v on the host", expandKV, r, i, d.Scale[i], h.Scale[i])
+			}
+			if i := firstDifference(d.Zero, h.Zero); i >= 0 {
+				t.Errorf("expandKV %v, %s: zero point %d is %d on the device, %d on the host", expandKV, r, i, d.Zero[i], h.Zero[i])
+			}
+			if tensor(&dw, r) != nil {
+				t.Errorf("expandKV %v, %s: float weights came back from the device", expandKV, r)
+			}
+		}
+		for r := range fields {
+			if _, linear := inputOf[r]; !linear && firstDifference(tensor(&dw, r), tensor(&hw, r)) >= 0 {
+				t.Errorf("expandKV %v: %s differs between the host's fold and the device's", expandKV, r)
+			}
+		}
+	}
+}
+
+// firstDifference returns the first index where a and b differ, or where
+// one ends, or -1 if they are equal.
+func firstDifference[T comparable](a, b []T) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
+}

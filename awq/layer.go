@@ -40,7 +40,8 @@ import (
 //
 // On success w is replaced by the scaled layer: new slices for every
 // tensor (the caller's slices, and any runtime.Layer built from them, are
-// not written), holding
+// not written; with Options.RoundOnDevice and the searches on a device,
+// nil for the linears), holding
 //   - AttnNorm and FFNNorm divided by the scales of their groups;
 //   - V's rows (and VBias) divided by the v→o scales, when searched;
 //   - Up's rows (and UpBias) divided by the up→down scales;
@@ -87,12 +88,14 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 	if o.Clip {
 		copts.step = max(1, tokens/o.ClipTokens)
 	}
+	deviceStart := time.Now()
 	dev, err := newDeviceSearch(cfg, w, acts, o)
 	if err != nil {
 		return nil, fmt.Errorf("awq: the float layer on %s: %w", o.Backend.Name(), err)
 	}
 	if dev != nil {
 		defer dev.release()
+		o.Log("awq: the float layer held on %s in %.2fs", o.Backend.Name(), time.Since(deviceStart).Seconds())
 	}
 	captureStart := time.Now()
 	f, err := captureOn(cfg, w, acts, dev, copts, o.Backend)
@@ -120,12 +123,25 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 		res.Scales = append(res.Scales, rep)
 	}
 
-	scaled := cloneWeights(*w)
+	var scaled runtime.LayerWeights
+	var linears scaledLinears
+	foldStart := time.Now()
+	if dev != nil && o.RoundOnDevice {
+		scaled = cloneVectors(*w)
+		linears = deviceLinears{cfg: cfg, layer: dev.layer, scheme: o.Scheme}
+	} else {
+		scaled = cloneWeights(*w)
+		linears = hostLinears{cfg: cfg, w: &scaled, scheme: o.Scheme, dev: dev}
+	}
 	for _, rep := range res.Scales {
-		fold(cfg, &scaled, rep.Prev, rep.Linears, rep.Scales)
+		foldVectors(&scaled, rep.Prev, rep.Scales)
+		if err := linears.fold(rep); err != nil {
+			return nil, fmt.Errorf("awq: folding the scales of %v: %w", rep.Linears, err)
+		}
 		// The clip search sees the inputs of the scaled layer.
 		divideColumns(f.sample[inputOf[rep.Linears[0]]], rep.Scales)
 	}
+	o.Log("awq: scales folded in %.2fs", time.Since(foldStart).Seconds())
 	if o.Clip {
 		for _, r := range linearRoles {
 			if r == model.AttnQ || r == model.AttnK {
@@ -133,20 +149,22 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 				// the output through q·kᵀ, not linearly.
 				continue
 			}
+			clipStart := time.Now()
 			out, in := shape(cfg, r)
 			x := f.sample[inputOf[r]]
-			var losses []float64
-			if dev != nil {
-				if losses, err = dev.clipLosses(tensor(&scaled, r), out, in, x, o.Scheme); err != nil {
-					return nil, fmt.Errorf("awq: clip %s: %w", r, err)
-				}
-			} else {
-				losses = clipLosses(tensor(&scaled, r), out, in, x, o.Scheme)
+			losses, err := linears.clipLosses(r, x)
+			if err != nil {
+				return nil, fmt.Errorf("awq: clip %s: %w", r, err)
 			}
-			rep := applyClip(tensor(&scaled, r), out, in, losses, len(x)/in, o.Scheme)
+			scored := time.Since(clipStart)
+			rep, chosen := chooseClip(losses, out, in, len(x)/in, o.Scheme)
+			if err := linears.clamp(r, chosen); err != nil {
+				return nil, fmt.Errorf("awq: clip %s: %w", r, err)
+			}
 			rep.Linear = r
-			o.Log("awq: clip %s: %d of %d groups shrunk (mean %.3f), error %.4g → %.4g over %d tokens",
-				r, rep.Clipped, rep.Groups, rep.MeanShrink, rep.ErrBefore, rep.ErrAfter, rep.Tokens)
+			o.Log("awq: clip %s: %d of %d groups shrunk (mean %.3f), error %.4g → %.4g over %d tokens, in %.2fs (candidates scored in %.2fs)",
+				r, rep.Clipped, rep.Groups, rep.MeanShrink, rep.ErrBefore, rep.ErrAfter, rep.Tokens,
+				time.Since(clipStart).Seconds(), scored.Seconds())
 			res.Clips = append(res.Clips, rep)
 		}
 	}
@@ -158,14 +176,15 @@ func Layer(cfg *model.Config, w *runtime.LayerWeights, acts *calibrate.Activatio
 			}
 		}
 	}
+	roundStart := time.Now()
 	for _, r := range linearRoles {
-		out, in := shape(cfg, r)
-		t, err := quant.RTN(tensor(&scaled, r), out, in, o.Scheme, quant.RTNOptions{})
+		t, err := linears.round(r)
 		if err != nil {
 			return nil, fmt.Errorf("awq: %s: %w", r, err)
 		}
 		res.Tensors[r] = t
 	}
+	o.Log("awq: the scaled linears rounded in %.2fs", time.Since(roundStart).Seconds())
 	*w = scaled
 	return res, nil
 }

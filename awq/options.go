@@ -53,6 +53,14 @@ type Options struct {
 	// tensor cores instead of float32: several times faster, with inputs
 	// rounded to 10 bits of mantissa, which may move close losses.
 	TF32 bool
+	// RoundOnDevice, where the searches run on a device, folds the
+	// scales into the linears, clips and rounds them there too, from
+	// the float projections already there: the scaled float linears
+	// never come to the host, and Layer leaves w's linear fields nil,
+	// Result.Tensors holding them. The result is the host's, bit for
+	// bit. A caller that goes on with the scaled float linears (GPTQ
+	// after AWQ, other encodings) leaves it unset.
+	RoundOnDevice bool
 	// Log, when set, receives one line per scale group and clipped
 	// linear.
 	Log func(format string, args ...any)

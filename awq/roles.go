@@ -97,8 +97,20 @@ func cloneWeights(w runtime.LayerWeights) runtime.LayerWeights {
 	c := w
 	for _, f := range fields {
 		if p := f(&c); *p != nil {
-			*p = append([]float32(nil), *p...)
+			src := *p
+			*p = make([]float32, len(src))
+			dst := *p
+			forRows(len(src), 1, func(lo, hi int) { copy(dst[lo:hi], src[lo:hi]) })
 		}
 	}
 	return c
+}
+
+// cloneVectors is cloneWeights of w's norms and biases: its linears are
+// left nil.
+func cloneVectors(w runtime.LayerWeights) runtime.LayerWeights {
+	for _, r := range linearRoles {
+		*fields[r](&w) = nil
+	}
+	return cloneWeights(w)
 }

@@ -21,6 +21,9 @@
 #   bench  GPTQ and AWQ of it on the GPU, 128×512 calibration tokens, 4-bit,
 #          group 128: the recipes of RECIPES (default: gptq-reference awq gptq-default;
 #          also awq-tf32, AWQ's searches with TF32 products)
+#   awq    AWQ's device steps against the host's (bin/compute.test, and
+#          bin/awq.test where built) and the time of each part of AWQ on a
+#          Llama-2-7B-shaped layer (BenchmarkAWQLayer)
 #   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
 #   sweep  GPTQ's column sweep and the Hessian's factorization on the GPU
 #          against the CPU and the host path (tests), the sweep's time per
@@ -144,6 +147,14 @@ for stage in $stages; do
 		# AWQ's searches with TF32 products.
 		quantize "$stage-awq-tf32" "$model" cuda awq --format awq --tf32
 		ppl "$work/$stage-awq-tf32-cuda" cpu
+		;;
+	awq)
+		run "awq device tests (GPU vs CPU)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'AWQ|FakeQuant|ClipLosses|WindowAttention|StackedLinear'
+		if [ -x bin/awq.test ]; then
+			run "awq tests (GPU vs CPU)" bash -c "cd awq && ../bin/awq.test -test.v -test.run GPU"
+		fi
+		run "awq layer benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run '^$' -test.bench AWQLayer -test.benchtime 3x
+		grep -E "^BenchmarkAWQLayer|--- FAIL|^FAIL" "$log" | tail -12 | tee -a "$summary"
 		;;
 	gemv)
 		run "int4 gemv benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMV -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v

@@ -19,8 +19,9 @@ type AWQSearcher interface {
 	// NewAWQLayer holds a float decoder layer of shape for AWQ's
 	// searches: w's norms and bias, and its projections, float32 linears
 	// of this backend's NewLinear that must outlive the AWQLayer. With
-	// tf32 its products run on the tensor cores in TF32 (inputs rounded
-	// to 10 bits of mantissa).
+	// tf32 the searches' products, and the Gram matrices the capture
+	// sums for them, run on the tensor cores in TF32 (inputs rounded to
+	// 10 bits of mantissa); the capture's pass stays in float32.
 	NewAWQLayer(shape LayerShape, w ResidentWeights, tf32 bool) (AWQLayer, error)
 	// ClipLosses returns the output errors of the clip search's
 	// candidates for the weight w [out×in] on the inputs x [n×in]: at
@@ -60,6 +61,31 @@ type AWQLayer interface {
 	// inputs x times the float weights, are Σ_r e_r·xᵀx·e_rᵀ over the
 	// rows e_r of the weights' change, from the captured Gram matrix.
 	ScaleLosses(input string, scales [][]float32, scheme quant.Scheme) ([]float64, error)
+
+	// The scaled layer: a copy of the float projections, made on first
+	// use, that the methods below change in place, so that AWQ's fold,
+	// clip and final rounding run where the weights are. Rows are
+	// those of the projection reading input (QKV's are q's, then k's,
+	// then v's; GateUp's gate's, then up's).
+
+	// FoldScales multiplies input channel c of input's projection by
+	// s[c] and, for InputO and InputDown, divides by s the rows that
+	// produce that input (v's rows of QKV, up's rows of GateUp), all in
+	// float32 as package awq folds: a scale group's fold but for the
+	// norm or bias, which stay with the caller.
+	FoldScales(input string, s []float32) error
+	// ScaledClipLosses is AWQSearcher.ClipLosses of rows [row0,
+	// row0+rows) of input's scaled projection.
+	ScaledClipLosses(input string, row0, rows int, x []float32, n int, scheme quant.Scheme, candidates, steps int) ([]float64, error)
+	// ClampScaled clamps group g of each row r of rows [row0, row0+rows)
+	// of input's scaled projection to ±absmax·(1 - chosen[g·rows +
+	// r]/steps), absmax its largest |w| (groups of scheme.GroupSize
+	// channels, the whole row with -1); a choice of 0 leaves the group
+	// as it is.
+	ClampScaled(input string, row0, rows int, chosen []int32, scheme quant.Scheme, steps int) error
+	// RoundScaled returns rows [row0, row0+rows) of input's scaled
+	// projection quantized by quant.RTN (no clip options), bit for bit.
+	RoundScaled(input string, row0, rows int, scheme quant.Scheme) (*quant.Tensor, error)
 	Release()
 }
 

@@ -48,6 +48,10 @@ type gpuAWQLayer struct {
 	windows, n      int
 	inputs, grams   map[string]*deviceMem
 	attnOut, mlpOut *deviceMem
+
+	// scaled holds the scaled copies of the projections, by input
+	// (cuda_awq_scaled.go).
+	scaled map[string]*deviceMem
 }
 
 func (g *gpu) NewAWQLayer(shape LayerShape, w ResidentWeights, tf32 bool) (AWQLayer, error) {
@@ -79,6 +83,10 @@ func (g *gpu) NewAWQLayer(shape LayerShape, w ResidentWeights, tf32 bool) (AWQLa
 func (a *gpuAWQLayer) Release() {
 	a.vectors.Release()
 	a.releaseCapture()
+	for _, m := range a.scaled {
+		m.free()
+	}
+	a.scaled = nil
 }
 
 func (a *gpuAWQLayer) releaseCapture() {
@@ -104,12 +112,24 @@ func (a *gpuAWQLayer) chunk() int { return min(a.windows, max(1, a.chunkRows/a.n
 
 // attention writes the attention output [windows·n × q] of the normed
 // rows to attn, the q, k, v projection being qkv; scratch holds
-// windows·n × qkvRows floats.
-func (a *gpuAWQLayer) attention(c *cuda.Ctx, qkv deviceLinear, normed, scratch, attn cuda.Buffer, windows int) error {
-	ly := *a.vectors
-	ly.qkv = qkv
-	sc := layerScratch{normed: normed, qkv: scratch, attn: attn}
-	return ly.attention(c, &sc, windows, a.n, cuda.Position{}, nil, 0)
+// windows·n × qkvRows floats, scores windows·n × n. The attention itself
+// runs as batched products (cuda.WindowAttention), in TF32 with tf32:
+// many times faster than the layer's kernel on whole windows.
+func (a *gpuAWQLayer) attention(c *cuda.Ctx, qkv deviceLinear, normed, scratch, attn, scores cuda.Buffer, windows int, tf32 bool) error {
+	s, ly := a.shape, a.vectors
+	rows := windows * a.n
+	if err := qkv.matMulDevice(c, scratch, normed, rows); err != nil {
+		return err
+	}
+	if ly.bias {
+		if err := c.AddBias(scratch, ly.qkvBias(), rows, s.qkvRows()); err != nil {
+			return err
+		}
+	}
+	if err := c.Rope(scratch, ly.invFreq(), rows, a.n, cuda.Position{}, s.Heads, s.KVHeads, s.HeadDim, s.qkvRows(), cuda.Buffer{}, 0); err != nil {
+		return err
+	}
+	return c.WindowAttention(attn, scratch, scores, windows, a.n, s.Heads, s.KVHeads, s.HeadDim, tf32)
 }
 
 // deviceScratch allocates buffers inside one Do and frees them together.
@@ -220,15 +240,15 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 		if err != nil {
 			return err
 		}
-		// Scratch of one step: the products' outputs, and the inputs not
-		// kept. (The outputs' names are not inputs' names: a kept input
-		// has no scratch.)
+		// Scratch of one step: the products' outputs, the attention
+		// scores, and the inputs not kept. (The outputs' names are not
+		// inputs' names: a kept input has no scratch.)
 		steps := map[string]cuda.Buffer{}
 		for _, b := range []struct {
 			name  string
 			width int
 			input bool
-		}{{"qkv out", s.qkvRows(), false}, {"h1", s.Hidden, false}, {"gate-up out", 2 * s.FFN, false}, {InputO, s.qDim(), true}, {InputDown, s.FFN, true}} {
+		}{{"qkv out", s.qkvRows(), false}, {"scores", n, false}, {"h1", s.Hidden, false}, {"gate-up out", 2 * s.FFN, false}, {InputO, s.qDim(), true}, {InputDown, s.FFN, true}} {
 			if b.input && kept[b.name] {
 				continue
 			}
@@ -256,7 +276,13 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 					return err
 				}
 				if g := a.grams[input]; g != nil {
-					if err := c.AddGram(g.buf, at(input), r, width); err != nil {
+					// The Gram matrix scores the searches, in their
+					// products' precision.
+					addGram := c.AddGram
+					if a.tf32 {
+						addGram = c.AddGramTF32
+					}
+					if err := addGram(g.buf, at(input), r, width); err != nil {
 						return err
 					}
 				}
@@ -287,7 +313,7 @@ func (a *gpuAWQLayer) Capture(x Tensor, windows, n int, opts AWQCaptureOptions) 
 				},
 				func() error { return observe(InputQKV) },
 				func() error {
-					return a.attention(c, float32Linear(InputQKV), at(InputQKV), steps["qkv out"], at(InputO), cw)
+					return a.attention(c, float32Linear(InputQKV), at(InputQKV), steps["qkv out"], at(InputO), steps["scores"], cw, false)
 				},
 				func() error { return observe(InputO) },
 				func() error { return float32Linear(InputO).matMulDevice(c, attnOut, at(InputO), r) },
@@ -401,14 +427,17 @@ func (a *gpuAWQLayer) ScaleLosses(input string, scales [][]float32, scheme quant
 		if err != nil {
 			return err
 		}
-		// The module's intermediates: q, k, v and the attention output,
-		// or gate, up and the activation; or the weights' change times
-		// the Gram matrix.
-		var mid1, mid2 cuda.Buffer
+		// The module's intermediates: q, k, v, the attention scores and
+		// output, or gate, up and the activation; or the weights' change
+		// times the Gram matrix.
+		var mid1, mid2, scores cuda.Buffer
 		switch input {
 		case InputQKV:
 			if mid1, err = sc.floats(rows * s.qkvRows()); err == nil {
 				mid2, err = sc.floats(rows * s.qDim())
+			}
+			if err == nil {
+				scores, err = sc.floats(rows * a.n)
 			}
 		case InputGateUp:
 			if mid1, err = sc.floats(rows * 2 * s.FFN); err == nil {
@@ -439,7 +468,7 @@ func (a *gpuAWQLayer) ScaleLosses(input string, scales [][]float32, scheme quant
 				in := a.inputs[input].buf.Offset(4 * t0 * w.in)
 				switch input {
 				case InputQKV:
-					err = a.attention(c, trial, in, mid1, mid2, cw)
+					err = a.attention(c, trial, in, mid1, mid2, scores, cw, a.tf32)
 					if err == nil {
 						err = a.weights[InputO].matMulDevice(c, out, mid2, r)
 					}
@@ -496,9 +525,7 @@ func (g *gpu) ClipLosses(w []float32, out, in int, x []float32, n int, scheme qu
 	if err != nil {
 		return nil, fmt.Errorf("compute: clip losses: %w", err)
 	}
-	groups := in / grid.GroupSize
-	rows := min(out, max(1, clipScratchFloats/(groups*candidates*n)), max(1, clipScratchFloats/(candidates*in)))
-	losses := make([]float64, groups*candidates*out)
+	losses := make([]float64, in/grid.GroupSize*candidates*out)
 	err = g.dev.Do(func(c *cuda.Ctx) error {
 		sc := &deviceScratch{c: c}
 		defer sc.free()
@@ -510,43 +537,51 @@ func (g *gpu) ClipLosses(w []float32, out, in int, x []float32, n int, scheme qu
 		if err != nil {
 			return err
 		}
-		d, err := sc.floats(candidates * rows * in)
-		if err != nil {
-			return err
-		}
-		e, err := sc.floats(groups * candidates * rows * n)
-		if err != nil {
-			return err
-		}
-		lossBuf, err := sc.doubles(len(losses))
-		if err != nil {
-			return err
-		}
-		if err := g.notePeak(c); err != nil {
-			return err
-		}
 		if err := upload(g, c, wBuf, w[:out*in]); err != nil {
 			return err
 		}
 		if err := upload(g, c, xBuf, x[:n*in]); err != nil {
 			return err
 		}
-		for r0 := 0; r0 < out; r0 += rows {
-			r := min(rows, out-r0)
-			if err := c.ClipDeltas(d, wBuf.Offset(4*r0*in), r, in, grid, candidates, steps); err != nil {
-				return err
-			}
-			if err := c.GroupErrors(e, d, xBuf, candidates*r, n, grid.GroupSize, groups); err != nil {
-				return err
-			}
-			if err := c.RowMeanSquares(lossBuf, e, groups*candidates, r, n, out, r0); err != nil {
-				return err
-			}
-		}
-		return download(g, c, losses, lossBuf)
+		return g.clipLossesOn(c, sc, losses, wBuf, out, in, xBuf, n, grid, candidates, steps)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("compute: clip losses: %w", err)
 	}
 	return losses, nil
+}
+
+// clipLossesOn sets losses to ClipLosses of the weights wBuf [out×in] on
+// the inputs xBuf [n×in], both on the device; its scratch comes from sc.
+func (g *gpu) clipLossesOn(c *cuda.Ctx, sc *deviceScratch, losses []float64, wBuf cuda.Buffer, out, in int, xBuf cuda.Buffer, n int, grid cuda.QuantGrid, candidates, steps int) error {
+	groups := in / grid.GroupSize
+	rows := min(out, max(1, clipScratchFloats/(groups*candidates*n)), max(1, clipScratchFloats/(candidates*in)))
+	d, err := sc.floats(candidates * rows * in)
+	if err != nil {
+		return err
+	}
+	e, err := sc.floats(groups * candidates * rows * n)
+	if err != nil {
+		return err
+	}
+	lossBuf, err := sc.doubles(len(losses))
+	if err != nil {
+		return err
+	}
+	if err := g.notePeak(c); err != nil {
+		return err
+	}
+	for r0 := 0; r0 < out; r0 += rows {
+		r := min(rows, out-r0)
+		if err := c.ClipDeltas(d, wBuf.Offset(4*r0*in), r, in, grid, candidates, steps); err != nil {
+			return err
+		}
+		if err := c.GroupErrors(e, d, xBuf, candidates*r, n, grid.GroupSize, groups); err != nil {
+			return err
+		}
+		if err := c.RowMeanSquares(lossBuf, e, groups*candidates, r, n, out, r0); err != nil {
+			return err
+		}
+	}
+	return download(g, c, losses, lossBuf)
 }

@@ -18,7 +18,7 @@ func quantizeAWQOnDevice(cfg *model.Config, w *runtime.LayerWeights, acts *calib
 	float := *w // awq.Layer replaces w's slices, never writes them
 	res, err := awq.Layer(cfg, w, acts, awq.Options{
 		Scheme: opts.Scheme, Clip: opts.Clip, Backend: opts.Backend, TF32: opts.AWQTF32, Log: opts.Log,
-		DeviceInputs: dev.x, AdvanceDeviceInputs: true,
+		DeviceInputs: dev.x, AdvanceDeviceInputs: true, RoundOnDevice: true,
 	})
 	if err != nil {
 		return nil, err

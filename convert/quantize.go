@@ -134,7 +134,7 @@ func Quantize(ctx context.Context, ck *model.Checkpoint, dest string, force bool
 		saving = -1
 		return err
 	}
-	layers := &layerPrefetch{ck: ck}
+	layers := &layerPrefetch{ck: ck, logf: opts.logf}
 	defer layers.wait() // before the checkpoint may be closed
 	for l := first; l < cfg.NumLayers; l++ {
 		if err := ctx.Err(); err != nil {

@@ -217,7 +217,7 @@ func TestAWQFoldsScalesIntoNorms(t *testing.T) {
 
 // TestCheckFinite: the first NaN or infinite weight is reported, however
 // the rows are split over the cores.
-func TestCheckFinite(t *testing.T) {
+func TestCheckFiniteNarrowRows(t *testing.T) {
 	const rows, cols = 300, 7
 	for _, tc := range []struct {
 		bad  []int // indices spoilt, in order: NaN, +Inf, -Inf...

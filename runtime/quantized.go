@@ -40,6 +40,13 @@ func newFusedLinear(be compute.Backend, parts []projection, out, in int) (comput
 	if q, ok := stackQuantized(parts); ok {
 		return be.NewQuantLinear(*q)
 	}
+	if sb, ok := be.(compute.StackedLinearer); ok && !slices.ContainsFunc(parts, func(p projection) bool { return p.q != nil }) {
+		rows := make([][]float32, len(parts))
+		for i, p := range parts {
+			rows[i] = p.w
+		}
+		return sb.NewStackedLinear(rows, out, in)
+	}
 	w := make([]float32, 0, out*in)
 	for _, p := range parts {
 		if p.q != nil {

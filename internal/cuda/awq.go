@@ -147,6 +147,19 @@ func (c *Ctx) AddGram(g, x Buffer, rows, cols int) error {
 	return checkBLAS(fmt.Sprintf("cublasSgemm(gram of [%d×%d])", rows, cols), cublasSgemm(h, opN, opT, int32(cols), int32(cols), int32(rows), &one, x.ptr, int32(cols), x.ptr, int32(cols), &one, g.ptr, int32(cols)))
 }
 
+// AddGramTF32 is AddGram on the tensor cores: the products of x's values
+// rounded to TF32, summed in float32.
+func (c *Ctx) AddGramTF32(g, x Buffer, rows, cols int) error {
+	h, err := c.blasHandle()
+	if err != nil {
+		return err
+	}
+	one := float32(1)
+	return checkBLAS(fmt.Sprintf("cublasGemmEx(TF32 gram of [%d×%d])", rows, cols), cublasGemmEx(h, opN, opT, int32(cols), int32(cols), int32(rows), &one,
+		x.ptr, dataFloat32, int32(cols), x.ptr, dataFloat32, int32(cols), &one, g.ptr, dataFloat32, int32(cols),
+		computeFastTF32, gemmDefaultAlgo))
+}
+
 // AbsColumnSlices is the number of row slices AbsColumnSums sums
 // separately: partial holds AbsColumnSlices·cols float64.
 const AbsColumnSlices = 64
@@ -189,4 +202,48 @@ func (c *Ctx) MatMulTTF32(dst, a, b Buffer, m, n, k int) error {
 	return checkBLAS("cublasGemmEx", cublasGemmEx(h, opT, opN, int32(n), int32(m), int32(k), &one,
 		b.ptr, dataFloat32, int32(k), a.ptr, dataFloat32, int32(k), &zero, dst.ptr, dataFloat32, int32(n),
 		computeFastTF32, gemmDefaultAlgo))
+}
+
+// ScaleColumns multiplies column c of w [rows × cols] by s[c].
+func (c *Ctx) ScaleColumns(w, s Buffer, rows, cols int) error {
+	return c.elementwise("awq_scale_columns", int64(rows)*int64(cols), w, s, int64(rows), int32(cols))
+}
+
+// DivideRows divides row r of w [rows × cols] by s[r].
+func (c *Ctx) DivideRows(w, s Buffer, rows, cols int) error {
+	return c.elementwise("awq_divide_rows", int64(rows)*int64(cols), w, s, int64(rows), int32(cols))
+}
+
+// ClampGroups clamps group g of row r of w [rows × in] to ±absmax·(1 -
+// chosen[g·rows + r]/steps) (chosen int32 [groups × rows]), absmax the
+// group's largest |w|; a choice of 0 leaves the group as it is.
+func (c *Ctx) ClampGroups(w, chosen Buffer, rows, in int, grid QuantGrid, steps int) error {
+	if err := grid.check(in); err != nil {
+		return fmt.Errorf("clamp groups: %w", err)
+	}
+	if steps <= 0 {
+		return fmt.Errorf("clamp groups: %d steps", steps)
+	}
+	if rows <= 0 {
+		return nil
+	}
+	groups := int64(rows) * int64(in/grid.GroupSize)
+	return c.LaunchGrid("awq_clamp_groups", warpBlocks(groups), Dim{X: launchThreads}, 0,
+		w, chosen, int32(rows), int32(in), int32(grid.GroupSize), int32(steps))
+}
+
+// RoundGroups quantizes every group of w [rows × in] with its min-max
+// parameters on grid: the codes to q [rows × in] (bytes), the scales
+// (float32) and zero points (bytes) to scales and zeros [rows × groups].
+func (c *Ctx) RoundGroups(q, scales, zeros, w Buffer, rows, in int, grid QuantGrid) error {
+	if err := grid.check(in); err != nil {
+		return fmt.Errorf("round groups: %w", err)
+	}
+	if rows <= 0 {
+		return nil
+	}
+	groups := int64(rows) * int64(in/grid.GroupSize)
+	return c.LaunchGrid("awq_round", warpBlocks(groups), Dim{X: launchThreads}, 0,
+		q, scales, zeros, w, int64(rows), int32(in), int32(grid.GroupSize),
+		int32(grid.MaxQ), flag(grid.Symmetric), int32(grid.MinZero), flag(grid.BF16Scales))
 }

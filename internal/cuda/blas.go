@@ -18,6 +18,8 @@ var (
 	// AWQ's searches (awq.go).
 	cublasGemmEx              func(handle uintptr, transa, transb int32, m, n, k int32, alpha *float32, a uintptr, atype int32, lda int32, b uintptr, btype int32, ldb int32, beta *float32, c uintptr, ctype int32, ldc int32, computeType int32, algo int32) int32
 	cublasSgemmStridedBatched func(handle uintptr, transa, transb int32, m, n, k int32, alpha *float32, a uintptr, lda int32, strideA int64, b uintptr, ldb int32, strideB int64, beta *float32, c uintptr, ldc int32, strideC int64, batch int32) int32
+	// Batched products in TF32 (awq_attention.go).
+	cublasGemmStridedBatchedEx func(handle uintptr, transa, transb int32, m, n, k int32, alpha *float32, a uintptr, atype int32, lda int32, strideA int64, b uintptr, btype int32, ldb int32, strideB int64, beta *float32, c uintptr, ctype int32, ldc int32, strideC int64, batch int32, computeType int32, algo int32) int32
 
 	cusolverDnCreate           func(handle *uintptr) int32
 	cusolverDnDestroy          func(handle uintptr) int32
@@ -56,6 +58,7 @@ func loadBLAS() error {
 			{&cublasDtrsm, "cublasDtrsm_v2"},
 			{&cublasGemmEx, "cublasGemmEx"},
 			{&cublasSgemmStridedBatched, "cublasSgemmStridedBatched"},
+			{&cublasGemmStridedBatchedEx, "cublasGemmStridedBatchedEx"},
 		})
 	})
 	return blasLib.err

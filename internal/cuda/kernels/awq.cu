@@ -52,10 +52,14 @@ __device__ double awq_block_sum(double v) {
     return v;
 }
 
+// awq_level is quant.Quantize(x, scale, zero, maxq).
+__device__ int awq_level(float x, float scale, int zero, int maxq) {
+    return (int)fminf(fmaxf(rintf(__fdiv_rn(x, scale)) + (float)zero, 0.0f), (float)maxq);
+}
+
 // awq_dequantized is quant.Dequantize(quant.Quantize(x, scale, zero, maxq)).
 __device__ float awq_dequantized(float x, float scale, int zero, int maxq) {
-    float level = fminf(fmaxf(rintf(__fdiv_rn(x, scale)) + (float)zero, 0.0f), (float)maxq);
-    return __fmul_rn((float)((int)level - zero), scale);
+    return __fmul_rn((float)(awq_level(x, scale, zero, maxq) - zero), scale);
 }
 
 // awq_fake_quant sets dst = Q(w·diag(s))·diag(1/s) for w [rows × in]:
@@ -255,5 +259,125 @@ extern "C" __global__ void awq_sub_into(float* x, const float* y, long long n) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         x[i] = __fsub_rn(x[i], y[i]);
+    }
+}
+
+// The scaled layer's steps (package awq's fold, clip and final rounding,
+// on weights kept on the device).
+
+// awq_scale_columns multiplies column c of w [rows × cols] by s[c].
+extern "C" __global__ void awq_scale_columns(float* w, const float* __restrict__ s, long long rows, int cols) {
+    const long long total = rows * cols;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x) {
+        w[i] = __fmul_rn(w[i], s[i % cols]);
+    }
+}
+
+// awq_divide_rows divides row r of w [rows × cols] by s[r].
+extern "C" __global__ void awq_divide_rows(float* w, const float* __restrict__ s, long long rows, int cols) {
+    const long long total = rows * cols;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x) {
+        w[i] = __fdiv_rn(w[i], s[i / cols]);
+    }
+}
+
+// awq_clamp_groups clamps group g of row r of w [rows × in] to
+// ±absmax·(1 - chosen[g·rows + r]/steps), absmax the group's largest
+// |w|; groups whose choice is 0 keep their range. One warp per group;
+// blockDim.x is a multiple of 32.
+extern "C" __global__ void awq_clamp_groups(float* w, const int* __restrict__ chosen, int rows, int in,
+                                            int group_size, int steps) {
+    const int groups = in / group_size;
+    const int lane = threadIdx.x % 32;
+    const long long total = (long long)rows * groups;
+    const long long stride = (long long)gridDim.x * blockDim.x / 32;
+    for (long long k = (blockIdx.x * (long long)blockDim.x + threadIdx.x) / 32; k < total; k += stride) {
+        const int r = (int)(k / groups);
+        const int g = (int)(k % groups);
+        const int c = chosen[(long long)g * rows + r];
+        if (c == 0) {
+            continue;  // the same k, so the same choice, for the whole warp
+        }
+        float* wr = w + (long long)r * in + (long long)g * group_size;
+        float absmax = 0.0f;
+        for (int j = lane; j < group_size; j += 32) {
+            absmax = fmaxf(absmax, fabsf(wr[j]));
+        }
+        absmax = awq_warp_max(absmax);
+        const float m = __fmul_rn(absmax, (float)(1.0 - (double)c / (double)steps));
+        for (int j = lane; j < group_size; j += 32) {
+            wr[j] = fminf(fmaxf(wr[j], -m), m);
+        }
+    }
+}
+
+// awq_round quantizes every group of w [rows × in] with its min-max
+// parameters (package quant's RTN): the codes to q [rows × in], one byte
+// each, the scales and zero points to scales and zeros [rows × groups].
+// One warp per group; blockDim.x is a multiple of 32.
+extern "C" __global__ void awq_round(unsigned char* __restrict__ q, float* __restrict__ scales,
+                                     unsigned char* __restrict__ zeros, const float* __restrict__ w, long long rows,
+                                     int in, int group_size, int maxq, int symmetric, int min_zero, int bf16_scales) {
+    const float inf = __int_as_float(0x7f800000);
+    const int groups = in / group_size;
+    const int lane = threadIdx.x % 32;
+    const long long total = rows * groups;
+    const long long stride = (long long)gridDim.x * blockDim.x / 32;
+    for (long long k = (blockIdx.x * (long long)blockDim.x + threadIdx.x) / 32; k < total; k += stride) {
+        const long long r = k / groups;
+        const int c0 = (int)(k % groups) * group_size;
+        const float* wr = w + r * in + c0;
+        float lo = inf, hi = -inf;
+        for (int j = lane; j < group_size; j += 32) {
+            lo = fminf(lo, wr[j]);
+            hi = fmaxf(hi, wr[j]);
+        }
+        lo = awq_warp_min(lo);
+        hi = awq_warp_max(hi);
+        float scale;
+        unsigned char zero;
+        sweep_fit(lo, hi, maxq, symmetric, min_zero, bf16_scales, &scale, &zero);
+        if (lane == 0) {
+            scales[k] = scale;
+            zeros[k] = zero;
+        }
+        unsigned char* qr = q + r * in + c0;
+        for (int j = lane; j < group_size; j += 32) {
+            qr[j] = (unsigned char)awq_level(wr[j], scale, zero, maxq);
+        }
+    }
+}
+
+// awq_causal_softmax turns each row i of the scores s [rows × n] of the
+// queries of windows of n tokens (row r is query r mod n of its window)
+// into the softmax of its first i+1 values, the keys the query sees, and
+// zeroes the rest. One warp per row; blockDim.x is a multiple of 32.
+extern "C" __global__ void awq_causal_softmax(float* s, long long rows, int n) {
+    const float neg_inf = __int_as_float(0xff800000);
+    const int lane = threadIdx.x % 32;
+    const long long stride = (long long)gridDim.x * blockDim.x / 32;
+    for (long long k = (blockIdx.x * (long long)blockDim.x + threadIdx.x) / 32; k < rows; k += stride) {
+        const int seen = (int)(k % n) + 1;
+        float* sr = s + k * n;
+        float m = neg_inf;
+        for (int j = lane; j < seen; j += 32) {
+            m = fmaxf(m, sr[j]);
+        }
+        m = awq_warp_max(m);
+        float sum = 0.0f;
+        for (int j = lane; j < seen; j += 32) {
+            const float e = expf(sr[j] - m);
+            sr[j] = e;
+            sum += e;
+        }
+        for (int off = 16; off > 0; off >>= 1) {
+            sum += __shfl_xor_sync(0xffffffffu, sum, off);
+        }
+        const float inv = 1.0f / sum;
+        for (int j = lane; j < n; j += 32) {
+            sr[j] = j < seen ? sr[j] * inv : 0.0f;
+        }
     }
 }
