@@ -70,7 +70,7 @@ run() {
 # ppl MODEL DEVICE: perplexity of the full test text, hf protocol.
 ppl() {
 	local v
-	v=$($qtk eval ppl "$1" --data "$test" --protocol hf --device "$2" --json 2>>"$log" | sed -n 's/.*"ppl":\([0-9.]*\).*/\1/p')
+	v=$($qtk eval ppl "$1" --data "$test" --protocol hf --device "$2" --json 2>>"$log" | sed -n 's/.*"ppl": *\([0-9.]*\).*/\1/p')
 	note "$(printf 'ppl %-50s %-6s %s' "$1" "$2" "$v")"
 }
 # quantize NAME MODEL DEVICE METHOD ARGS...: quantize into $work/NAME-DEVICE.
@@ -103,7 +103,7 @@ print(2 * 4 * n * 20 / (start.elapsed_time(end) / 1e3))
 EOF
 }
 # field NAME FILE: a number of a bench --json output.
-field() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" "$2"; }
+field() { sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" "$2"; }
 
 note "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1); $(nproc) cores"
 for stage in $stages; do
