@@ -1,0 +1,132 @@
+package compute
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/qtk-dev/qtk/internal/cuda"
+)
+
+// variantTolerance is the relative error (‖got-want‖/‖want‖) each GEMV
+// variant is held to against the float64 product with the dequantized
+// weight: float32 arithmetic as tight as int4_gemv; float16 x (relative
+// rounding 2^-11) and, for half8, sums of 4 products in float16, looser.
+var variantTolerance = map[string]float64{"float8": 1e-5, "half8": 2e-3, "mma1x4": 1e-3, "mma2x2": 1e-3}
+
+// TestQuantGEMVVariants checks every alternative GEMV kernel against the
+// float64 product, over shapes that exercise the edges: rows not a
+// multiple of a block's, widths not a multiple of 128, groups of 32 to a
+// whole row, Llama-2-7B's widths. x includes values near ±200 to catch
+// float16 overflow of partial sums.
+func TestQuantGEMVVariants(t *testing.T) {
+	be, err := OpenCUDA(0)
+	if err != nil {
+		t.Skipf("no GPU: %v", err)
+	}
+	defer be.Close()
+	g := be.(*gpu)
+	for _, tc := range []struct{ out, in, groupSize int }{
+		{64, 256, 128},
+		{67, 384, 128},
+		{33, 96, 32},
+		{5, 160, -1},
+		{130, 512, 64},
+		{100, 1152, 128}, // 9 tiles of 128 columns: warps with unequal shares
+		{48, 4096, 256},
+		{4096, 4096, 128},
+		{40, 11008, 128},
+	} {
+		rng := rand.New(rand.NewPCG(uint64(tc.out), uint64(tc.in)))
+		q := randQuant(rng, tc.out, tc.in, 4, tc.groupSize, false)
+		p, ok := packInt4(&q)
+		if !ok {
+			t.Fatalf("%dx%d g%d: not packed", tc.out, tc.in, tc.groupSize)
+		}
+		l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
+		if err := l.hold(p); err != nil {
+			t.Fatal(err)
+		}
+		x := randn(rng, tc.in)
+		for j := 0; j < tc.in; j += 97 {
+			x[j] *= 100
+		}
+		want := productOf(q.Dequantize(), x, 1, tc.out, tc.in)
+		for _, name := range append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...) {
+			t.Run(fmt.Sprintf("%dx%d/g%d/%s", tc.out, tc.in, tc.groupSize, name), func(t *testing.T) {
+				if name != "int4_gemv_1" && !cuda.Int4VariantFits(name, l.w) {
+					t.Skip("the variant does not take this weight")
+				}
+				got := make([]float32, tc.out)
+				err := g.dev.Do(func(c *cuda.Ctx) error {
+					xd, err := c.Alloc(4 * tc.in)
+					if err != nil {
+						return err
+					}
+					defer c.Free(xd)
+					yd, err := c.Alloc(4 * tc.out)
+					if err != nil {
+						return err
+					}
+					defer c.Free(yd)
+					if err := upload(g, c, xd, x); err != nil {
+						return err
+					}
+					if name == "int4_gemv_1" {
+						err = c.Int4GEMV(yd, xd, l.w, 1)
+					} else {
+						err = c.Int4GEMVVariant(name, yd, xd, l.w)
+					}
+					if err != nil {
+						return err
+					}
+					return download(g, c, got, yd)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tol := 1e-5
+				if v, ok := variantTolerance[name]; ok {
+					tol = v
+				}
+				e := relErr(got, want)
+				t.Logf("relative error %.3g", e)
+				if !(e < tol) {
+					t.Errorf("relative error %g, want < %g", e, tol)
+				}
+			})
+		}
+		l.Release()
+	}
+}
+
+// BenchmarkQuantGEMVVariants times int4_gemv_1 and every alternative GEMV
+// kernel side by side, as BenchmarkQuantGEMV's graph replay does: one row
+// of x through Llama-2-7B's projection shapes, group 128, rotating through
+// copies of the weight, bytes and copy fraction counted the same way.
+func BenchmarkQuantGEMVVariants(b *testing.B) {
+	g, copyRate := openGEMVBench(b)
+	for _, sh := range gemvShapes {
+		b.Run(fmt.Sprintf("%dx%d", sh.out, sh.in), func(b *testing.B) {
+			f := newGEMVFixture(b, g, sh.out, sh.in)
+			for _, name := range append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...) {
+				gemv := func(c *cuda.Ctx, calls int) error {
+					for i := range calls {
+						w := f.ls[i%len(f.ls)].w
+						var err error
+						if name == "int4_gemv_1" {
+							err = c.Int4GEMV(f.y, f.x, w, 1)
+						} else {
+							err = c.Int4GEMVVariant(name, f.y, f.x, w)
+						}
+						if err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				b.Run(name, func(b *testing.B) { benchReplayed(b, g, f, gemv, copyRate) })
+			}
+		})
+	}
+}
