@@ -12,7 +12,7 @@ import (
 // variant is held to against the float64 product with the dequantized
 // weight: float32 arithmetic as tight as int4_gemv; float16 x (relative
 // rounding 2^-11) and, for half8, sums of 4 products in float16, looser.
-var variantTolerance = map[string]float64{"float8": 1e-5, "half8": 2e-3, "mma1x4": 1e-3, "mma2x2": 1e-3}
+var variantTolerance = map[string]float64{"float8": 1e-5, "half8": 2e-3, "mma1x2": 1e-3, "mma1x4": 1e-3, "mma2x2": 1e-3}
 
 // TestQuantGEMVVariants checks every alternative GEMV kernel against the
 // float64 product, over shapes that exercise the edges: rows not a

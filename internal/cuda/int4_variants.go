@@ -17,15 +17,17 @@ var int4Variants = map[string]int4Variant{
 	"float8": {rows: 8, threads: int4Block, xBytes: 4, staticBytes: 4 * 4 * 8},
 	// float16 pairs, x staged as float16: R = 8, INT4_WARPS warps.
 	"half8": {rows: 8, threads: int4Block, xBytes: 2, staticBytes: 4 * 4 * 8},
-	// tensor cores, one tile of 16 rows, MMA_WARPS warps.
+	// tensor cores, one tile of 16 rows, MMA_WARPS warps, 2 steps a batch.
+	"mma1x2": {rows: 16, threads: 128, xBytes: 2, staticBytes: 4 * 4 * 16, tiles128: true},
+	// tensor cores, one tile of 16 rows, MMA_WARPS warps, 4 steps a batch.
 	"mma1x4": {rows: 16, threads: 128, xBytes: 2, staticBytes: 4 * 4 * 16, tiles128: true},
-	// tensor cores, two tiles of 16 rows, MMA_WARPS warps.
+	// tensor cores, two tiles of 16 rows, MMA_WARPS warps, 2 steps a batch.
 	"mma2x2": {rows: 32, threads: 128, xBytes: 2, staticBytes: 4 * 4 * 32, tiles128: true},
 }
 
 // Int4GEMVVariants names the alternative GEMV kernels, in the order
 // benchmarks list them.
-var Int4GEMVVariants = []string{"float8", "half8", "mma1x4", "mma2x2"}
+var Int4GEMVVariants = []string{"float8", "half8", "mma1x2", "mma1x4", "mma2x2"}
 
 // maxBlockShared is the shared memory a block gets without opting in.
 const maxBlockShared = 48 << 10

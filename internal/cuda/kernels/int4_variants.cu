@@ -354,6 +354,9 @@ __device__ void int4_gemv_mma(float* y, const float* x, const uint4* codes, cons
 
 // Launched with MMA_WARPS·32 threads, ceil(out/16T) blocks and x staged as
 // float16 (2·in bytes) in dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(MMA_WARPS * 32, 6) int4_gemv_v_mma1x2(INT4_GEMV_ARGS) {
+    int4_gemv_mma<1, 2>(INT4_GEMV_CALL);
+}
 extern "C" __global__ void __launch_bounds__(MMA_WARPS * 32, 4) int4_gemv_v_mma1x4(INT4_GEMV_ARGS) {
     int4_gemv_mma<1, 4>(INT4_GEMV_CALL);
 }
