@@ -104,8 +104,49 @@ func TestQuantGEMVVariants(t *testing.T) {
 // kernel side by side, as BenchmarkQuantGEMV's graph replay does: one row
 // of x through Llama-2-7B's projection shapes, group 128, rotating through
 // copies of the weight, bytes and copy fraction counted the same way.
+//
+// Its first line, floor, is int4_gemv_1 on a [16×128] weight replayed the
+// same way: the least time a product takes in a graph (launch and gap),
+// to be set against each shape's us/call.
 func BenchmarkQuantGEMVVariants(b *testing.B) {
 	g, copyRate := openGEMVBench(b)
+	b.Run("floor", func(b *testing.B) {
+		f := &gemvFixture{ls: make([]*gpuQuantLinear, 64)}
+		q := randQuant(rand.New(rand.NewPCG(16, 128)), 16, 128, 4, 128, false)
+		p, ok := packInt4(&q)
+		if !ok {
+			b.Fatal("the 4-bit kernels do not take the weight")
+		}
+		f.ls[0] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: 16, In: 128, Groups: 1, GroupLen: 128}}
+		if err := f.ls[0].hold(p); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(f.ls[0].Release)
+		for i := range f.ls {
+			f.ls[i] = f.ls[0]
+		}
+		f.bytesPerCall = 4 * (len(p.codes) + len(p.params) + 128 + 16)
+		err := g.dev.Do(func(c *cuda.Ctx) error {
+			var err error
+			if f.x, err = c.Alloc(4 * 128); err != nil {
+				return err
+			}
+			f.y, err = c.Alloc(4 * 16)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { g.dev.Do(func(c *cuda.Ctx) error { c.Free(f.x); return c.Free(f.y) }) })
+		benchReplayed(b, g, f, func(c *cuda.Ctx, calls int) error {
+			for range calls {
+				if err := c.Int4GEMV(f.y, f.x, f.ls[0].w, 1); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, copyRate)
+	})
 	for _, sh := range gemvShapes {
 		b.Run(fmt.Sprintf("%dx%d", sh.out, sh.in), func(b *testing.B) {
 			f := newGEMVFixture(b, g, sh.out, sh.in)
