@@ -22,8 +22,9 @@
 #          group 128: the recipes of RECIPES (default: gptq-reference awq gptq-default;
 #          also awq-tf32, AWQ's searches with TF32 products)
 #   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
-#   gemvvariants  the alternative GEMV kernels against the float64 product
-#          (tests), then timed beside int4_gemv_1 at those shapes, graph replay
+#   gemvvariants  the GEMV kernels against the float64 product (tests, chained
+#          products with programmatic dependent launch), then timed beside
+#          int4_gemv_1 at those shapes, graph replay, plain and with PDL (/pdl)
 #   sweep  GPTQ's column sweep on the GPU against the CPU (tests), and its
 #          time per Llama-2-7B matrix on each (BenchmarkSweep)
 #   decode batch-1 decoding on the GPU, the whole forward pass there: the runtime's
@@ -150,10 +151,10 @@ for stage in $stages; do
 		grep -E "GB/s|device-to-device" "$log" | tail -7 | tee -a "$summary"
 		;;
 	gemvvariants)
-		run "int4 gemv variants tests (GPU vs float64)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run QuantGEMVVariants
-		grep -E -- "--- FAIL|want <|^(PASS|FAIL)$" "$log" | tail -20 | tee -a "$summary"
-		run "int4 gemv variants benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMVVariants -test.benchtime "${GEMV_BENCHTIME:-2s}"
-		grep -E "^BenchmarkQuantGEMVVariants|device-to-device" "$log" | tail -20 | tee -a "$summary"
+		run "int4 gemv variants tests (GPU vs float64)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'QuantGEMVVariants|QuantGEMVChained|QuantLinear'
+		grep -E -- "--- FAIL|want <|programmatic|graph (true|false)|^(PASS|FAIL)$" "$log" | tail -20 | tee -a "$summary"
+		run "int4 gemv variants benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMVVariants -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
+		grep -E "^BenchmarkQuantGEMVVariants|device-to-device|programmatic" "$log" | tail -45 | tee -a "$summary"
 		;;
 	synth)
 		run "synth llama-2-7b, $layers layers" $qtk synth --like llama-2-7b --layers "$layers" -o "$work/l2-7b" --force

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -12,7 +13,10 @@ import (
 // variant is held to against the float64 product with the dequantized
 // weight: float32 arithmetic as tight as int4_gemv; float16 x (relative
 // rounding 2^-11) and, for half8, sums of 4 products in float16, looser.
-var variantTolerance = map[string]float64{"float8": 1e-5, "half8": 2e-3, "mma1x2": 1e-3, "mma1x4": 1e-3, "mma2x2": 1e-3}
+var variantTolerance = map[string]float64{
+	"h8": 2e-3, "h8w8": 2e-3, "h16": 2e-3,
+	"float8": 1e-5, "half8": 2e-3, "mma1x2": 1e-3, "mma1x4": 1e-3, "mma2x2": 1e-3,
+}
 
 // TestQuantGEMVVariants checks every alternative GEMV kernel against the
 // float64 product, over shapes that exercise the edges: rows not a
@@ -73,7 +77,7 @@ func TestQuantGEMVVariants(t *testing.T) {
 						return err
 					}
 					if name == "int4_gemv_1" {
-						err = c.Int4GEMV(yd, xd, l.w, 1)
+						err = c.Int4GEMVFloat(yd, xd, l.w, 1)
 					} else {
 						err = c.Int4GEMVVariant(name, yd, xd, l.w)
 					}
@@ -100,16 +104,21 @@ func TestQuantGEMVVariants(t *testing.T) {
 	}
 }
 
-// BenchmarkQuantGEMVVariants times int4_gemv_1 and every alternative GEMV
-// kernel side by side, as BenchmarkQuantGEMV's graph replay does: one row
-// of x through Llama-2-7B's projection shapes, group 128, rotating through
-// copies of the weight, bytes and copy fraction counted the same way.
+// BenchmarkQuantGEMVVariants times int4_gemv_1 (float32) and every
+// alternative GEMV kernel side by side, as BenchmarkQuantGEMV's graph
+// replay does: one row of x through Llama-2-7B's projection shapes, group
+// 128, rotating through copies of the weight, bytes and copy fraction
+// counted the same way. The products of a graph run back to back; kernels
+// that wait for the grids before them run twice: launched plainly
+// (<name>) and with programmatic dependent launch (<name>/pdl), where a
+// product's loads overlap the end of the one before.
 //
-// Its first line, floor, is int4_gemv_1 on a [16×128] weight replayed the
-// same way: the least time a product takes in a graph (launch and gap),
-// to be set against each shape's us/call.
+// Its first lines, floor, are int4_gemv_1 and the decoding kernel on a
+// [16×128] weight replayed the same way: the least time a product takes
+// in a graph (launch and gap), to be set against each shape's us/call.
 func BenchmarkQuantGEMVVariants(b *testing.B) {
 	g, copyRate := openGEMVBench(b)
+	b.Logf("programmatic dependent launch: %v", pdlOn(g))
 	b.Run("floor", func(b *testing.B) {
 		f := &gemvFixture{ls: make([]*gpuQuantLinear, 64)}
 		q := randQuant(rand.New(rand.NewPCG(16, 128)), 16, 128, 4, 128, false)
@@ -138,36 +147,145 @@ func BenchmarkQuantGEMVVariants(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { g.dev.Do(func(c *cuda.Ctx) error { c.Free(f.x); return c.Free(f.y) }) })
-		benchReplayed(b, g, f, func(c *cuda.Ctx, calls int) error {
-			for range calls {
-				if err := c.Int4GEMV(f.y, f.x, f.ls[0].w, 1); err != nil {
-					return err
-				}
-			}
-			return nil
-		}, copyRate)
+		benchVariants(b, g, f, []string{"int4_gemv_1", cuda.Int4Decode}, copyRate)
 	})
 	for _, sh := range gemvShapes {
 		b.Run(fmt.Sprintf("%dx%d", sh.out, sh.in), func(b *testing.B) {
 			f := newGEMVFixture(b, g, sh.out, sh.in)
-			for _, name := range append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...) {
-				gemv := func(c *cuda.Ctx, calls int) error {
-					for i := range calls {
-						w := f.ls[i%len(f.ls)].w
-						var err error
-						if name == "int4_gemv_1" {
-							err = c.Int4GEMV(f.y, f.x, w, 1)
-						} else {
-							err = c.Int4GEMVVariant(name, f.y, f.x, w)
-						}
-						if err != nil {
-							return err
-						}
-					}
-					return nil
-				}
-				b.Run(name, func(b *testing.B) { benchReplayed(b, g, f, gemv, copyRate) })
-			}
+			benchVariants(b, g, f, append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...), copyRate)
 		})
+	}
+}
+
+// benchVariants runs a sub-benchmark of graph replay per named kernel
+// over f's weights, and one more with programmatic dependent launch for
+// the kernels that take it.
+func benchVariants(b *testing.B, g *gpu, f *gemvFixture, names []string, copyRate float64) {
+	for _, name := range names {
+		gemv := func(c *cuda.Ctx, calls int) error {
+			for i := range calls {
+				w := f.ls[i%len(f.ls)].w
+				var err error
+				if name == "int4_gemv_1" {
+					err = c.Int4GEMVFloat(f.y, f.x, w, 1)
+				} else {
+					err = c.Int4GEMVVariant(name, f.y, f.x, w)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if name != "int4_gemv_1" && !cuda.Int4VariantFits(name, f.ls[0].w) {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			defer setPDL(g, setPDL(g, false))
+			benchReplayed(b, g, f, gemv, copyRate)
+		})
+		if cuda.Int4VariantPDL(name) && pdlOn(g) {
+			b.Run(name+"/pdl", func(b *testing.B) { benchReplayed(b, g, f, gemv, copyRate) })
+		}
+	}
+}
+
+// setPDL turns the device's programmatic dependent launch on or off and
+// returns whether it was on.
+func setPDL(g *gpu, on bool) (was bool) {
+	g.dev.Do(func(c *cuda.Ctx) error { was = c.SetPDL(on); return nil })
+	return was
+}
+
+// pdlOn reports whether the device launches with programmatic dependent
+// launch.
+func pdlOn(g *gpu) (on bool) {
+	g.dev.Do(func(c *cuda.Ctx) error { on = c.PDL(); return nil })
+	return on
+}
+
+// TestQuantGEMVChained runs products that each read the one before
+// (x → W1·x → W2·W1·x …) with the decoding kernel, launched one by one and
+// replayed from a graph: launched with programmatic dependent launch, a
+// product that read its x before the one before had written it would be
+// off the float64 chain.
+func TestQuantGEMVChained(t *testing.T) {
+	be, err := OpenCUDA(0)
+	if err != nil {
+		t.Skipf("no GPU: %v", err)
+	}
+	defer be.Close()
+	g := be.(*gpu)
+	const n, links = 2048, 6
+	rng := rand.New(rand.NewPCG(3, 9))
+	ls := make([]*gpuQuantLinear, links)
+	want := randn(rng, n)
+	x := append([]float32(nil), want...)
+	for i := range ls {
+		q := randQuant(rng, n, n, 4, 128, false)
+		y := productOf(q.Dequantize(), want, 1, n, n)
+		norm := 0.0 // scale the weight to keep the chain's values near 1
+		for _, v := range y {
+			norm += float64(v) * float64(v)
+		}
+		for j := range q.Scale {
+			q.Scale[j] *= float32(1 / math.Sqrt(norm/n))
+		}
+		want = productOf(q.Dequantize(), want, 1, n, n)
+		p, ok := packInt4(&q)
+		if !ok {
+			t.Fatal("not packed")
+		}
+		ls[i] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: n, In: n, Groups: q.Groups(), GroupLen: p.groupLen}}
+		if err := ls[i].hold(p); err != nil {
+			t.Fatal(err)
+		}
+		defer ls[i].Release()
+	}
+	t.Logf("programmatic dependent launch: %v", pdlOn(g))
+	for _, graph := range []bool{false, true} {
+		got := make([]float32, n)
+		err := g.dev.Do(func(c *cuda.Ctx) error {
+			bufs := make([]cuda.Buffer, links+1)
+			for i := range bufs {
+				var err error
+				if bufs[i], err = c.Alloc(4 * n); err != nil {
+					return err
+				}
+				defer c.Free(bufs[i])
+			}
+			if err := upload(g, c, bufs[0], x); err != nil {
+				return err
+			}
+			chain := func() error {
+				for i, l := range ls {
+					if err := c.Int4GEMV(bufs[i+1], bufs[i], l.w, 1); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if graph {
+				gr, err := c.Record(chain)
+				if err != nil {
+					return err
+				}
+				defer c.FreeGraph(gr)
+				if err := c.Replay(gr); err != nil {
+					return err
+				}
+			} else if err := chain(); err != nil {
+				return err
+			}
+			return download(g, c, got, bufs[links])
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := relErr(got, want)
+		t.Logf("graph %v: relative error %.3g after %d products", graph, e, links)
+		if !(e < 5e-3) {
+			t.Errorf("graph %v: relative error %g after %d products", graph, e, links)
+		}
 	}
 }

@@ -30,6 +30,11 @@ func TestInt4VariantFits(t *testing.T) {
 		w    Int4
 		fits bool
 	}{
+		{"h8", w(4096, 128), true},
+		{"h8w8", w(11008, 128), true},
+		{"h16", w(14336, 128), true},
+		{"h8", w(24576, 128), false}, // 48 KB of float16 x
+		{"h8", w(96, 16), false},
 		{"float8", w(4096, 128), true},
 		{"float8", w(11008, 128), true},
 		{"float8", w(14336, 128), false}, // 56 KB of float32 x

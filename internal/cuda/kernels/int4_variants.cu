@@ -1,76 +1,8 @@
 // Alternative 4-bit GEMV kernels for one row of x (decode), over the layout
-// of int4.cu, measured side by side with int4_gemv_1 (BenchmarkQuantGEMVVariants
-// in compute) before one of them replaces it. Each takes int4_gemv_1's
-// arguments; Int4GEMVVariant in int4_variants.go knows their launches.
-
-// --- Half-precision helpers (inline PTX: NVRTC has no cuda_fp16.h everywhere).
-
-// half2_of packs lo and hi, rounded to float16, into one word (lo in the
-// low 16 bits, as a half2 holds its first element).
-__device__ __forceinline__ unsigned half2_of(float lo, float hi) {
-    unsigned h;
-    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(h) : "f"(hi), "f"(lo));
-    return h;
-}
-
-__device__ __forceinline__ unsigned hsub2(unsigned a, unsigned b) {
-    unsigned d;
-    asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
-    return d;
-}
-
-__device__ __forceinline__ unsigned hfma2(unsigned a, unsigned b, unsigned c) {
-    unsigned d;
-    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
-
-// half2_sum returns the sum of the two halves of h, in float32.
-__device__ __forceinline__ float half2_sum(unsigned h) {
-    float lo, hi;
-    asm("{\n\t.reg .f16 l, h;\n\tmov.b32 {l, h}, %2;\n\tcvt.f32.f16 %0, l;\n\tcvt.f32.f16 %1, h;\n\t}"
-        : "=f"(lo), "=f"(hi)
-        : "r"(h));
-    return lo + hi;
-}
-
-// The codes of a word as four half2 of (code - zero), exact: or-ing a code
-// into the float16 1024 (0x6400, whose last mantissa bit is worth 1) gives
-// 1024 + code, and 1024 + 16·code for the code one nibble up. A word's
-// codes 0..7 come out paired (0,4), (1,5), (2,6), (3,7), the order in which
-// x is staged (x_half_word).
-struct Int4ZeroHalf {
-    unsigned biased;  // half2 of 1024 + zero
-    unsigned shifted; // half2 of -(64 + zero)
-};
-
-__device__ __forceinline__ Int4ZeroHalf int4_zero_half(float zero) {
-    const unsigned b = half2_of(1024.0f + zero, 1024.0f + zero);
-    const float s = -(64.0f + zero);
-    return {b, half2_of(s, s)};
-}
-
-// int4_half_codes sets d[0..3] to the half2 (code - zero) of the pairs
-// (0,4), (1,5), (2,6), (3,7) of word w.
-__device__ __forceinline__ void int4_half_codes(unsigned w, Int4ZeroHalf z, unsigned d[4]) {
-    const unsigned sixteenth = 0x2C002C00u; // half2 of 1/16
-    const unsigned h = w >> 8;
-    d[0] = hsub2((w & 0x000F000Fu) | 0x64006400u, z.biased);
-    d[1] = hfma2((w & 0x00F000F0u) | 0x64006400u, sixteenth, z.shifted);
-    d[2] = hsub2((h & 0x000F000Fu) | 0x64006400u, z.biased);
-    d[3] = hfma2((h & 0x00F000F0u) | 0x64006400u, sixteenth, z.shifted);
-}
-
-// stage_x_half writes x [in] into xs as float16, one uint4 per word of 8
-// columns 8w..8w+7, paired as int4_half_codes pairs the codes:
-// {(x0,x4), (x1,x5), (x2,x6), (x3,x7)}. All the block's threads take part.
-__device__ void stage_x_half(uint4* xs, const float* x, int in) {
-    const float4* xv = reinterpret_cast<const float4*>(x);
-    for (int w = threadIdx.x; w < in / 8; w += blockDim.x) {
-        const float4 a = __ldg(xv + 2 * w), b = __ldg(xv + 2 * w + 1);
-        xs[w] = make_uint4(half2_of(a.x, b.x), half2_of(a.y, b.y), half2_of(a.z, b.z), half2_of(a.w, b.w));
-    }
-}
+// of int4.cu, measured side by side with int4_gemv_1 and the float16
+// kernels of int4_half.cu (BenchmarkQuantGEMVVariants in compute). Each
+// takes int4_gemv_1's arguments; Int4GEMVVariant in int4_variants.go knows
+// their launches.
 
 // stage_x_float copies x [in] into xs as it is.
 __device__ void stage_x_float(uint4* xs, const float* x, int in) {
@@ -99,27 +31,12 @@ struct Int4DotFloat {
     }
 };
 
-// Int4DotHalf multiplies in float16 pairs: per word, four fused
-// multiply-adds of half2 (code - zero) by half2 x, their sum promoted to
-// float32 (so at most 4 products add up in float16 per half).
+// Int4DotHalf multiplies in float16 pairs (int4_half_dot32), x staged as
+// it is.
 struct Int4DotHalf {
-    static __device__ void stage(uint4* xs, const float* x, int in) { stage_x_half(xs, x, in); }
+    static __device__ void stage(uint4* xs, const float* x, int in) { stage_x_half(xs, x, in, 1.0f); }
     static __device__ float dot32(uint4 q, const uint4* xs, int chunk, float zero) {
-        const Int4ZeroHalf z = int4_zero_half(zero);
-        const unsigned words[4] = {q.x, q.y, q.z, q.w};
-        float s = 0.0f;
-#pragma unroll
-        for (int k = 0; k < 4; k++) {
-            const uint4 xv = xs[4 * chunk + k];
-            unsigned d[4];
-            int4_half_codes(words[k], z, d);
-            unsigned p = hfma2(d[0], xv.x, 0u);
-            p = hfma2(d[1], xv.y, p);
-            p = hfma2(d[2], xv.z, p);
-            p = hfma2(d[3], xv.w, p);
-            s += half2_sum(p);
-        }
-        return s;
+        return int4_half_dot32(q, xs, chunk, zero);
     }
 };
 
@@ -267,7 +184,7 @@ __device__ void int4_gemv_mma(float* y, const float* x, const uint4* codes, cons
     float2 p[S][T][2];
     int s = warp;
     load(s, q, p);
-    stage_x_half(xs, x, in);
+    stage_x_half(xs, x, in, 1.0f);
     __syncthreads();
     float acc[T][2];
 #pragma unroll
