@@ -38,7 +38,8 @@ type Ctx struct {
 	frees   uint64  // buffers freed so far (see Frees)
 	// pdl: LaunchGridPDL uses programmatic dependent launch, which the
 	// device has when pdlAvailable (see pdl.go).
-	pdl, pdlAvailable bool
+	// pdlDefaultRefused: the driver refused it on the default stream.
+	pdl, pdlAvailable, pdlDefaultRefused bool
 }
 
 // Count returns the number of CUDA devices, or an error when the driver

@@ -26,11 +26,11 @@ func (c *Ctx) LaunchGrid(name string, grid, block Dim, shared int, args ...any) 
 // the device has it (see [Ctx.PDL]): the kernel may start while the one
 // before it in the stream still runs, once that one has executed
 // griddepcontrol.launch_dependents (or ended). Only kernels that execute
-// griddepcontrol.wait (grid_dependency_wait in kernels/grid_dependency.cu)
+// griddepcontrol.wait (grid_dependency_wait in kernels/chained_launch.cu)
 // before they read or write memory earlier kernels write may be launched
 // so; loads of data no kernel writes (weights) may come before the wait.
 func (c *Ctx) LaunchGridPDL(name string, grid, block Dim, shared int, args ...any) error {
-	return c.launchGrid(name, grid, block, shared, c.pdl, args)
+	return c.launchGrid(name, grid, block, shared, c.pdl && !(c.stream == 0 && c.pdlDefaultRefused), args)
 }
 
 func (c *Ctx) launchGrid(name string, grid, block Dim, shared int, pdl bool, args []any) error {
@@ -76,8 +76,13 @@ func (c *Ctx) launchGrid(name string, grid, block Dim, shared int, pdl bool, arg
 		if status == 0 {
 			return nil
 		}
-		// The driver refuses the attribute: launch as usual from now on.
-		c.pdl = false
+		// The driver refuses the attribute: launch as usual from now on,
+		// on the default stream only if that is where it was refused.
+		if c.stream == 0 {
+			c.pdlDefaultRefused = true
+		} else {
+			c.pdl = false
+		}
 	}
 	err := check("cuLaunchKernel("+name+")", cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, uint32(shared), c.stream, first, nil))
 	runtime.KeepAlive(vals)

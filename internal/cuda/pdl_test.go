@@ -31,7 +31,7 @@ func TestLaunchConfigLayout(t *testing.T) {
 
 // TestKernelsWaitForGrids: compiled for Hopper, the kernels carry the
 // instructions of programmatic dependent launch (which the guards in
-// grid_dependency.cu leave out before it).
+// chained_launch.cu leave out before it).
 func TestKernelsWaitForGrids(t *testing.T) {
 	if err := loadNVRTC(); err != nil {
 		t.Skipf("no NVRTC: %v", err)

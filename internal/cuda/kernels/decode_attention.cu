@@ -53,6 +53,8 @@ extern "C" __global__ void decode_attention(float* out, float* partial, unsigned
                                             const int* start_at, int start, int heads, int kv_heads,
                                             int head_dim, int q_stride, long long key_seq_stride,
                                             int key_pos_stride, int value_offset, float scale) {
+    grid_dependents_launch();
+    grid_dependency_wait();
     __shared__ float warp_max[DEC_WARPS], warp_sum[DEC_WARPS];
     __shared__ float warp_acc[DEC_WARPS][DEC_MAX_HEAD_DIM];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;

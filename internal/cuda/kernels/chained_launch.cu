@@ -1,4 +1,5 @@
 // Programmatic dependent launch (compute capability 9.0 on; see pdl.go).
+// (This file sorts before the kernels that use it.)
 // A kernel launched with LaunchGridPDL may run alongside the end of the
 // kernel before it: it must call grid_dependency_wait before it reads or
 // writes memory an earlier kernel writes, and may load constant data
