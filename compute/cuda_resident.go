@@ -395,11 +395,17 @@ func (ly *gpuLayer) product(c *cuda.Ctx, l deviceLinear, input string, dst, x cu
 // it rotates them) and writes the attention output to sc.attn. Tokens
 // sit at positions at … at+n-1.
 func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cuda.Position, kv *gpuTensor, maxLen int) error {
-	s := ly.shape
-	rows, stride := seqs*n, s.qkvRows()
-	if err := ly.product(c, ly.qkv, InputQKV, sc.qkv, sc.normed, rows); err != nil {
+	if err := ly.product(c, ly.qkv, InputQKV, sc.qkv, sc.normed, seqs*n); err != nil {
 		return err
 	}
+	return ly.attend(c, sc, seqs, n, at, kv, maxLen)
+}
+
+// attend is attention after the q, k, v product, which it reads from
+// sc.qkv.
+func (ly *gpuLayer) attend(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cuda.Position, kv *gpuTensor, maxLen int) error {
+	s := ly.shape
+	rows, stride := seqs*n, s.qkvRows()
 	if ly.bias {
 		if err := c.AddBias(sc.qkv, ly.qkvBias(), rows, stride); err != nil {
 			return err

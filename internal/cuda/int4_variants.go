@@ -52,10 +52,11 @@ const maxBlockShared = 48 << 10
 // of a multiple of 128 columns, or one group.
 func Int4VariantFits(name string, w Int4) bool {
 	v, ok := int4Variants[name]
-	if !ok || w.check() != nil {
-		return false
-	}
-	if v.xBytes*w.In+v.staticBytes > maxBlockShared {
+	return ok && v.fits(w)
+}
+
+func (v int4Variant) fits(w Int4) bool {
+	if w.check() != nil || v.xBytes*w.In+v.staticBytes > maxBlockShared {
 		return false
 	}
 	return !v.tiles128 || w.GroupLen%128 == 0 || w.Groups == 1
@@ -75,11 +76,17 @@ func (c *Ctx) Int4GEMVVariant(name string, y, x Buffer, w Int4) error {
 	if x.ptr%16 != 0 || x.bytes < uintptr(4*w.In) || y.bytes < uintptr(4*w.Out) {
 		return fmt.Errorf("int4 gemv %s: x of %d bytes at %#x, y of %d bytes for [%d×%d]", name, x.bytes, x.ptr, y.bytes, w.Out, w.In)
 	}
+	return c.launchInt4(v, "int4_gemv_v_"+name, y, x, w)
+}
+
+// launchInt4 launches the kernel name of layout v over w, with extra
+// arguments after int4_gemv_1's.
+func (c *Ctx) launchInt4(v int4Variant, name string, y, x Buffer, w Int4, extra ...any) error {
 	launch := c.LaunchGrid
 	if v.pdl {
 		launch = c.LaunchGridPDL
 	}
 	blocks := (w.Out + v.rows - 1) / v.rows
-	return launch("int4_gemv_v_"+name, Dim{X: blocks}, Dim{X: v.threads}, v.xBytes*w.In,
-		y, x, w.Codes, w.Params, int32(w.Out), int32(w.In), int32(w.Groups), int32(w.GroupLen/32))
+	args := append([]any{y, x, w.Codes, w.Params, int32(w.Out), int32(w.In), int32(w.Groups), int32(w.GroupLen / 32)}, extra...)
+	return launch(name, Dim{X: blocks}, Dim{X: v.threads}, v.xBytes*w.In, args...)
 }

@@ -104,20 +104,85 @@ __device__ __forceinline__ float int4_half_dot32(uint4 q, const uint4* xs, int c
 // their absolute rounding 2^-20, negligible in a row's sum.
 #define INT4_HALF_X_SCALE 0.0625f
 
+// stage_x_norm stages RMSNorm(x)·weight as stage_x_half stages x: x /
+// sqrt(mean(x²) + eps) · weight, the mean of squares summed in double and
+// the product rounded as rms_norm (layer.cu) rounds it. Every block of a
+// product computes the norm of the row itself, so that the norm costs no
+// launch of its own. blockDim.x is a multiple of 32, at most 1024.
+__device__ void stage_x_norm(uint4* xs, const float* x, const float* weight, int in, double eps, float scale) {
+    __shared__ double partial[32];
+    __shared__ float inv_shared;
+    const float4* xv = reinterpret_cast<const float4*>(x);
+    const float4* wv = reinterpret_cast<const float4*>(weight);
+    double ss = 0.0;
+    for (int i = threadIdx.x; i < in / 4; i += blockDim.x) {
+        const float4 v = xv[i];
+        ss += (double)v.x * v.x + (double)v.y * v.y + (double)v.z * v.z + (double)v.w * v.w;
+    }
+    for (int d = 16; d > 0; d /= 2) {
+        ss += __shfl_xor_sync(0xFFFFFFFFu, ss, d);
+    }
+    if (threadIdx.x % 32 == 0) {
+        partial[threadIdx.x / 32] = ss;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double total = 0.0;
+        for (int w = 0; w < (int)(blockDim.x / 32); w++) {
+            total += partial[w];
+        }
+        inv_shared = (float)(1.0 / sqrt(total / in + eps));
+    }
+    __syncthreads();
+    const float inv = inv_shared;
+    for (int w = threadIdx.x; w < in / 8; w += blockDim.x) {
+        const float4 a = xv[2 * w], b = xv[2 * w + 1], ga = __ldg(wv + 2 * w), gb = __ldg(wv + 2 * w + 1);
+        xs[w] = make_uint4(half2_of(ga.x * (a.x * inv) * scale, gb.x * (b.x * inv) * scale),
+                           half2_of(ga.y * (a.y * inv) * scale, gb.y * (b.y * inv) * scale),
+                           half2_of(ga.z * (a.z * inv) * scale, gb.z * (b.z * inv) * scale),
+                           half2_of(ga.w * (a.w * inv) * scale, gb.w * (b.w * inv) * scale));
+    }
+}
+
+// silu_times returns silu(g)·u as swiglu (layer.cu) computes it.
+__device__ __forceinline__ float silu_times(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
+// stage_x_swiglu stages silu(gate)·up as stage_x_half stages x, gate_up
+// [2·in] holding gate then up: the SwiGLU of the down projection's input,
+// computed by every block of the product instead of a launch of its own.
+__device__ void stage_x_swiglu(uint4* xs, const float* gate_up, int in, float scale) {
+    const float4* gv = reinterpret_cast<const float4*>(gate_up);
+    const float4* uv = reinterpret_cast<const float4*>(gate_up + in);
+    for (int w = threadIdx.x; w < in / 8; w += blockDim.x) {
+        const float4 ga = gv[2 * w], gb = gv[2 * w + 1], ua = uv[2 * w], ub = uv[2 * w + 1];
+        xs[w] = make_uint4(half2_of(silu_times(ga.x, ua.x) * scale, silu_times(gb.x, ub.x) * scale),
+                           half2_of(silu_times(ga.y, ua.y) * scale, silu_times(gb.y, ub.y) * scale),
+                           half2_of(silu_times(ga.z, ua.z) * scale, silu_times(gb.z, ub.z) * scale),
+                           half2_of(silu_times(ga.w, ua.w) * scale, silu_times(gb.w, ub.w) * scale));
+    }
+}
+
+// What int4_gemv_half multiplies: x as it is, RMSNorm(x)·norm, or the
+// SwiGLU of x = gate_up.
+enum Int4Input { INT4_X, INT4_NORM_X, INT4_SWIGLU_X };
+
 // int4_gemv_half sets y[r] = Σ_j W[r][j]·x[j] for one row x [in] (columns
 // in the order of the codes, 16-byte aligned), in float16 pairs summed in
-// float32. A block is G row groups of W warps; group h computes the R rows
-// (blockIdx.x·G + h)·R …, thread t of a group taking the 32-column chunks
-// t, t + 32W, … of each of them. x is staged once per block, as float16,
-// in dynamic shared memory (2·in bytes).
+// float32, x being the input In makes of the argument (see Int4Input;
+// norm and eps serve INT4_NORM_X); with ADD it adds the sums into y
+// instead (the residual add after a projection). A block is G row groups
+// of W warps; group h computes the R rows (blockIdx.x·G + h)·R …, thread t
+// of a group taking the 32-column chunks t, t + 32W, … of each of them. x
+// is staged once per block, as float16, in dynamic shared memory (2·in
+// bytes).
 //
 // Launched with PDL, a block requests the codes and parameters of its
 // first chunks (weights, which no kernel writes), lets the next kernel
 // launch, and only then waits for the kernels before it to end, so that
 // its loads overlap their tail.
-template <int R, int W, int G>
+template <int R, int W, int G, Int4Input In, bool ADD>
 __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, const float2* params, int out, int in,
-                               int groups, int chunks_per_group) {
+                               int groups, int chunks_per_group, const float* norm, double eps) {
     extern __shared__ uint4 xs[];
     __shared__ float partial[G][W][R];
     constexpr int threads = 32 * W; // of a row group
@@ -144,7 +209,13 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
     }
     grid_dependents_launch();
     grid_dependency_wait();
-    stage_x_half(xs, x, in, INT4_HALF_X_SCALE);
+    if constexpr (In == INT4_NORM_X) {
+        stage_x_norm(xs, x, norm, in, eps, INT4_HALF_X_SCALE);
+    } else if constexpr (In == INT4_SWIGLU_X) {
+        stage_x_swiglu(xs, x, in, INT4_HALF_X_SCALE);
+    } else {
+        stage_x_half(xs, x, in, INT4_HALF_X_SCALE);
+    }
     __syncthreads();
     float acc[R];
 #pragma unroll
@@ -181,7 +252,12 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
             for (int w = 0; w < W; w++) {
                 v += partial[h][w][i];
             }
-            y[r] = v * (1.0f / INT4_HALF_X_SCALE);
+            v *= 1.0f / INT4_HALF_X_SCALE;
+            if (ADD) {
+                y[r] += v;
+            } else {
+                y[r] = v;
+            }
         }
     }
 }
@@ -192,11 +268,29 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
 // flight per row for wide inputs; h16 two groups of 8 rows and 4 warps,
 // x staged once for 16 rows.
 extern "C" __global__ void __launch_bounds__(128, 6) int4_gemv_v_h8(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 1>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 4, 1, INT4_X, false>(INT4_GEMV_CALL, nullptr, 0.0);
 }
 extern "C" __global__ void __launch_bounds__(256, 3) int4_gemv_v_h8w8(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 8, 1>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 8, 1, INT4_X, false>(INT4_GEMV_CALL, nullptr, 0.0);
 }
 extern "C" __global__ void __launch_bounds__(256, 3) int4_gemv_v_h16(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 2>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 4, 2, INT4_X, false>(INT4_GEMV_CALL, nullptr, 0.0);
+}
+
+// The fused products of a decode step (int4_decode.go; int4Fused there
+// matches INT4_FUSED_ROWS, INT4_FUSED_WARPS): q, k, v and gate, up of the
+// normed residual stream (int4_gemv_norm), o added into it (int4_gemv_add),
+// down of the SwiGLU of gate, up added into it (int4_gemv_swiglu_add).
+#define INT4_FUSED_ROWS 8
+#define INT4_FUSED_WARPS 4
+#define INT4_FUSED_ARGS INT4_GEMV_ARGS, const float *norm, double eps
+#define INT4_FUSED_CALL INT4_GEMV_CALL, norm, eps
+extern "C" __global__ void __launch_bounds__(32 * INT4_FUSED_WARPS, 6) int4_gemv_norm(INT4_FUSED_ARGS) {
+    int4_gemv_half<INT4_FUSED_ROWS, INT4_FUSED_WARPS, 1, INT4_NORM_X, false>(INT4_FUSED_CALL);
+}
+extern "C" __global__ void __launch_bounds__(32 * INT4_FUSED_WARPS, 6) int4_gemv_add(INT4_FUSED_ARGS) {
+    int4_gemv_half<INT4_FUSED_ROWS, INT4_FUSED_WARPS, 1, INT4_X, true>(INT4_FUSED_CALL);
+}
+extern "C" __global__ void __launch_bounds__(32 * INT4_FUSED_WARPS, 6) int4_gemv_swiglu_add(INT4_FUSED_ARGS) {
+    int4_gemv_half<INT4_FUSED_ROWS, INT4_FUSED_WARPS, 1, INT4_SWIGLU_X, true>(INT4_FUSED_CALL);
 }
