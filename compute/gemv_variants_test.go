@@ -283,7 +283,7 @@ func TestQuantGEMVChained(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := relErr(got, want)
-		t.Logf("graph %v: relative error %.3g after %d products", graph, e, links)
+		t.Logf("graph %v: relative error %.3g after %d products; programmatic dependent launch: %v", graph, e, links, pdlOn(g))
 		if !(e < 5e-3) {
 			t.Errorf("graph %v: relative error %g after %d products", graph, e, links)
 		}
