@@ -14,7 +14,7 @@ import (
 // weight: float32 arithmetic as tight as int4_gemv; float16 x (relative
 // rounding 2^-11) and, for half8, sums of 4 products in float16, looser.
 var variantTolerance = map[string]float64{
-	"h8": 2e-3, "h8w8": 2e-3, "h16": 2e-3,
+	"h8": 2e-3, "h8w8": 2e-3, "h16": 2e-3, "h8p": 2e-3,
 	"float8": 1e-5, "half8": 2e-3, "mma1x2": 1e-3, "mma1x4": 1e-3, "mma2x2": 1e-3,
 }
 

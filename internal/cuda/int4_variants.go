@@ -28,6 +28,7 @@ var int4Variants = map[string]int4Variant{
 	"h8":   {rows: 8, threads: 128, xBytes: 2, staticBytes: 4 * 8 * 4, pdl: true},
 	"h8w8": {rows: 8, threads: 256, xBytes: 2, staticBytes: 4 * 8 * 8, pdl: true},
 	"h16":  {rows: 16, threads: 256, xBytes: 2, staticBytes: 4 * 16 * 4, pdl: true},
+	"h8p":  {rows: 8, threads: 128, xBytes: 2, staticBytes: 4 * 8 * 4, pdl: true},
 	// float32 arithmetic of int4_gemv, x staged as float32: R = 8, INT4_WARPS warps.
 	"float8": {rows: 8, threads: int4Block, xBytes: 4, staticBytes: 4 * 4 * 8},
 	// float16 pairs, x staged as float16: R = 8, INT4_WARPS warps.
@@ -42,7 +43,7 @@ var int4Variants = map[string]int4Variant{
 
 // Int4GEMVVariants names the alternative GEMV kernels, in the order
 // benchmarks list them.
-var Int4GEMVVariants = []string{"h8", "h8w8", "h16", "float8", "half8", "mma1x2", "mma1x4", "mma2x2"}
+var Int4GEMVVariants = []string{"h8", "h8w8", "h16", "h8p", "float8", "half8", "mma1x2", "mma1x4", "mma2x2"}
 
 // maxBlockShared is the shared memory a block gets without opting in.
 const maxBlockShared = 48 << 10

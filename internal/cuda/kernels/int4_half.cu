@@ -172,15 +172,16 @@ enum Int4Input { INT4_X, INT4_NORM_X, INT4_SWIGLU_X };
 // norm and eps serve INT4_NORM_X); with ADD it adds the sums into y
 // instead (the residual add after a projection). A block is G row groups
 // of W warps; group h computes the R rows (blockIdx.x·G + h)·R …, thread t
-// of a group taking the 32-column chunks t, t + 32W, … of each of them. x
-// is staged once per block, as float16, in dynamic shared memory (2·in
-// bytes).
+// of a group taking the 32-column chunks t, t + 32W, … of each of them
+// (with PIPE, requesting the codes of its next chunk before it sums one:
+// twice the registers). x is staged once per block, as float16, in
+// dynamic shared memory (2·in bytes).
 //
 // Launched with PDL, a block requests the codes and parameters of its
 // first chunks (weights, which no kernel writes), lets the next kernel
 // launch, and only then waits for the kernels before it to end, so that
 // its loads overlap their tail.
-template <int R, int W, int G, Int4Input In, bool ADD>
+template <int R, int W, int G, bool PIPE, Int4Input In, bool ADD>
 __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, const float2* params, int out, int in,
                                int groups, int chunks_per_group, const float* norm, double eps) {
     extern __shared__ uint4 xs[];
@@ -196,16 +197,16 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
     }
     uint4 q[R];
     float2 p[R];
-    auto load = [&](int c) {
+    auto load = [&](int c, uint4(&qd)[R], float2(&pd)[R]) {
 #pragma unroll
         for (int i = 0; i < R; i++) {
-            q[i] = __ldg(codes + row[i] * chunks + c);
-            p[i] = __ldg(params + row[i] * groups + c / chunks_per_group);
+            qd[i] = __ldg(codes + row[i] * chunks + c);
+            pd[i] = __ldg(params + row[i] * groups + c / chunks_per_group);
         }
     };
     int c = t;
     if (c < chunks) {
-        load(c);
+        load(c, q, p);
     }
     grid_dependents_launch();
     grid_dependency_wait();
@@ -223,14 +224,28 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
         acc[i] = 0.0f;
     }
     while (c < chunks) {
+        const int next = c + threads;
+        uint4 qn[R];
+        float2 pn[R];
+        if (PIPE && next < chunks) {
+            load(next, qn, pn); // on their way while chunk c is summed
+        }
 #pragma unroll
         for (int i = 0; i < R; i++) {
             acc[i] = fmaf(p[i].x, int4_half_dot32(q[i], xs, c, p[i].y), acc[i]);
         }
-        c += threads;
-        if (c < chunks) {
-            load(c);
+        if (next < chunks) {
+            if (PIPE) {
+#pragma unroll
+                for (int i = 0; i < R; i++) {
+                    q[i] = qn[i];
+                    p[i] = pn[i];
+                }
+            } else {
+                load(next, q, p);
+            }
         }
+        c = next;
     }
 #pragma unroll
     for (int i = 0; i < R; i++) {
@@ -266,15 +281,18 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
 // int4Variants in int4_variants.go, which names the one decoding uses):
 // h8 is 8 rows and 4 warps a block; h8w8 8 rows and 8 warps, more loads in
 // flight per row for wide inputs; h16 two groups of 8 rows and 4 warps,
-// x staged once for 16 rows.
+// x staged once for 16 rows; h8p is h8 with its loads a chunk ahead.
 extern "C" __global__ void __launch_bounds__(128, 6) int4_gemv_v_h8(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 1, INT4_X, false>(INT4_GEMV_CALL, nullptr, 0.0);
+    int4_gemv_half<8, 4, 1, false, INT4_X, false>(INT4_GEMV_CALL, nullptr, 0.0);
 }
 extern "C" __global__ void __launch_bounds__(256, 3) int4_gemv_v_h8w8(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 8, 1, INT4_X, false>(INT4_GEMV_CALL, nullptr, 0.0);
+    int4_gemv_half<8, 8, 1, false, INT4_X, false>(INT4_GEMV_CALL, nullptr, 0.0);
 }
 extern "C" __global__ void __launch_bounds__(256, 3) int4_gemv_v_h16(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 2, INT4_X, false>(INT4_GEMV_CALL, nullptr, 0.0);
+    int4_gemv_half<8, 4, 2, false, INT4_X, false>(INT4_GEMV_CALL, nullptr, 0.0);
+}
+extern "C" __global__ void __launch_bounds__(128, 4) int4_gemv_v_h8p(INT4_GEMV_ARGS) {
+    int4_gemv_half<8, 4, 1, true, INT4_X, false>(INT4_GEMV_CALL, nullptr, 0.0);
 }
 
 // The fused products of a decode step (int4_decode.go; int4Fused there
@@ -283,14 +301,15 @@ extern "C" __global__ void __launch_bounds__(256, 3) int4_gemv_v_h16(INT4_GEMV_A
 // down of the SwiGLU of gate, up added into it (int4_gemv_swiglu_add).
 #define INT4_FUSED_ROWS 8
 #define INT4_FUSED_WARPS 4
+#define INT4_FUSED_PIPE false
 #define INT4_FUSED_ARGS INT4_GEMV_ARGS, const float *norm, double eps
 #define INT4_FUSED_CALL INT4_GEMV_CALL, norm, eps
 extern "C" __global__ void __launch_bounds__(32 * INT4_FUSED_WARPS, 6) int4_gemv_norm(INT4_FUSED_ARGS) {
-    int4_gemv_half<INT4_FUSED_ROWS, INT4_FUSED_WARPS, 1, INT4_NORM_X, false>(INT4_FUSED_CALL);
+    int4_gemv_half<INT4_FUSED_ROWS, INT4_FUSED_WARPS, 1, INT4_FUSED_PIPE, INT4_NORM_X, false>(INT4_FUSED_CALL);
 }
 extern "C" __global__ void __launch_bounds__(32 * INT4_FUSED_WARPS, 6) int4_gemv_add(INT4_FUSED_ARGS) {
-    int4_gemv_half<INT4_FUSED_ROWS, INT4_FUSED_WARPS, 1, INT4_X, true>(INT4_FUSED_CALL);
+    int4_gemv_half<INT4_FUSED_ROWS, INT4_FUSED_WARPS, 1, INT4_FUSED_PIPE, INT4_X, true>(INT4_FUSED_CALL);
 }
 extern "C" __global__ void __launch_bounds__(32 * INT4_FUSED_WARPS, 6) int4_gemv_swiglu_add(INT4_FUSED_ARGS) {
-    int4_gemv_half<INT4_FUSED_ROWS, INT4_FUSED_WARPS, 1, INT4_SWIGLU_X, true>(INT4_FUSED_CALL);
+    int4_gemv_half<INT4_FUSED_ROWS, INT4_FUSED_WARPS, 1, INT4_FUSED_PIPE, INT4_SWIGLU_X, true>(INT4_FUSED_CALL);
 }
