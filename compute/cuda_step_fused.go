@@ -31,10 +31,11 @@ func fusedLayers(layers []*gpuLayer) []fusedLayer {
 }
 
 // launchFused queues the step's kernels for the token at position at,
-// the layers' norms, SwiGLU and residual adds fused into their products:
-// per layer, q, k, v of the normed x; the attention (bias, RoPE, cache,
-// attention); x += o; gate, up of the normed x; x += down of their
-// SwiGLU. x stays the whole residual stream between the products.
+// the layers' norms, SwiGLU and residual adds fused into their products
+// and RoPE into the attention: per layer, q, k, v of the normed x; the
+// attention (bias, then RoPE, the cache write and attention in one
+// kernel); x += o; gate, up of the normed x; x += down of their SwiGLU. x
+// stays the whole residual stream between the products.
 func (st *gpuStep) launchFused(c *cuda.Ctx, at cuda.Position) error {
 	sc := &st.g.layer
 	x := st.x.buf
@@ -46,7 +47,7 @@ func (st *gpuStep) launchFused(c *cuda.Ctx, at cuda.Position) error {
 		eps := float64(s.NormEps)
 		err := c.Int4GEMVNorm(sc.qkv, x, ly.inputNorm(), eps, w.qkv)
 		if err == nil {
-			err = ly.attend(c, sc, 1, 1, at, st.kv[l], st.maxLen)
+			err = ly.attend(c, sc, 1, 1, at, st.kv[l], st.maxLen, true)
 		}
 		if err == nil {
 			err = c.Int4GEMVAddInto(x, sc.attn, w.o)

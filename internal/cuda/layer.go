@@ -111,6 +111,12 @@ type Attention struct {
 	Partial, Arrived Buffer
 	// QStride is the width of a row of the queries' buffer.
 	QStride int
+	// RopeInvFreq, when not the zero Buffer, holds the HeadDim/2 inverse
+	// frequencies of RoPE, and a decode (N = 1, keys and values in a
+	// cache) does what Rope does first: the queries' buffer holds each
+	// token's q, k and v before RoPE (QStride wide), and the rotated key
+	// and the value are stored into the cache at the position.
+	RopeInvFreq Buffer
 	// The key of sequence s, position p, KV head g starts at element
 	// s·KeySeqStride + p·KeyPosStride + g·HeadDim of the keys' buffer;
 	// its value ValueOffset elements further.
@@ -145,6 +151,9 @@ func (c *Ctx) Attention(out, q, keys Buffer, a Attention) error {
 	scale := float32(1 / math.Sqrt(float64(a.HeadDim)))
 	if a.N == 1 {
 		return c.decodeAttention(out, q, keys, a, scale)
+	}
+	if a.RopeInvFreq != (Buffer{}) {
+		return fmt.Errorf("attention: RoPE is fused only into a decode, not %d tokens a sequence", a.N)
 	}
 	if a.StartAt != (Buffer{}) {
 		return fmt.Errorf("attention: a position on the device serves one token per sequence, not %d", a.N)
@@ -195,7 +204,14 @@ func (c *Ctx) decodeAttention(out, q, keys Buffer, a Attention, scale float32) e
 	if partial, arrived := AttentionScratchBytes(a); a.Partial.Bytes() < partial || a.Arrived.Bytes() < arrived {
 		return fmt.Errorf("attention: scratch of %d and %d bytes, need %d and %d", a.Partial.Bytes(), a.Arrived.Bytes(), partial, arrived)
 	}
-	return c.LaunchGridPDL("decode_attention", Dim{X: decodeSplits(a), Y: a.Heads, Z: a.Seqs}, Dim{X: 32 * decodeWarps}, 0,
-		out, a.Partial, a.Arrived, q, keys, a.StartAt, int32(a.Start), int32(a.Heads), int32(a.KVHeads), int32(a.HeadDim), int32(a.QStride),
-		int64(a.KeySeqStride), int32(a.KeyPosStride), int32(a.ValueOffset), scale)
+	args := []any{out, a.Partial, a.Arrived, q, keys, a.StartAt, int32(a.Start), int32(a.Heads), int32(a.KVHeads), int32(a.HeadDim), int32(a.QStride),
+		int64(a.KeySeqStride), int32(a.KeyPosStride), int32(a.ValueOffset), scale}
+	name := "decode_attention"
+	if a.RopeInvFreq != (Buffer{}) {
+		if a.RopeInvFreq.bytes < uintptr(2*a.HeadDim) {
+			return fmt.Errorf("attention: %d bytes of RoPE frequencies for heads of %d", a.RopeInvFreq.bytes, a.HeadDim)
+		}
+		name, args = "decode_attention_rope", append(args, a.RopeInvFreq)
+	}
+	return c.LaunchGridPDL(name, Dim{X: decodeSplits(a), Y: a.Heads, Z: a.Seqs}, Dim{X: 32 * decodeWarps}, 0, args...)
 }
