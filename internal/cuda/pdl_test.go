@@ -46,3 +46,29 @@ func TestKernelsWaitForGrids(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionRopeRefused: RoPE fused into the attention serves a decode
+// (one token a sequence) with all its frequencies, and nothing else; the
+// checks come before any launch.
+func TestAttentionRopeRefused(t *testing.T) {
+	base := Attention{Heads: 4, KVHeads: 2, HeadDim: 16, Seqs: 1, QStride: 128, KeyPosStride: 64, ValueOffset: 32, MaxKeys: 8}
+	for _, c := range []struct {
+		what string
+		a    func(a Attention) Attention
+		want string
+	}{
+		{"prefill", func(a Attention) Attention { a.N, a.RopeInvFreq = 3, Buffer{ptr: 256, bytes: 32}; return a }, "only into a decode"},
+		{"short frequencies", func(a Attention) Attention { a.N, a.RopeInvFreq = 1, Buffer{ptr: 256, bytes: 16}; return a }, "RoPE frequencies"},
+	} {
+		var ctx Ctx
+		q := Buffer{ptr: 1024, bytes: 4096}
+		a := c.a(base)
+		if a.N == 1 {
+			a.Partial, a.Arrived = Buffer{ptr: 4096, bytes: 1 << 20}, Buffer{ptr: 8192, bytes: 1 << 10}
+		}
+		err := ctx.Attention(q, q, q, a)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %q", c.what, err, c.want)
+		}
+	}
+}
