@@ -25,6 +25,9 @@
 #          bin/awq.test where built) and the time of each part of AWQ on a
 #          Llama-2-7B-shaped layer (BenchmarkAWQLayer)
 #   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
+#   gemvvariants  the GEMV kernels against the float64 product (tests, chained
+#          products with programmatic dependent launch), then timed beside
+#          int4_gemv_1 at those shapes, graph replay, plain and with PDL (/pdl)
 #   sweep  GPTQ's column sweep and the Hessian's factorization on the GPU
 #          against the CPU and the host path (tests), the sweep's time per
 #          Llama-2-7B matrix on each (BenchmarkSweep) and the factorization's
@@ -160,6 +163,12 @@ for stage in $stages; do
 		run "int4 gemv benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMV -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
 		grep -E "GB/s|device-to-device" "$log" | tail -7 | tee -a "$summary"
 		;;
+	gemvvariants)
+		run "int4 gemv variants tests (GPU vs float64)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'QuantGEMVVariants|QuantGEMVChained|QuantGEMVFused|QuantLinear'
+		grep -E -- "--- FAIL|want <|programmatic|graph (true|false)|^(PASS|FAIL)$" "$log" | tail -20 | tee -a "$summary"
+		run "int4 gemv variants benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMVVariants -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
+		grep -E "^BenchmarkQuantGEMVVariants|device-to-device|programmatic" "$log" | tail -45 | tee -a "$summary"
+		;;
 	synth)
 		run "synth llama-2-7b, $layers layers" $qtk synth --like llama-2-7b --layers "$layers" -o "$work/l2-7b" --force
 		;;
@@ -193,9 +202,10 @@ for stage in $stages; do
 			grep -E "^BenchmarkResidentDecodeStep" "$log" | tail -1 | tee -a "$summary"
 		fi
 		# The decode step's kernels at Llama-2-7B's shape (4 layers, random
-		# INT4 weights, float16 head), launched one by one and recorded.
+		# INT4 weights, float16 head), launched one by one and recorded:
+		# fused or not, with programmatic dependent launch or not.
 		run "decode step at llama-2-7b's shape" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'DecodeStep|HalfLinear' -test.bench DecodeStep -test.benchtime "${STEP_BENCHTIME:-200x}"
-		grep -E "^BenchmarkDecodeStep" "$log" | tail -2 | tee -a "$summary"
+		grep -E "^BenchmarkDecodeStep|programmatic|--- FAIL" "$log" | tail -8 | tee -a "$summary"
 		cpu_ids=$(greedy cpu)
 		cuda_ids=$(greedy cuda)
 		note "greedy tiny-llama cpu:  $cpu_ids"

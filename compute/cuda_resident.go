@@ -395,22 +395,32 @@ func (ly *gpuLayer) product(c *cuda.Ctx, l deviceLinear, input string, dst, x cu
 // it rotates them) and writes the attention output to sc.attn. Tokens
 // sit at positions at … at+n-1.
 func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cuda.Position, kv *gpuTensor, maxLen int) error {
-	s := ly.shape
-	rows, stride := seqs*n, s.qkvRows()
-	if err := ly.product(c, ly.qkv, InputQKV, sc.qkv, sc.normed, rows); err != nil {
+	if err := ly.product(c, ly.qkv, InputQKV, sc.qkv, sc.normed, seqs*n); err != nil {
 		return err
 	}
+	return ly.attend(c, sc, seqs, n, at, kv, maxLen, false)
+}
+
+// attend is attention after the q, k, v product, which it reads from
+// sc.qkv. With fuseRope a decode into a cache (n = 1, kv not nil) leaves
+// RoPE and the cache write to the attention kernel.
+func (ly *gpuLayer) attend(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cuda.Position, kv *gpuTensor, maxLen int, fuseRope bool) error {
+	s := ly.shape
+	rows, stride := seqs*n, s.qkvRows()
 	if ly.bias {
 		if err := c.AddBias(sc.qkv, ly.qkvBias(), rows, stride); err != nil {
 			return err
 		}
 	}
+	fuseRope = fuseRope && n == 1 && kv != nil
 	var cache cuda.Buffer // the rotated keys and values are stored in the cache as they are rotated
 	if kv != nil {
 		cache = kv.buf
 	}
-	if err := c.Rope(sc.qkv, ly.invFreq(), rows, n, at, s.Heads, s.KVHeads, s.HeadDim, stride, cache, maxLen); err != nil {
-		return err
+	if !fuseRope {
+		if err := c.Rope(sc.qkv, ly.invFreq(), rows, n, at, s.Heads, s.KVHeads, s.HeadDim, stride, cache, maxLen); err != nil {
+			return err
+		}
 	}
 	a := cuda.Attention{
 		Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: s.HeadDim,
@@ -425,6 +435,9 @@ func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cud
 		// The keys split by the cache's length, not the position: a
 		// recorded decode step launches the same grid at every position.
 		a.KeySeqStride, a.KeyPosStride, a.ValueOffset, a.MaxKeys = maxLen*2*s.kvDim(), 2*s.kvDim(), s.kvDim(), maxLen
+	}
+	if fuseRope {
+		a.RopeInvFreq = ly.invFreq()
 	}
 	if err := sc.ensureAttention(c, &a); err != nil {
 		return err

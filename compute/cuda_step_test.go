@@ -47,24 +47,47 @@ func TestHalfLinear(t *testing.T) {
 // TestDecodeStepMatchesForward runs decode steps, launched, recorded and
 // replayed, against the layers' Forward and the head's product at the
 // same positions; a cache longer than 64 positions splits the attention's
-// keys.
+// keys. With float16 weights the step runs the layers' own kernels and
+// matches exactly; with 4-bit weights it runs the fused products
+// (launchFused), whose sums differ in order.
 func TestDecodeStepMatchesForward(t *testing.T) {
 	r := resident(t)
-	rng := rand.New(rand.NewPCG(7, 7))
+	t.Run("half", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 7))
+		hl := r.(HalfLinears)
+		checkDecodeStep(t, r, rng, func(out, in int) Linear {
+			l, err := hl.NewHalfLinear(randn(rng, out*in), out, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(l.Release)
+			return l
+		}, false)
+	})
+	t.Run("int4", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		checkDecodeStep(t, r, rng, func(out, in int) Linear {
+			l, err := r.NewQuantLinear(randQuant(rng, out, in, 4, 32, false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(l.Release)
+			return l
+		}, true)
+	})
+}
+
+// checkDecodeStep is TestDecodeStepMatchesForward over layers of linears
+// made by linear; fused says whether the step must run its fused
+// products, and then matches Forward within float16's rounding.
+func checkDecodeStep(t *testing.T, r Resident, rng *rand.Rand, linear func(out, in int) Linear, fused bool) {
 	s := LayerShape{Hidden: 64, Heads: 4, KVHeads: 2, HeadDim: 16, FFN: 96, NormEps: 1e-5}
 	for i := range s.HeadDim / 2 {
 		s.InvFreq = append(s.InvFreq, float32(math.Pow(10000, -2*float64(i)/float64(s.HeadDim))))
 	}
-	const layers, vocab, prompt, maxLen = 2, 40, 3, 300
-	hl := r.(HalfLinears)
-	linear := func(out, in int) Linear {
-		l, err := hl.NewHalfLinear(randn(rng, out*in), out, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(l.Release)
-		return l
-	}
+	// 70 tokens of prompt: the new key falls in the last of the 5 splits
+	// of the attention, not in the first, which writes it to the cache.
+	const layers, vocab, prompt, maxLen = 2, 40, 70, 300
 	tensor := func(n int) Tensor {
 		x, err := r.NewTensor(n)
 		if err != nil {
@@ -93,7 +116,11 @@ func TestDecodeStepMatchesForward(t *testing.T) {
 		t.Cleanup(ly.Release)
 		lys = append(lys, ly)
 	}
-	head := linear(vocab, s.Hidden)
+	head, err := r.(HalfLinears).NewHalfLinear(randn(rng, vocab*s.Hidden), vocab, s.Hidden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer head.Release()
 	// Two sequences fed the same tokens: one through the step, one
 	// through Forward.
 	type sequence struct {
@@ -112,6 +139,9 @@ func TestDecodeStepMatchesForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer step.Release()
+	if got := step.(*gpuStep).fused != nil; got != fused {
+		t.Fatalf("the step runs fused products: %v, want %v", got, fused)
+	}
 	forward := func(sq sequence, n, start int) {
 		for l, ly := range lys {
 			if err := ly.Forward(sq.x, 1, n, start, sq.kv[l], maxLen, nil); err != nil {
@@ -153,7 +183,11 @@ func TestDecodeStepMatchesForward(t *testing.T) {
 			t.Fatal(err)
 		}
 		for k, what := range []string{"hidden row", "logits"} {
-			if !slices.Equal(got[k], want[k]) {
+			if fused {
+				if e := relErr(got[k], want[k]); !(e < 1e-3) {
+					t.Errorf("position %d: the step's %s differ from Forward's by %g", pos, what, e)
+				}
+			} else if !slices.Equal(got[k], want[k]) {
 				t.Errorf("position %d: the step's %s differ from Forward's by %g", pos, what, relErr(got[k], want[k]))
 			}
 		}

@@ -22,98 +22,135 @@ const gemvWorkingSet = 512 << 20
 // (codes, scales and zero points, x and y) and their fraction of the
 // device-to-device copy bandwidth measured alongside.
 func BenchmarkQuantGEMV(b *testing.B) {
+	g, copyRate := openGEMVBench(b)
+	for _, sh := range gemvShapes {
+		b.Run(fmt.Sprintf("%dx%d", sh.out, sh.in), func(b *testing.B) {
+			f := newGEMVFixture(b, g, sh.out, sh.in)
+			gemv := func(c *cuda.Ctx, calls int) error {
+				for i := range calls {
+					if err := f.ls[i%len(f.ls)].matMulDevice(c, f.y, f.x, 1); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			b.Run("launch", func(b *testing.B) { benchLaunched(b, g, f, gemv, copyRate) })
+			b.Run("graph", func(b *testing.B) { benchReplayed(b, g, f, gemv, copyRate) })
+		})
+	}
+}
+
+// gemvShapes are Llama-2-7B's projection shapes [out×in].
+var gemvShapes = []struct{ out, in int }{{4096, 4096}, {4096, 11008}, {11008, 4096}}
+
+// openGEMVBench opens the GPU for a GEMV benchmark (skipping without one)
+// and measures its copy bandwidth.
+func openGEMVBench(b *testing.B) (*gpu, float64) {
 	be, err := OpenCUDA(0)
 	if err != nil {
 		b.Skipf("no GPU: %v", err)
 	}
-	defer be.Close()
+	b.Cleanup(be.Close)
 	g := be.(*gpu)
 	copyRate, err := copyBandwidth(g, 1<<30, 20)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("device-to-device copy: %.0f GB/s (bytes read + written)", copyRate/1e9)
-	for _, sh := range []struct{ out, in int }{{4096, 4096}, {4096, 11008}, {11008, 4096}} {
-		b.Run(fmt.Sprintf("%dx%d", sh.out, sh.in), func(b *testing.B) {
-			q := randQuant(rand.New(rand.NewPCG(uint64(sh.out), uint64(sh.in))), sh.out, sh.in, 4, 128, false)
-			p, ok := packInt4(&q)
-			if !ok {
-				b.Fatal("the 4-bit kernels do not take the weight")
-			}
-			weightBytes := 4 * (len(p.codes) + len(p.params))
-			ls := make([]*gpuQuantLinear, max(2, (gemvWorkingSet+weightBytes-1)/weightBytes))
-			for i := range ls {
-				ls[i] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
-				if err := ls[i].hold(p); err != nil {
-					b.Fatal(err)
-				}
-				defer ls[i].Release()
-			}
-			var x, y cuda.Buffer
-			err := g.dev.Do(func(c *cuda.Ctx) error {
-				var err error
-				if x, err = c.Alloc(4 * sh.in); err != nil {
-					return err
-				}
-				if y, err = c.Alloc(4 * sh.out); err != nil {
-					return err
-				}
-				return upload(g, c, x, randn(rand.New(rand.NewPCG(1, 2)), sh.in))
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer g.dev.Do(func(c *cuda.Ctx) error { c.Free(x); return c.Free(y) })
-			// gemv runs calls products, rotating through the copies.
-			gemv := func(c *cuda.Ctx, calls int) error {
-				for i := range calls {
-					if err := ls[i%len(ls)].matMulDevice(c, y, x, 1); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			bytesPerCall := weightBytes + 4*(sh.in+sh.out)
-			b.Run("launch", func(b *testing.B) {
-				err := g.dev.Do(func(c *cuda.Ctx) error {
-					b.ResetTimer()
-					if err := gemv(c, b.N); err != nil {
-						return err
-					}
-					err := c.Synchronize()
-					b.StopTimer()
-					return err
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				reportGEMV(b, b.N, bytesPerCall, copyRate)
-			})
-			b.Run("graph", func(b *testing.B) {
-				calls := 0
-				err := g.dev.Do(func(c *cuda.Ctx) error {
-					graph, err := c.Record(func() error { return gemv(c, len(ls)) })
-					if err != nil {
-						return err
-					}
-					defer c.FreeGraph(graph)
-					b.ResetTimer()
-					for ; calls < b.N; calls += len(ls) {
-						if err := c.Replay(graph); err != nil {
-							return err
-						}
-					}
-					err = c.Synchronize()
-					b.StopTimer()
-					return err
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				reportGEMV(b, calls, bytesPerCall, copyRate)
-			})
-		})
+	return g, copyRate
+}
+
+// gemvFixture is a random 4-bit weight [out×in], group 128, held in enough
+// copies to cover gemvWorkingSet, and device buffers for x (random) and y.
+type gemvFixture struct {
+	ls           []*gpuQuantLinear
+	x, y         cuda.Buffer
+	bytesPerCall int // codes, scales and zero points, x and y
+}
+
+func newGEMVFixture(b *testing.B, g *gpu, out, in int) *gemvFixture {
+	q := randQuant(rand.New(rand.NewPCG(uint64(out), uint64(in))), out, in, 4, 128, false)
+	p, ok := packInt4(&q)
+	if !ok {
+		b.Fatal("the 4-bit kernels do not take the weight")
 	}
+	weightBytes := 4 * (len(p.codes) + len(p.params))
+	f := &gemvFixture{
+		ls:           make([]*gpuQuantLinear, max(2, (gemvWorkingSet+weightBytes-1)/weightBytes)),
+		bytesPerCall: weightBytes + 4*(in+out),
+	}
+	for i := range f.ls {
+		f.ls[i] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
+		if err := f.ls[i].hold(p); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(f.ls[i].Release)
+	}
+	err := g.dev.Do(func(c *cuda.Ctx) error {
+		var err error
+		if f.x, err = c.Alloc(4 * in); err != nil {
+			return err
+		}
+		if f.y, err = c.Alloc(4 * out); err != nil {
+			return err
+		}
+		return upload(g, c, f.x, randn(rand.New(rand.NewPCG(1, 2)), in))
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { g.dev.Do(func(c *cuda.Ctx) error { c.Free(f.x); return c.Free(f.y) }) })
+	return f
+}
+
+// benchLaunched times b.N products launched from the host; gemv runs calls
+// products, rotating through the fixture's copies.
+func benchLaunched(b *testing.B, g *gpu, f *gemvFixture, gemv func(c *cuda.Ctx, calls int) error, copyRate float64) {
+	err := g.dev.Do(func(c *cuda.Ctx) error {
+		b.ResetTimer()
+		if err := gemv(c, b.N); err != nil {
+			return err
+		}
+		err := c.Synchronize()
+		b.StopTimer()
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reportGEMV(b, b.N, f.bytesPerCall, copyRate)
+}
+
+// benchReplayed times at least b.N products replayed from a recorded graph
+// of one product per copy of the weight.
+func benchReplayed(b *testing.B, g *gpu, f *gemvFixture, gemv func(c *cuda.Ctx, calls int) error, copyRate float64) {
+	calls := 0
+	err := g.dev.Do(func(c *cuda.Ctx) error {
+		graph, err := c.Record(func() error { return gemv(c, len(f.ls)) })
+		if err != nil {
+			return err
+		}
+		defer c.FreeGraph(graph)
+		if err := c.Replay(graph); err != nil { // warm up
+			return err
+		}
+		if err := c.Synchronize(); err != nil {
+			return err
+		}
+		b.ResetTimer()
+		for ; calls < b.N; calls += len(f.ls) {
+			if err := c.Replay(graph); err != nil {
+				return err
+			}
+		}
+		err = c.Synchronize()
+		b.StopTimer()
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reportGEMV(b, calls, f.bytesPerCall, copyRate)
 }
 
 // reportGEMV reports the rate of calls products of bytesPerCall each over

@@ -202,8 +202,12 @@ func TestQuantLinear(t *testing.T) {
 					if err := l.Err(); err != nil {
 						t.Fatal(err)
 					}
-					if e := relErr(got, want); !(e < 1e-5) {
-						t.Errorf("%d rows: relative error %g", rows, e)
+					tol := 1e-5
+					if _, isPacked := l.(*gpuQuantLinear); isPacked && rows == 1 {
+						tol = 2e-3 // one row multiplies in float16 pairs
+					}
+					if e := relErr(got, want); !(e < tol) {
+						t.Errorf("%d rows: relative error %g, want < %g", rows, e, tol)
 					}
 				}
 			})

@@ -10,8 +10,10 @@ import (
 // Llama-2-7B's shape with 4-bit weights (group 128, each layer its own
 // copy, so that they come from memory) and a float16 head of 32000 rows:
 // launched from the host kernel by kernel (launch), and as a recorded
-// step (step). Each token starts with the host writing the embedding and
-// ends with it reading the hidden row and the logits, as a decode does. It reports the milliseconds per token and the bytes read
+// step (step; step-unfused without its fused products, -nopdl without
+// programmatic dependent launch). Each token starts with the host writing
+// the embedding and ends with it reading the hidden row and the logits, as
+// a decode does. It reports the milliseconds per token and the bytes read
 // per second (weights and the KV cache up to the position) against the
 // device-to-device copy bandwidth.
 func BenchmarkDecodeStep(b *testing.B) {
@@ -108,20 +110,36 @@ func BenchmarkDecodeStep(b *testing.B) {
 		}
 		report(b)
 	})
-	b.Run("step", func(b *testing.B) {
-		step, err := r.(StepRecorder).NewDecodeStep(DecodeStep{X: x, Logits: logits, Layers: lys, KV: kv, MaxLen: maxLen, Head: head})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer step.Release()
-		for b.Loop() {
-			if err := step.Run(pos, embedding, hidden, out); err != nil {
+	// step runs the recorded step: its products fused with the norms,
+	// SwiGLU and residual adds or not, launched with programmatic
+	// dependent launch or not.
+	step := func(fused, pdl bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			defer setPDL(g, setPDL(g, pdl))
+			st, err := r.(StepRecorder).NewDecodeStep(DecodeStep{X: x, Logits: logits, Layers: lys, KV: kv, MaxLen: maxLen, Head: head})
+			if err != nil {
 				b.Fatal(err)
 			}
+			defer st.Release()
+			if !fused {
+				st.(*gpuStep).fused = nil
+			} else if st.(*gpuStep).fused == nil {
+				b.Fatal("the step does not fuse its products")
+			}
+			for b.Loop() {
+				if err := st.Run(pos, embedding, hidden, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if !st.(*gpuStep).recorded {
+				b.Error("the step was not recorded as a graph")
+			}
+			report(b)
 		}
-		if !step.(*gpuStep).recorded {
-			b.Error("the step was not recorded as a graph")
-		}
-		report(b)
-	})
+	}
+	b.Logf("programmatic dependent launch: %v", pdlOn(g))
+	b.Run("step", step(true, true))
+	b.Run("step-nopdl", step(true, false))
+	b.Run("step-unfused", step(false, true))
+	b.Run("step-unfused-nopdl", step(false, false))
 }

@@ -26,7 +26,8 @@ type widened struct{ model.Weights }
 // (RTN in each format, GPTQ with act-order) with the weights held
 // quantized and compares the logits of a prompt and of decoded tokens
 // with those of the dequantized model: identical on the CPU, within
-// float32 rounding on a GPU.
+// float16 rounding on a GPU (whose 4-bit products of one row multiply in
+// float16 pairs).
 func TestQuantizedCheckpointLogits(t *testing.T) {
 	tiny := filepath.Join("..", "testdata", "models", "tiny-llama")
 	ck, err := model.Open(tiny)
@@ -86,7 +87,10 @@ func TestQuantizedCheckpointLogits(t *testing.T) {
 			}
 			// The GPU holds the head in float16: so does the reference.
 			want = logitsOf(t, runtime.NewHalfHeadCPU(), widened{qck}, tokens[:24])
-			if e := relativeError(logitsOf(t, gpu, qck, tokens[:24]), want); !(e < 1e-4) {
+			// Products of one row multiply in float16 pairs on the GPU.
+			e := relativeError(logitsOf(t, gpu, qck, tokens[:24]), want)
+			t.Logf("%s: logits %.3g off the CPU's (relative)", gpu.Name(), e)
+			if !(e < 5e-3) {
 				t.Errorf("%s: logits differ from the CPU's by %g (relative)", gpu.Name(), e)
 			}
 		})

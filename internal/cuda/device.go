@@ -36,6 +36,10 @@ type Ctx struct {
 	solver  uintptr // cuSOLVER handle, created on first use
 	stream  uintptr // where kernels are launched: 0, or a stream being recorded (see Record)
 	frees   uint64  // buffers freed so far (see Frees)
+	// pdl: LaunchGridPDL uses programmatic dependent launch, which the
+	// device has when pdlAvailable (see pdl.go).
+	// pdlDefaultRefused: the driver refused it on the default stream.
+	pdl, pdlAvailable, pdlDefaultRefused bool
 }
 
 // Count returns the number of CUDA devices, or an error when the driver
@@ -128,6 +132,8 @@ func (d *Device) start() (*Ctx, error) {
 		cuDevicePrimaryCtxRelease(c.dev)
 		return nil, err
 	}
+	c.pdlAvailable = pdlAvailable(d.Arch)
+	c.pdl = c.pdlAvailable
 	return c, nil
 }
 

@@ -37,7 +37,7 @@ func (c *Ctx) HalfGEMV(y, x, w Buffer, rows, out, in int) error {
 	blocks := (out + rowsPerBlock - 1) / rowsPerBlock
 	for done := 0; done < rows; done += HalfMaxRows {
 		b := min(HalfMaxRows, rows-done)
-		err := c.LaunchGrid(halfGEMVKernels[b], Dim{X: blocks}, Dim{X: halfBlock}, 0,
+		err := c.LaunchGridPDL(halfGEMVKernels[b], Dim{X: blocks}, Dim{X: halfBlock}, 0,
 			y.Offset(4*done*out), x.Offset(4*done*in), w, int32(out), int32(in))
 		if err != nil {
 			return err

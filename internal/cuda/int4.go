@@ -62,7 +62,21 @@ func (w Int4) check() error {
 // Int4GEMV sets y[rows×Out] = x[rows×In]·Wᵀ for 1 ≤ rows ≤ Int4MaxRows,
 // reading each code once for all rows. x holds the columns in the order
 // of the codes (see [Ctx.GatherColumns]) and starts 16-byte aligned.
+//
+// One row (decoding) multiplies in float16 pairs summed in float32
+// (relative error about 5e-4, see int4_half.cu) where x fits a block's
+// shared memory, launched with programmatic dependent launch; more rows,
+// or wider ones, in float32.
 func (c *Ctx) Int4GEMV(y, x Buffer, w Int4, rows int) error {
+	if rows == 1 && Int4VariantFits(Int4Decode, w) {
+		return c.Int4GEMVVariant(Int4Decode, y, x, w)
+	}
+	return c.Int4GEMVFloat(y, x, w, rows)
+}
+
+// Int4GEMVFloat is Int4GEMV in float32 arithmetic for any count of rows
+// (the kernels int4_gemv_B).
+func (c *Ctx) Int4GEMVFloat(y, x Buffer, w Int4, rows int) error {
 	if err := w.check(); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"unsafe"
 )
 
@@ -18,6 +19,21 @@ func (d Dim) sizes() (x, y, z uint32) {
 // bytes of dynamic shared memory. Each argument is a Buffer, int32,
 // int64, float32 or float64: the kernel's parameter types, in order.
 func (c *Ctx) LaunchGrid(name string, grid, block Dim, shared int, args ...any) error {
+	return c.launchGrid(name, grid, block, shared, false, args)
+}
+
+// LaunchGridPDL is LaunchGrid with programmatic dependent launch where
+// the device has it (see [Ctx.PDL]): the kernel may start while the one
+// before it in the stream still runs, once that one has executed
+// griddepcontrol.launch_dependents (or ended). Only kernels that execute
+// griddepcontrol.wait (grid_dependency_wait in kernels/chained_launch.cu)
+// before they read or write memory earlier kernels write may be launched
+// so; loads of data no kernel writes (weights) may come before the wait.
+func (c *Ctx) LaunchGridPDL(name string, grid, block Dim, shared int, args ...any) error {
+	return c.launchGrid(name, grid, block, shared, c.pdl && !(c.stream == 0 && c.pdlDefaultRefused), args)
+}
+
+func (c *Ctx) launchGrid(name string, grid, block Dim, shared int, pdl bool, args []any) error {
 	fn, ok := c.kernels[name]
 	if !ok {
 		return fmt.Errorf("cuLaunchKernel: no kernel %s", name)
@@ -50,5 +66,25 @@ func (c *Ctx) LaunchGrid(name string, grid, block Dim, shared int, args ...any) 
 	}
 	gx, gy, gz := grid.sizes()
 	bx, by, bz := block.sizes()
-	return check("cuLaunchKernel("+name+")", cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, uint32(shared), c.stream, first, nil))
+	if pdl {
+		attr := launchAttribute{id: launchAttrProgrammaticStreamSerialization}
+		attr.value[0] = 1 // programmaticStreamSerializationAllowed
+		cfg := launchConfig{gx, gy, gz, bx, by, bz, uint32(shared), c.stream, &attr, 1}
+		status := cuLaunchKernelEx(&cfg, fn, first, nil)
+		runtime.KeepAlive(&attr)
+		runtime.KeepAlive(vals)
+		if status == 0 {
+			return nil
+		}
+		// The driver refuses the attribute: launch as usual from now on,
+		// on the default stream only if that is where it was refused.
+		if c.stream == 0 {
+			c.pdlDefaultRefused = true
+		} else {
+			c.pdl = false
+		}
+	}
+	err := check("cuLaunchKernel("+name+")", cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, uint32(shared), c.stream, first, nil))
+	runtime.KeepAlive(vals)
+	return err
 }

@@ -22,6 +22,15 @@ func (c *Ctx) elementwise(name string, n int64, args ...any) error {
 	return c.LaunchGrid(name, elementBlocks(n), Dim{X: launchThreads}, 0, args...)
 }
 
+// chained is elementwise for the kernels that wait for the grids before
+// them, launched with LaunchGridPDL.
+func (c *Ctx) chained(name string, n int64, args ...any) error {
+	if n <= 0 {
+		return nil
+	}
+	return c.LaunchGridPDL(name, elementBlocks(n), Dim{X: launchThreads}, 0, args...)
+}
+
 // Zero sets the first n floats of x to zero.
 func (c *Ctx) Zero(x Buffer, n int) error {
 	return c.elementwise("zero_floats", int64(n), x, int64(n))
@@ -29,12 +38,12 @@ func (c *Ctx) Zero(x Buffer, n int) error {
 
 // AddInto sets x += y over n floats.
 func (c *Ctx) AddInto(x, y Buffer, n int) error {
-	return c.elementwise("add_into", int64(n), x, y, int64(n))
+	return c.chained("add_into", int64(n), x, y, int64(n))
 }
 
 // AddBias adds bias [cols] to every row of x [rows × cols].
 func (c *Ctx) AddBias(x, bias Buffer, rows, cols int) error {
-	return c.elementwise("add_bias", int64(rows)*int64(cols), x, bias, int64(rows), int32(cols))
+	return c.chained("add_bias", int64(rows)*int64(cols), x, bias, int64(rows), int32(cols))
 }
 
 // normThreads is the block of rms_norm: one block per row, wide so that
@@ -53,7 +62,7 @@ func (c *Ctx) AddRMSNorm(dst, x, residual, weight Buffer, rows, cols int, eps fl
 	if rows <= 0 {
 		return nil
 	}
-	return c.LaunchGrid("rms_norm", Dim{X: rows}, Dim{X: normThreads}, 0, dst, x, residual, weight, int32(cols), eps)
+	return c.LaunchGridPDL("rms_norm", Dim{X: rows}, Dim{X: normThreads}, 0, dst, x, residual, weight, int32(cols), eps)
 }
 
 // Position is where the first new token of each sequence sits: Start,
@@ -73,14 +82,14 @@ type Position struct {
 // [rows/n sequences × maxLen × 2 × kvHeads·headDim] at their positions.
 func (c *Ctx) Rope(qkv, invFreq Buffer, rows, n int, at Position, heads, kvHeads, headDim, stride int, kv Buffer, maxLen int) error {
 	work := int64(rows) * int64(heads+kvHeads) * int64(headDim/2)
-	return c.elementwise("rope", work, qkv, invFreq, int64(rows), int32(n), at.StartAt, int32(at.Start),
+	return c.chained("rope", work, qkv, invFreq, int64(rows), int32(n), at.StartAt, int32(at.Start),
 		int32(heads), int32(kvHeads), int32(headDim), int32(stride), kv, int32(maxLen))
 }
 
 // SwiGLU writes silu(gate)·up of gateUp [rows × 2·ffn] (gate then up in
 // each row) to dst [rows × ffn].
 func (c *Ctx) SwiGLU(dst, gateUp Buffer, rows, ffn int) error {
-	return c.elementwise("swiglu", int64(rows)*int64(ffn), dst, gateUp, int64(rows), int32(ffn))
+	return c.chained("swiglu", int64(rows)*int64(ffn), dst, gateUp, int64(rows), int32(ffn))
 }
 
 // Attention shapes and where its keys and values are.
@@ -102,6 +111,12 @@ type Attention struct {
 	Partial, Arrived Buffer
 	// QStride is the width of a row of the queries' buffer.
 	QStride int
+	// RopeInvFreq, when not the zero Buffer, holds the HeadDim/2 inverse
+	// frequencies of RoPE, and a decode (N = 1, keys and values in a
+	// cache) does what Rope does first: the queries' buffer holds each
+	// token's q, k and v before RoPE (QStride wide), and the rotated key
+	// and the value are stored into the cache at the position.
+	RopeInvFreq Buffer
 	// The key of sequence s, position p, KV head g starts at element
 	// s·KeySeqStride + p·KeyPosStride + g·HeadDim of the keys' buffer;
 	// its value ValueOffset elements further.
@@ -136,6 +151,9 @@ func (c *Ctx) Attention(out, q, keys Buffer, a Attention) error {
 	scale := float32(1 / math.Sqrt(float64(a.HeadDim)))
 	if a.N == 1 {
 		return c.decodeAttention(out, q, keys, a, scale)
+	}
+	if a.RopeInvFreq != (Buffer{}) {
+		return fmt.Errorf("attention: RoPE is fused only into a decode, not %d tokens a sequence", a.N)
 	}
 	if a.StartAt != (Buffer{}) {
 		return fmt.Errorf("attention: a position on the device serves one token per sequence, not %d", a.N)
@@ -186,7 +204,14 @@ func (c *Ctx) decodeAttention(out, q, keys Buffer, a Attention, scale float32) e
 	if partial, arrived := AttentionScratchBytes(a); a.Partial.Bytes() < partial || a.Arrived.Bytes() < arrived {
 		return fmt.Errorf("attention: scratch of %d and %d bytes, need %d and %d", a.Partial.Bytes(), a.Arrived.Bytes(), partial, arrived)
 	}
-	return c.LaunchGrid("decode_attention", Dim{X: decodeSplits(a), Y: a.Heads, Z: a.Seqs}, Dim{X: 32 * decodeWarps}, 0,
-		out, a.Partial, a.Arrived, q, keys, a.StartAt, int32(a.Start), int32(a.Heads), int32(a.KVHeads), int32(a.HeadDim), int32(a.QStride),
-		int64(a.KeySeqStride), int32(a.KeyPosStride), int32(a.ValueOffset), scale)
+	args := []any{out, a.Partial, a.Arrived, q, keys, a.StartAt, int32(a.Start), int32(a.Heads), int32(a.KVHeads), int32(a.HeadDim), int32(a.QStride),
+		int64(a.KeySeqStride), int32(a.KeyPosStride), int32(a.ValueOffset), scale}
+	name := "decode_attention"
+	if a.RopeInvFreq != (Buffer{}) {
+		if a.RopeInvFreq.bytes < uintptr(2*a.HeadDim) {
+			return fmt.Errorf("attention: %d bytes of RoPE frequencies for heads of %d", a.RopeInvFreq.bytes, a.HeadDim)
+		}
+		name, args = "decode_attention_rope", append(args, a.RopeInvFreq)
+	}
+	return c.LaunchGridPDL(name, Dim{X: decodeSplits(a), Y: a.Heads, Z: a.Seqs}, Dim{X: 32 * decodeWarps}, 0, args...)
 }

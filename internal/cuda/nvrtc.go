@@ -20,7 +20,8 @@ var kernelFiles embed.FS
 // kernelNames their entry points (every extern "C" __global__ function).
 var kernelSource, kernelNames = readKernels()
 
-var entryPoint = regexp.MustCompile(`extern "C" __global__ void (\w+)\(`)
+// entryPoint matches a kernel's declaration, launch bounds included.
+var entryPoint = regexp.MustCompile(`extern "C" __global__ void (?:__launch_bounds__\([^)]*\) )?(\w+)\(`)
 
 func readKernels() (string, []string) {
 	files, err := fs.Glob(kernelFiles, "kernels/*.cu")

@@ -48,11 +48,21 @@ __device__ void combine_splits(float* out, const volatile float* part, int head_
 // A warp takes DEC_UNROLL keys at a time, each lane holding four
 // dimensions (float4 loads of 16-byte aligned rows); head_dim is a
 // multiple of 4, at most DEC_MAX_HEAD_DIM; blockDim.x is 32·DEC_WARPS.
-extern "C" __global__ void decode_attention(float* out, float* partial, unsigned* arrived, const float* qkv,
-                                            const float* keys,
-                                            const int* start_at, int start, int heads, int kv_heads,
-                                            int head_dim, int q_stride, long long key_seq_stride,
-                                            int key_pos_stride, int value_offset, float scale) {
+//
+// With ROPE (decode_attention_rope), qkv holds the token's q, k and v
+// before RoPE (a row of [heads | kv_heads | kv_heads] heads of head_dim,
+// head_dim even) and the kernel does what rope (layer.cu) does first: each
+// block rotates its query head and its KV head's key as rope does, using
+// them in place of the cache's entry at the position, and the first split
+// of the first query head of each KV head stores the key and value into
+// the cache keys at the position for the steps after.
+template <bool ROPE>
+__device__ void decode_attend(float* out, float* partial, unsigned* arrived, const float* qkv, float* keys,
+                              const float* inv_freq, const int* start_at, int start, int heads, int kv_heads,
+                              int head_dim, int q_stride, long long key_seq_stride, int key_pos_stride,
+                              int value_offset, float scale) {
+    grid_dependents_launch();
+    grid_dependency_wait();
     __shared__ float warp_max[DEC_WARPS], warp_sum[DEC_WARPS];
     __shared__ float warp_acc[DEC_WARPS][DEC_MAX_HEAD_DIM];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -65,8 +75,42 @@ extern "C" __global__ void decode_attention(float* out, float* partial, unsigned
     const bool holds = 4 * lane < head_dim;  // lanes past head_dim/4 hold zeros
     const float4 zero4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 
-    const float4 q = holds ? *reinterpret_cast<const float4*>(qkv + seq * q_stride + (long long)head * head_dim + 4 * lane)
-                           : zero4;
+    // The query and, with ROPE, the key and value at the position.
+    __shared__ __align__(16) float rotated_q[DEC_MAX_HEAD_DIM], current_k[DEC_MAX_HEAD_DIM],
+        current_v[DEC_MAX_HEAD_DIM];
+    const int pos = len - 1;
+    if (ROPE) {
+        const int half = head_dim / 2, q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
+        const float* qh = qkv + seq * q_stride + (long long)head * head_dim;
+        const float* kh = qkv + seq * q_stride + q_dim + (long long)group * head_dim;
+        const float* vh = kh + kv_dim;
+        for (int j = threadIdx.x; j < half; j += blockDim.x) {
+            const float angle = (float)pos * inv_freq[j];
+            double sd, cd;
+            sincos((double)angle, &sd, &cd);
+            const float cs = (float)cd, sn = (float)sd;
+            float x1 = qh[j], x2 = qh[j + half];
+            rotated_q[j] = x1 * cs - x2 * sn;
+            rotated_q[j + half] = x2 * cs + x1 * sn;
+            x1 = kh[j];
+            x2 = kh[j + half];
+            current_k[j] = x1 * cs - x2 * sn;
+            current_k[j + half] = x2 * cs + x1 * sn;
+            current_v[j] = vh[j];
+            current_v[j + half] = vh[j + half];
+        }
+        __syncthreads();
+        if (split == 0 && head % (heads / kv_heads) == 0) {
+            float* entry = keys + seq * key_seq_stride + (long long)pos * key_pos_stride + (long long)group * head_dim;
+            for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+                entry[d] = current_k[d];
+                entry[value_offset + d] = current_v[d];
+            }
+        }
+    }
+    const float4 q = !holds ? zero4
+                     : ROPE ? *reinterpret_cast<const float4*>(rotated_q + 4 * lane)
+                            : *reinterpret_cast<const float4*>(qkv + seq * q_stride + (long long)head * head_dim + 4 * lane);
     const float* kbase = keys + seq * key_seq_stride + (long long)group * head_dim + 4 * lane;
     float m = DEC_NEG_INF, l = 0.0f;
     float4 acc = zero4;
@@ -78,6 +122,10 @@ extern "C" __global__ void decode_attention(float* out, float* partial, unsigned
             const float* at = kbase + (long long)(k0 + u) * key_pos_stride;
             kv[u] = ok ? *reinterpret_cast<const float4*>(at) : zero4;
             vv[u] = ok ? *reinterpret_cast<const float4*>(at + value_offset) : zero4;
+            if (ROPE && ok && k0 + u == pos) { // not in the cache before this launch ends
+                kv[u] = *reinterpret_cast<const float4*>(current_k + 4 * lane);
+                vv[u] = *reinterpret_cast<const float4*>(current_v + 4 * lane);
+            }
         }
         float s[DEC_UNROLL];
         float tile_max = DEC_NEG_INF;
@@ -167,4 +215,20 @@ extern "C" __global__ void decode_attention(float* out, float* partial, unsigned
     if (threadIdx.x == 0) {
         arrived[sh] = 0;
     }
+}
+
+#define DECODE_ATTENTION_ARGS                                                                                    \
+    float *out, float *partial, unsigned *arrived, const float *qkv, float *keys, const int *start_at, int start, \
+        int heads, int kv_heads, int head_dim, int q_stride, long long key_seq_stride, int key_pos_stride,        \
+        int value_offset, float scale
+extern "C" __global__ void decode_attention(DECODE_ATTENTION_ARGS) {
+    decode_attend<false>(out, partial, arrived, qkv, keys, nullptr, start_at, start, heads, kv_heads, head_dim,
+                         q_stride, key_seq_stride, key_pos_stride, value_offset, scale);
+}
+
+// decode_attention_rope: decode_attend with ROPE, inv_freq [head_dim/2]
+// the inverse frequencies as for rope.
+extern "C" __global__ void decode_attention_rope(DECODE_ATTENTION_ARGS, const float* inv_freq) {
+    decode_attend<true>(out, partial, arrived, qkv, keys, inv_freq, start_at, start, heads, kv_heads, head_dim,
+                        q_stride, key_seq_stride, key_pos_stride, value_offset, scale);
 }

@@ -34,6 +34,8 @@ __device__ __forceinline__ float half_dot8(uint4 w, float4 lo, float4 hi) {
 // each chunk of x a lane loads serves every row of the warp.
 template <int B>
 __device__ void half_gemv(float* y, const float* x, const uint4* w, int out, int in) {
+    grid_dependents_launch(); // launched with PDL (chained_launch.cu)
+    grid_dependency_wait();
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int r0 = (blockIdx.x * (blockDim.x / 32) + warp) * HALF_WARP_ROWS;
     if (r0 >= out) {

@@ -1,7 +1,8 @@
 // Kernels of the device-resident decoder layer: RMSNorm, RoPE, causal
 // grouped-query attention, SwiGLU and the element-wise steps between
 // them. Activations are float32 row-major [rows × width]; element counts
-// that may pass 2³¹ are long long.
+// that may pass 2³¹ are long long. The kernels of a decode step wait for
+// the grids before them (chained_launch.cu) and are launched with PDL.
 
 // zero_floats sets x[0, n) to zero.
 extern "C" __global__ void zero_floats(float* x, long long n) {
@@ -13,6 +14,8 @@ extern "C" __global__ void zero_floats(float* x, long long n) {
 
 // add_into adds y to x element-wise over n values: the residual add.
 extern "C" __global__ void add_into(float* x, const float* y, long long n) {
+    grid_dependents_launch();
+    grid_dependency_wait();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         x[i] += y[i];
@@ -21,6 +24,8 @@ extern "C" __global__ void add_into(float* x, const float* y, long long n) {
 
 // add_bias adds bias [cols] to every row of x [rows × cols].
 extern "C" __global__ void add_bias(float* x, const float* bias, long long rows, int cols) {
+    grid_dependents_launch();
+    grid_dependency_wait();
     long long total = rows * cols;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
          i += (long long)gridDim.x * blockDim.x) {
@@ -35,6 +40,8 @@ extern "C" __global__ void add_bias(float* x, const float* bias, long long rows,
 // blockDim.x is a multiple of 32, at most 1024.
 extern "C" __global__ void rms_norm(float* dst, float* x, const float* residual, const float* weight, int cols,
                                     double eps) {
+    grid_dependents_launch();
+    grid_dependency_wait();
     __shared__ double partial[32];
     float* row = x + (long long)blockIdx.x * cols;
     const float* add = residual ? residual + (long long)blockIdx.x * cols : nullptr;
@@ -87,6 +94,8 @@ extern "C" __global__ void rms_norm(float* dst, float* x, const float* residual,
 extern "C" __global__ void rope(float* qkv, const float* inv_freq, long long rows, int n, const int* start_at,
                                 int start, int heads, int kv_heads, int head_dim, int stride, float* kv,
                                 int max_len) {
+    grid_dependents_launch();
+    grid_dependency_wait();
     if (start_at) {
         start += *start_at;
     }
@@ -124,6 +133,8 @@ extern "C" __global__ void rope(float* qkv, const float* inv_freq, long long row
 // swiglu writes silu(gate)·up for each row of gate_up [rows × 2·ffn],
 // whose rows hold gate then up, to dst [rows × ffn].
 extern "C" __global__ void swiglu(float* dst, const float* gate_up, long long rows, int ffn) {
+    grid_dependents_launch();
+    grid_dependency_wait();
     long long total = rows * ffn;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
          i += (long long)gridDim.x * blockDim.x) {

@@ -1,0 +1,291 @@
+package compute
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/qtk-dev/qtk/internal/cuda"
+)
+
+// variantTolerance is the relative error (‖got-want‖/‖want‖) each GEMV
+// variant is held to against the float64 product with the dequantized
+// weight: float32 arithmetic as tight as int4_gemv; float16 x (relative
+// rounding 2^-11) and, for half8, sums of 4 products in float16, looser.
+var variantTolerance = map[string]float64{
+	"h8": 2e-3, "h8w8": 2e-3, "h16": 2e-3, "h8p": 2e-3,
+	"float8": 1e-5, "half8": 2e-3, "mma1x2": 1e-3, "mma1x4": 1e-3, "mma2x2": 1e-3,
+}
+
+// TestQuantGEMVVariants checks every alternative GEMV kernel against the
+// float64 product, over shapes that exercise the edges: rows not a
+// multiple of a block's, widths not a multiple of 128, groups of 32 to a
+// whole row, Llama-2-7B's widths. x includes values near ±200 to catch
+// float16 overflow of partial sums.
+func TestQuantGEMVVariants(t *testing.T) {
+	be, err := OpenCUDA(0)
+	if err != nil {
+		t.Skipf("no GPU: %v", err)
+	}
+	defer be.Close()
+	g := be.(*gpu)
+	for _, tc := range []struct{ out, in, groupSize int }{
+		{64, 256, 128},
+		{67, 384, 128},
+		{33, 96, 32},
+		{5, 160, -1},
+		{130, 512, 64},
+		{100, 1152, 128}, // 9 tiles of 128 columns: warps with unequal shares
+		{48, 4096, 256},
+		{4096, 4096, 128},
+		{40, 11008, 128},
+	} {
+		rng := rand.New(rand.NewPCG(uint64(tc.out), uint64(tc.in)))
+		q := randQuant(rng, tc.out, tc.in, 4, tc.groupSize, false)
+		p, ok := packInt4(&q)
+		if !ok {
+			t.Fatalf("%dx%d g%d: not packed", tc.out, tc.in, tc.groupSize)
+		}
+		l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
+		if err := l.hold(p); err != nil {
+			t.Fatal(err)
+		}
+		x := randn(rng, tc.in)
+		for j := 0; j < tc.in; j += 97 {
+			x[j] *= 100
+		}
+		want := productOf(q.Dequantize(), x, 1, tc.out, tc.in)
+		for _, name := range append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...) {
+			t.Run(fmt.Sprintf("%dx%d/g%d/%s", tc.out, tc.in, tc.groupSize, name), func(t *testing.T) {
+				if name != "int4_gemv_1" && !cuda.Int4VariantFits(name, l.w) {
+					t.Skip("the variant does not take this weight")
+				}
+				got := make([]float32, tc.out)
+				err := g.dev.Do(func(c *cuda.Ctx) error {
+					xd, err := c.Alloc(4 * tc.in)
+					if err != nil {
+						return err
+					}
+					defer c.Free(xd)
+					yd, err := c.Alloc(4 * tc.out)
+					if err != nil {
+						return err
+					}
+					defer c.Free(yd)
+					if err := upload(g, c, xd, x); err != nil {
+						return err
+					}
+					if name == "int4_gemv_1" {
+						err = c.Int4GEMVFloat(yd, xd, l.w, 1)
+					} else {
+						err = c.Int4GEMVVariant(name, yd, xd, l.w)
+					}
+					if err != nil {
+						return err
+					}
+					return download(g, c, got, yd)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tol := 1e-5
+				if v, ok := variantTolerance[name]; ok {
+					tol = v
+				}
+				e := relErr(got, want)
+				t.Logf("relative error %.3g", e)
+				if !(e < tol) {
+					t.Errorf("relative error %g, want < %g", e, tol)
+				}
+			})
+		}
+		l.Release()
+	}
+}
+
+// BenchmarkQuantGEMVVariants times int4_gemv_1 (float32) and every
+// alternative GEMV kernel side by side, as BenchmarkQuantGEMV's graph
+// replay does: one row of x through Llama-2-7B's projection shapes, group
+// 128, rotating through copies of the weight, bytes and copy fraction
+// counted the same way. The products of a graph run back to back; kernels
+// that wait for the grids before them run twice: launched plainly
+// (<name>) and with programmatic dependent launch (<name>/pdl), where a
+// product's loads overlap the end of the one before.
+//
+// Its first lines, floor, are int4_gemv_1 and the decoding kernel on a
+// [16×128] weight replayed the same way: the least time a product takes
+// in a graph (launch and gap), to be set against each shape's us/call.
+func BenchmarkQuantGEMVVariants(b *testing.B) {
+	g, copyRate := openGEMVBench(b)
+	b.Logf("programmatic dependent launch: %v", pdlOn(g))
+	b.Run("floor", func(b *testing.B) {
+		f := &gemvFixture{ls: make([]*gpuQuantLinear, 64)}
+		q := randQuant(rand.New(rand.NewPCG(16, 128)), 16, 128, 4, 128, false)
+		p, ok := packInt4(&q)
+		if !ok {
+			b.Fatal("the 4-bit kernels do not take the weight")
+		}
+		f.ls[0] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: 16, In: 128, Groups: 1, GroupLen: 128}}
+		if err := f.ls[0].hold(p); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(f.ls[0].Release)
+		for i := range f.ls {
+			f.ls[i] = f.ls[0]
+		}
+		f.bytesPerCall = 4 * (len(p.codes) + len(p.params) + 128 + 16)
+		err := g.dev.Do(func(c *cuda.Ctx) error {
+			var err error
+			if f.x, err = c.Alloc(4 * 128); err != nil {
+				return err
+			}
+			f.y, err = c.Alloc(4 * 16)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { g.dev.Do(func(c *cuda.Ctx) error { c.Free(f.x); return c.Free(f.y) }) })
+		benchVariants(b, g, f, []string{"int4_gemv_1", cuda.Int4Decode}, copyRate)
+	})
+	for _, sh := range gemvShapes {
+		b.Run(fmt.Sprintf("%dx%d", sh.out, sh.in), func(b *testing.B) {
+			f := newGEMVFixture(b, g, sh.out, sh.in)
+			benchVariants(b, g, f, append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...), copyRate)
+		})
+	}
+}
+
+// benchVariants runs a sub-benchmark of graph replay per named kernel
+// over f's weights, and one more with programmatic dependent launch for
+// the kernels that take it.
+func benchVariants(b *testing.B, g *gpu, f *gemvFixture, names []string, copyRate float64) {
+	for _, name := range names {
+		gemv := func(c *cuda.Ctx, calls int) error {
+			for i := range calls {
+				w := f.ls[i%len(f.ls)].w
+				var err error
+				if name == "int4_gemv_1" {
+					err = c.Int4GEMVFloat(f.y, f.x, w, 1)
+				} else {
+					err = c.Int4GEMVVariant(name, f.y, f.x, w)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if name != "int4_gemv_1" && !cuda.Int4VariantFits(name, f.ls[0].w) {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			defer setPDL(g, setPDL(g, false))
+			benchReplayed(b, g, f, gemv, copyRate)
+		})
+		if cuda.Int4VariantPDL(name) && pdlOn(g) {
+			b.Run(name+"/pdl", func(b *testing.B) { benchReplayed(b, g, f, gemv, copyRate) })
+		}
+	}
+}
+
+// setPDL turns the device's programmatic dependent launch on or off and
+// returns whether it was on.
+func setPDL(g *gpu, on bool) (was bool) {
+	g.dev.Do(func(c *cuda.Ctx) error { was = c.SetPDL(on); return nil })
+	return was
+}
+
+// pdlOn reports whether the device launches with programmatic dependent
+// launch.
+func pdlOn(g *gpu) (on bool) {
+	g.dev.Do(func(c *cuda.Ctx) error { on = c.PDL(); return nil })
+	return on
+}
+
+// TestQuantGEMVChained runs products that each read the one before
+// (x → W1·x → W2·W1·x …) with the decoding kernel, launched one by one and
+// replayed from a graph: launched with programmatic dependent launch, a
+// product that read its x before the one before had written it would be
+// off the float64 chain.
+func TestQuantGEMVChained(t *testing.T) {
+	be, err := OpenCUDA(0)
+	if err != nil {
+		t.Skipf("no GPU: %v", err)
+	}
+	defer be.Close()
+	g := be.(*gpu)
+	const n, links = 2048, 6
+	rng := rand.New(rand.NewPCG(3, 9))
+	ls := make([]*gpuQuantLinear, links)
+	want := randn(rng, n)
+	x := append([]float32(nil), want...)
+	for i := range ls {
+		q := randQuant(rng, n, n, 4, 128, false)
+		y := productOf(q.Dequantize(), want, 1, n, n)
+		norm := 0.0 // scale the weight to keep the chain's values near 1
+		for _, v := range y {
+			norm += float64(v) * float64(v)
+		}
+		for j := range q.Scale {
+			q.Scale[j] *= float32(1 / math.Sqrt(norm/n))
+		}
+		want = productOf(q.Dequantize(), want, 1, n, n)
+		p, ok := packInt4(&q)
+		if !ok {
+			t.Fatal("not packed")
+		}
+		ls[i] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: n, In: n, Groups: q.Groups(), GroupLen: p.groupLen}}
+		if err := ls[i].hold(p); err != nil {
+			t.Fatal(err)
+		}
+		defer ls[i].Release()
+	}
+	t.Logf("programmatic dependent launch: %v", pdlOn(g))
+	for _, graph := range []bool{false, true} {
+		got := make([]float32, n)
+		err := g.dev.Do(func(c *cuda.Ctx) error {
+			bufs := make([]cuda.Buffer, links+1)
+			for i := range bufs {
+				var err error
+				if bufs[i], err = c.Alloc(4 * n); err != nil {
+					return err
+				}
+				defer c.Free(bufs[i])
+			}
+			if err := upload(g, c, bufs[0], x); err != nil {
+				return err
+			}
+			chain := func() error {
+				for i, l := range ls {
+					if err := c.Int4GEMV(bufs[i+1], bufs[i], l.w, 1); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if graph {
+				gr, err := c.Record(chain)
+				if err != nil {
+					return err
+				}
+				defer c.FreeGraph(gr)
+				if err := c.Replay(gr); err != nil {
+					return err
+				}
+			} else if err := chain(); err != nil {
+				return err
+			}
+			return download(g, c, got, bufs[links])
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := relErr(got, want)
+		t.Logf("graph %v: relative error %.3g after %d products; programmatic dependent launch: %v", graph, e, links, pdlOn(g))
+		if !(e < 5e-3) {
+			t.Errorf("graph %v: relative error %g after %d products", graph, e, links)
+		}
+	}
+}
