@@ -20,7 +20,7 @@
 #   synth  a Llama-2-7B-shaped checkpoint of $LAYERS layers (default 4)
 #   bench  GPTQ and AWQ of it on the GPU, 128×512 calibration tokens, 4-bit,
 #          group 128: the recipes of RECIPES (default: gptq-reference awq gptq-default;
-#          also awq-tf32, AWQ's searches with TF32 products)
+#          also awq-fp32, AWQ's searches with float32 products instead of TF32)
 #   awq    AWQ's device steps against the host's (bin/compute.test, and
 #          bin/awq.test where built) and the time of each part of AWQ on a
 #          Llama-2-7B-shaped layer (BenchmarkAWQLayer)
@@ -147,9 +147,9 @@ for stage in $stages; do
 				ppl "$work/$stage-$m-$dev" cpu
 			done
 		done
-		# AWQ's searches with TF32 products.
-		quantize "$stage-awq-tf32" "$model" cuda awq --format awq --tf32
-		ppl "$work/$stage-awq-tf32-cuda" cpu
+		# AWQ's searches with float32 products instead of TF32.
+		quantize "$stage-awq-fp32" "$model" cuda awq --format awq --tf32=false
+		ppl "$work/$stage-awq-fp32-cuda" cpu
 		;;
 	awq)
 		run "awq device tests (GPU vs CPU)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'AWQ|FakeQuant|ClipLosses|WindowAttention|StackedLinear'
@@ -180,7 +180,7 @@ for stage in $stages; do
 			gptq-reference) quantize 7b-$recipe "$work/l2-7b" cuda gptq --act-order=false --clip=false --refit-scales=false ;;
 			gptq-default) quantize 7b-$recipe "$work/l2-7b" cuda gptq ;;
 			awq) quantize 7b-$recipe "$work/l2-7b" cuda awq --format awq ;;
-			awq-tf32) quantize 7b-$recipe "$work/l2-7b" cuda awq --format awq --tf32 ;;
+			awq-fp32) quantize 7b-$recipe "$work/l2-7b" cuda awq --format awq --tf32=false ;;
 			esac
 			grep -E "layer [0-9]+/[0-9]+ quantized|peak|wrote" "$log" | tail -$((layers + 2)) | tee -a "$summary"
 			# Where each layer's time went: waiting for its weights, the

@@ -108,7 +108,7 @@ func newQuantizeMethodCmd(method convert.Method, short string) *cobra.Command {
 	}
 	if method == convert.AWQ {
 		f.BoolVar(&opts.awqGPTQ, "gptq", false, "round the AWQ-scaled weights with GPTQ instead of round-to-nearest")
-		f.BoolVar(&opts.tf32, "tf32", false, "on a GPU, run the scale searches' products in TF32 on the tensor cores (faster; may move close losses)")
+		f.BoolVar(&opts.tf32, "tf32", true, "on a GPU, run the searches' products in TF32 on the tensor cores, several times faster; --tf32=false keeps them in float32 (no effect on the CPU)")
 	}
 	if method != convert.RTN {
 		f.BoolVar(&opts.refit, "refit-scales", method == convert.GPTQ, "GPTQ: re-solve group scales for the chosen codes by least squares on the calibration error")
