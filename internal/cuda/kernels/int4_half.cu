@@ -61,15 +61,33 @@ __device__ __forceinline__ void int4_half_codes(unsigned w, Int4ZeroHalf z, unsi
 
 // stage_x_half writes x [in]·scale into xs as float16, one uint4 per word
 // of 8 columns 8w..8w+7, paired as int4_half_codes pairs the codes:
-// {(x0,x4), (x1,x5), (x2,x6), (x3,x7)}. All the block's threads take part.
+// {(x0,x4), (x1,x5), (x2,x6), (x3,x7)}. All the block's threads take part,
+// each requesting U words before it converts them, so that a thread waits
+// for memory ceil(in/8 / (U·blockDim.x)) times, not in/8 / blockDim.x.
 // x is read as it is in memory (not through the read-only cache), since a
 // kernel launched with PDL reads it after an earlier kernel wrote it.
+template <int U>
 __device__ void stage_x_half(uint4* xs, const float* x, int in, float scale) {
     const float4* xv = reinterpret_cast<const float4*>(x);
-    for (int w = threadIdx.x; w < in / 8; w += blockDim.x) {
-        const float4 a = xv[2 * w], b = xv[2 * w + 1];
-        xs[w] = make_uint4(half2_of(a.x * scale, b.x * scale), half2_of(a.y * scale, b.y * scale),
-                           half2_of(a.z * scale, b.z * scale), half2_of(a.w * scale, b.w * scale));
+    const int words = in / 8;
+    for (int w0 = threadIdx.x; w0 < words; w0 += U * blockDim.x) {
+        float4 a[U], b[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int w = w0 + u * blockDim.x;
+            if (w < words) {
+                a[u] = xv[2 * w];
+                b[u] = xv[2 * w + 1];
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int w = w0 + u * blockDim.x;
+            if (w < words) {
+                xs[w] = make_uint4(half2_of(a[u].x * scale, b[u].x * scale), half2_of(a[u].y * scale, b[u].y * scale),
+                                   half2_of(a[u].z * scale, b[u].z * scale), half2_of(a[u].w * scale, b[u].w * scale));
+            }
+        }
     }
 }
 
@@ -112,13 +130,13 @@ __device__ __forceinline__ float int4_half_dot32(uint4 q, const uint4* xs, int c
 // product's blocks). Within a tile, group h computes the R rows
 // tile·G·R + h·R …, thread t of a group taking the 32-column chunks t,
 // t + 32W, … of each of them. x is staged once per block, as float16, in
-// dynamic shared memory (2·in bytes).
+// dynamic shared memory (2·in bytes), U words a thread at a time.
 //
 // Launched with PDL, a block requests the codes and parameters of its
 // first chunks (weights, which no kernel writes), lets the next kernel
 // launch, and only then waits for the kernels before it to end, so that
 // its loads overlap their tail.
-template <int R, int W, int G>
+template <int R, int W, int G, int U>
 __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, const float2* params, int out, int in,
                                int groups, int chunks_per_group) {
     extern __shared__ uint4 xs[];
@@ -126,7 +144,7 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
     constexpr int threads = 32 * W; // of a row group
     const int group = threadIdx.x / threads, t = threadIdx.x % threads, warp = t / 32, lane = t % 32;
     const int chunks = in / 32, tiles = (out + G * R - 1) / (G * R);
-    long long row[R];
+    int row[R];
     uint4 q[R];
     float2 p[R];
     // first sets row to the rows of the group in tile and loads their chunk t.
@@ -139,8 +157,8 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
         if (t < chunks) {
 #pragma unroll
             for (int i = 0; i < R; i++) {
-                q[i] = __ldg(codes + row[i] * chunks + t);
-                p[i] = __ldg(params + row[i] * groups + t / chunks_per_group);
+                q[i] = __ldg(codes + (long long)row[i] * chunks + t);
+                p[i] = __ldg(params + (long long)row[i] * groups + t / chunks_per_group);
             }
         }
     };
@@ -148,7 +166,7 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
     first(tile);
     grid_dependents_launch();
     grid_dependency_wait();
-    stage_x_half(xs, x, in, INT4_HALF_X_SCALE);
+    stage_x_half<U>(xs, x, in, INT4_HALF_X_SCALE);
     __syncthreads();
     for (; tile < tiles; tile += gridDim.x) {
         float acc[R];
@@ -164,8 +182,8 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
             if (c + threads < chunks) {
 #pragma unroll
                 for (int i = 0; i < R; i++) {
-                    q[i] = __ldg(codes + row[i] * chunks + c + threads);
-                    p[i] = __ldg(params + row[i] * groups + (c + threads) / chunks_per_group);
+                    q[i] = __ldg(codes + (long long)row[i] * chunks + c + threads);
+                    p[i] = __ldg(params + (long long)row[i] * groups + (c + threads) / chunks_per_group);
                 }
             }
         }
@@ -201,18 +219,18 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
 
 // The layouts of int4_gemv_half, entry points int4_gemv_v_<name> (see
 // int4Variants in int4_variants.go, whose int4DecodeVariant picks the one
-// decoding uses by the weight's shape): h8r is 8 rows and 4 warps a block;
-// h16 two groups of 8 rows and 4 warps, x staged once for 16 rows, at most
-// 80 registers a thread (3 blocks an SM); h16r the same with 128
-// registers (2 blocks an SM), which keeps more codes in flight for wide
-// inputs (run as well on a grid of one block an SM: see p16 in
-// int4_variants.go).
+// decoding uses by the weight's shape): h8r is 8 rows and 4 warps a block,
+// up to 128 registers a thread; h16 two groups of 8 rows and 4 warps, x
+// staged once for 16 rows, at most 80 registers a thread (3 blocks an SM:
+// x staged 2 words a thread at a time); h16r the same with 128 registers
+// (2 blocks an SM, x staged 4 words at a time), also run on a grid of one
+// block an SM (p16 in int4_variants.go).
 extern "C" __global__ void __launch_bounds__(128, 4) int4_gemv_v_h8r(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 1>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 4, 1, 4>(INT4_GEMV_CALL);
 }
 extern "C" __global__ void __launch_bounds__(256, 3) int4_gemv_v_h16(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 2>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 4, 2, 2>(INT4_GEMV_CALL);
 }
 extern "C" __global__ void __launch_bounds__(256, 2) int4_gemv_v_h16r(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 2>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 4, 2, 4>(INT4_GEMV_CALL);
 }
