@@ -18,6 +18,7 @@ var int4Variants = map[string]int4Variant{
 	// int4_gemv_half<R, W, G>: R·G rows and 32·W·G threads a block, x
 	// staged as float16 (2 bytes a column) in dynamic shared memory.
 	"h8r":  {kernel: "h8r", rows: 8, threads: 128, staticBytes: 4 * 8 * 4},
+	"h8rp": {kernel: "h8rp", rows: 8, threads: 128, staticBytes: 4 * 8 * 4},
 	"h16":  {kernel: "h16", rows: 16, threads: 256, staticBytes: 4 * 16 * 4},
 	"h16r": {kernel: "h16r", rows: 16, threads: 256, staticBytes: 4 * 16 * 4},
 	// h16r's kernel on a grid of one block an SM.
@@ -25,7 +26,7 @@ var int4Variants = map[string]int4Variant{
 }
 
 // Int4GEMVVariants names the layouts, in the order benchmarks list them.
-var Int4GEMVVariants = []string{"h8r", "h16", "h16r", "p16"}
+var Int4GEMVVariants = []string{"h8r", "h8rp", "h16", "h16r", "p16"}
 
 // int4DecodeVariant is the layout Int4GEMV runs for one row of x through w,
 // by the weight's shape, after BenchmarkQuantGEMVVariants on an H100: the

@@ -129,14 +129,16 @@ __device__ __forceinline__ float int4_half_dot32(uint4 q, const uint4* xs, int c
 // grid stages x fewer times and leaves room on each SM for the next
 // product's blocks). Within a tile, group h computes the R rows
 // tile·G·R + h·R …, thread t of a group taking the 32-column chunks t,
-// t + 32W, … of each of them. x is staged once per block, as float16, in
-// dynamic shared memory (2·in bytes), U words a thread at a time.
+// t + 32W, … of each of them (with PIPE, requesting the codes of its next
+// chunk before it sums one: twice the registers). x is staged once per
+// block, as float16, in dynamic shared memory (2·in bytes), U words a
+// thread at a time.
 //
 // Launched with PDL, a block requests the codes and parameters of its
 // first chunks (weights, which no kernel writes), lets the next kernel
 // launch, and only then waits for the kernels before it to end, so that
 // its loads overlap their tail.
-template <int R, int W, int G, int U>
+template <int R, int W, int G, int U, bool PIPE>
 __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, const float2* params, int out, int in,
                                int groups, int chunks_per_group) {
     extern __shared__ uint4 xs[];
@@ -147,6 +149,14 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
     int row[R];
     uint4 q[R];
     float2 p[R];
+    // load requests chunk c of the rows.
+    auto load = [&](int c, uint4(&qd)[R], float2(&pd)[R]) {
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            qd[i] = __ldg(codes + (long long)row[i] * chunks + c);
+            pd[i] = __ldg(params + (long long)row[i] * groups + c / chunks_per_group);
+        }
+    };
     // first sets row to the rows of the group in tile and loads their chunk t.
     auto first = [&](int tile) {
         const int r0 = (tile * G + group) * R;
@@ -155,11 +165,7 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
             row[i] = min(r0 + i, out - 1); // rows past the end read the last one, unused
         }
         if (t < chunks) {
-#pragma unroll
-            for (int i = 0; i < R; i++) {
-                q[i] = __ldg(codes + (long long)row[i] * chunks + t);
-                p[i] = __ldg(params + (long long)row[i] * groups + t / chunks_per_group);
-            }
+            load(t, q, p);
         }
     };
     int tile = blockIdx.x;
@@ -175,15 +181,25 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
             acc[i] = 0.0f;
         }
         for (int c = t; c < chunks; c += threads) {
+            const int next = c + threads;
+            uint4 qn[R];
+            float2 pn[R];
+            if (PIPE && next < chunks) {
+                load(next, qn, pn); // on their way while chunk c is summed
+            }
 #pragma unroll
             for (int i = 0; i < R; i++) {
                 acc[i] = fmaf(p[i].x, int4_half_dot32(q[i], xs, c, p[i].y), acc[i]);
             }
-            if (c + threads < chunks) {
+            if (next < chunks) {
+                if (PIPE) {
 #pragma unroll
-                for (int i = 0; i < R; i++) {
-                    q[i] = __ldg(codes + (long long)row[i] * chunks + c + threads);
-                    p[i] = __ldg(params + (long long)row[i] * groups + (c + threads) / chunks_per_group);
+                    for (int i = 0; i < R; i++) {
+                        q[i] = qn[i];
+                        p[i] = pn[i];
+                    }
+                } else {
+                    load(next, q, p);
                 }
             }
         }
@@ -224,13 +240,17 @@ __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, con
 // staged once for 16 rows, at most 80 registers a thread (3 blocks an SM:
 // x staged 2 words a thread at a time); h16r the same with 128 registers
 // (2 blocks an SM, x staged 4 words at a time), also run on a grid of one
-// block an SM (p16 in int4_variants.go).
+// block an SM (p16 in int4_variants.go); h8rp is h8r with its codes a
+// chunk ahead, for inputs of several chunks a thread.
 extern "C" __global__ void __launch_bounds__(128, 4) int4_gemv_v_h8r(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 1, 4>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 4, 1, 4, false>(INT4_GEMV_CALL);
 }
 extern "C" __global__ void __launch_bounds__(256, 3) int4_gemv_v_h16(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 2, 2>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 4, 2, 2, false>(INT4_GEMV_CALL);
 }
 extern "C" __global__ void __launch_bounds__(256, 2) int4_gemv_v_h16r(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 2, 4>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 4, 2, 4, false>(INT4_GEMV_CALL);
+}
+extern "C" __global__ void __launch_bounds__(128, 4) int4_gemv_v_h8rp(INT4_GEMV_ARGS) {
+    int4_gemv_half<8, 4, 1, 4, true>(INT4_GEMV_CALL);
 }
