@@ -203,9 +203,10 @@ for stage in $stages; do
 		fi
 		# The decode step's kernels at Llama-2-7B's shape (4 layers, random
 		# INT4 weights, float16 head), launched one by one and recorded,
-		# with programmatic dependent launch or not.
+		# with programmatic dependent launch or not, and recorded with every
+		# product in one GEMV layout (step/<layout>).
 		run "decode step at llama-2-7b's shape" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'DecodeStep|HalfLinear' -test.bench DecodeStep -test.benchtime "${STEP_BENCHTIME:-200x}"
-		grep -E "^BenchmarkDecodeStep|programmatic|--- FAIL" "$log" | tail -8 | tee -a "$summary"
+		grep -E "^BenchmarkDecodeStep|programmatic|--- FAIL" "$log" | tail -14 | tee -a "$summary"
 		cpu_ids=$(greedy cpu)
 		cuda_ids=$(greedy cuda)
 		note "greedy tiny-llama cpu:  $cpu_ids"

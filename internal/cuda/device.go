@@ -37,6 +37,7 @@ type Ctx struct {
 	stream  uintptr // where kernels are launched: 0, or a stream being recorded (see Record)
 	frees   uint64  // buffers freed so far (see Frees)
 	sms     int     // the device's multiprocessors
+	decode  string  // the GEMV layout of one row Int4GEMV runs, "" for the one by shape (see SetInt4Decode)
 	// pdl: LaunchGridPDL uses programmatic dependent launch, which the
 	// device has when pdlAvailable (see pdl.go).
 	// pdlDefaultRefused: the driver refused it on the default stream.

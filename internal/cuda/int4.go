@@ -68,7 +68,11 @@ func (w Int4) check() error {
 // shared memory, launched with programmatic dependent launch; more rows,
 // or wider ones, in float32.
 func (c *Ctx) Int4GEMV(y, x Buffer, w Int4, rows int) error {
-	if name := int4DecodeVariant(w); rows == 1 && Int4VariantFits(name, w) {
+	name := c.decode
+	if name == "" {
+		name = int4DecodeVariant(w)
+	}
+	if rows == 1 && Int4VariantFits(name, w) {
 		return c.Int4GEMVVariant(name, y, x, w)
 	}
 	return c.Int4GEMVFloat(y, x, w, rows)

@@ -39,6 +39,18 @@ func int4DecodeVariant(w Int4) string {
 	return "h16"
 }
 
+// SetInt4Decode makes Int4GEMV run the named layout for one row of x
+// wherever it fits, or with "" the layout by the weight's shape (for
+// benchmarks comparing them in whole decode steps), and returns the
+// setting before.
+func (c *Ctx) SetInt4Decode(name string) (was string, err error) {
+	if _, ok := int4Variants[name]; !ok && name != "" {
+		return c.decode, fmt.Errorf("int4 gemv: no variant %q", name)
+	}
+	was, c.decode = c.decode, name
+	return was, nil
+}
+
 // maxBlockShared is the shared memory a block gets without opting in.
 const maxBlockShared = 48 << 10
 

@@ -70,3 +70,18 @@ func TestInt4VariantBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestSetInt4Decode: a listed layout or "" is taken and the one before
+// returned; an unknown one refused, the setting kept.
+func TestSetInt4Decode(t *testing.T) {
+	c := &Ctx{}
+	if was, err := c.SetInt4Decode("p16"); err != nil || was != "" {
+		t.Fatalf("set p16: was %q, %v", was, err)
+	}
+	if _, err := c.SetInt4Decode("nonesuch"); err == nil || c.decode != "p16" {
+		t.Errorf("unknown layout: %v, setting %q", err, c.decode)
+	}
+	if was, err := c.SetInt4Decode(""); err != nil || was != "p16" || c.decode != "" {
+		t.Errorf("reset: was %q, %v, setting %q", was, err, c.decode)
+	}
+}
