@@ -165,7 +165,7 @@ for stage in $stages; do
 		;;
 	gemvvariants)
 		run "int4 gemv variants tests (GPU vs float64)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'QuantGEMVVariants|QuantGEMVChained|QuantLinear'
-		grep -E -- "--- FAIL|want <|programmatic|graph (true|false)|^(PASS|FAIL)$" "$log" | tail -20 | tee -a "$summary"
+		grep -E -- "--- FAIL|want <|programmatic|graph (true|false)|^(PASS|FAIL)$" "$log" | tail -30 | tee -a "$summary"
 		run "int4 gemv variants benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMVVariants -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
 		grep -E "^BenchmarkQuantGEMVVariants|device-to-device|programmatic" "$log" | tail -70 | tee -a "$summary"
 		;;

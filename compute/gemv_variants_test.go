@@ -202,10 +202,10 @@ func pdlOn(g *gpu) (on bool) {
 }
 
 // TestQuantGEMVChained runs products that each read the one before
-// (x → W1·x → W2·W1·x …) with the decoding kernel, launched one by one and
-// replayed from a graph: launched with programmatic dependent launch, a
-// product that read its x before the one before had written it would be
-// off the float64 chain.
+// (x → W1·x → W2·W1·x …) with the decoding kernel (the layout by shape,
+// then each layout), launched one by one and replayed from a graph:
+// launched with programmatic dependent launch, a product that read its x
+// before the one before had written it would be off the float64 chain.
 func TestQuantGEMVChained(t *testing.T) {
 	be, err := OpenCUDA(0)
 	if err != nil {
@@ -213,7 +213,7 @@ func TestQuantGEMVChained(t *testing.T) {
 	}
 	defer be.Close()
 	g := be.(*gpu)
-	const n, links = 2048, 6
+	const n, links = 4096, 6 // 256 tiles of 16 rows: p16's blocks take two on 132 SMs
 	rng := rand.New(rand.NewPCG(3, 9))
 	ls := make([]*gpuQuantLinear, links)
 	want := randn(rng, n)
@@ -240,49 +240,57 @@ func TestQuantGEMVChained(t *testing.T) {
 		defer ls[i].Release()
 	}
 	t.Logf("programmatic dependent launch: %v", pdlOn(g))
-	for _, graph := range []bool{false, true} {
-		got := make([]float32, n)
-		err := g.dev.Do(func(c *cuda.Ctx) error {
-			bufs := make([]cuda.Buffer, links+1)
-			for i := range bufs {
-				var err error
-				if bufs[i], err = c.Alloc(4 * n); err != nil {
-					return err
-				}
-				defer c.Free(bufs[i])
-			}
-			if err := upload(g, c, bufs[0], x); err != nil {
-				return err
-			}
-			chain := func() error {
-				for i, l := range ls {
-					if err := c.Int4GEMV(bufs[i+1], bufs[i], l.w, 1); err != nil {
+	for _, layout := range append([]string{""}, cuda.Int4GEMVVariants...) {
+		for _, graph := range []bool{false, true} {
+			got := make([]float32, n)
+			err := g.dev.Do(func(c *cuda.Ctx) error {
+				bufs := make([]cuda.Buffer, links+1)
+				for i := range bufs {
+					var err error
+					if bufs[i], err = c.Alloc(4 * n); err != nil {
 						return err
 					}
+					defer c.Free(bufs[i])
 				}
-				return nil
-			}
-			if graph {
-				gr, err := c.Record(chain)
-				if err != nil {
+				if err := upload(g, c, bufs[0], x); err != nil {
 					return err
 				}
-				defer c.FreeGraph(gr)
-				if err := c.Replay(gr); err != nil {
+				chain := func() error {
+					for i, l := range ls {
+						var err error
+						if layout == "" {
+							err = c.Int4GEMV(bufs[i+1], bufs[i], l.w, 1)
+						} else {
+							err = c.Int4GEMVVariant(layout, bufs[i+1], bufs[i], l.w)
+						}
+						if err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				if graph {
+					gr, err := c.Record(chain)
+					if err != nil {
+						return err
+					}
+					defer c.FreeGraph(gr)
+					if err := c.Replay(gr); err != nil {
+						return err
+					}
+				} else if err := chain(); err != nil {
 					return err
 				}
-			} else if err := chain(); err != nil {
-				return err
+				return download(g, c, got, bufs[links])
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-			return download(g, c, got, bufs[links])
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := relErr(got, want)
-		t.Logf("graph %v: relative error %.3g after %d products; programmatic dependent launch: %v", graph, e, links, pdlOn(g))
-		if !(e < 5e-3) {
-			t.Errorf("graph %v: relative error %g after %d products", graph, e, links)
+			e := relErr(got, want)
+			t.Logf("layout %q, graph %v: relative error %.3g after %d products; programmatic dependent launch: %v", layout, graph, e, links, pdlOn(g))
+			if !(e < 5e-3) {
+				t.Errorf("layout %q, graph %v: relative error %g after %d products", layout, graph, e, links)
+			}
 		}
 	}
 }
