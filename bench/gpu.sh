@@ -164,10 +164,10 @@ for stage in $stages; do
 		grep -E "GB/s|device-to-device" "$log" | tail -7 | tee -a "$summary"
 		;;
 	gemvvariants)
-		run "int4 gemv variants tests (GPU vs float64)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'QuantGEMVVariants|QuantGEMVChained|QuantGEMVFused|QuantLinear'
-		grep -E -- "--- FAIL|want <|programmatic|graph (true|false)|^(PASS|FAIL)$" "$log" | tail -20 | tee -a "$summary"
+		run "int4 gemv variants tests (GPU vs float64)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'QuantGEMVVariants|QuantGEMVChained|QuantLinear'
+		grep -E -- "--- FAIL|want <|programmatic|graph (true|false)|^(PASS|FAIL)$" "$log" | tail -30 | tee -a "$summary"
 		run "int4 gemv variants benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMVVariants -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
-		grep -E "^BenchmarkQuantGEMVVariants|device-to-device|programmatic" "$log" | tail -45 | tee -a "$summary"
+		grep -E "^BenchmarkQuantGEMVVariants|device-to-device|programmatic" "$log" | tail -70 | tee -a "$summary"
 		;;
 	synth)
 		run "synth llama-2-7b, $layers layers" $qtk synth --like llama-2-7b --layers "$layers" -o "$work/l2-7b" --force
@@ -202,10 +202,11 @@ for stage in $stages; do
 			grep -E "^BenchmarkResidentDecodeStep" "$log" | tail -1 | tee -a "$summary"
 		fi
 		# The decode step's kernels at Llama-2-7B's shape (4 layers, random
-		# INT4 weights, float16 head), launched one by one and recorded:
-		# fused or not, with programmatic dependent launch or not.
+		# INT4 weights, float16 head), launched one by one and recorded,
+		# with programmatic dependent launch or not, and recorded with every
+		# product in one GEMV layout (step/<layout>).
 		run "decode step at llama-2-7b's shape" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'DecodeStep|HalfLinear' -test.bench DecodeStep -test.benchtime "${STEP_BENCHTIME:-200x}"
-		grep -E "^BenchmarkDecodeStep|programmatic|--- FAIL" "$log" | tail -8 | tee -a "$summary"
+		grep -E "^BenchmarkDecodeStep|programmatic|--- FAIL" "$log" | tail -14 | tee -a "$summary"
 		cpu_ids=$(greedy cpu)
 		cuda_ids=$(greedy cuda)
 		note "greedy tiny-llama cpu:  $cpu_ids"

@@ -398,13 +398,13 @@ func (ly *gpuLayer) attention(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cud
 	if err := ly.product(c, ly.qkv, InputQKV, sc.qkv, sc.normed, seqs*n); err != nil {
 		return err
 	}
-	return ly.attend(c, sc, seqs, n, at, kv, maxLen, false)
+	return ly.attend(c, sc, seqs, n, at, kv, maxLen)
 }
 
 // attend is attention after the q, k, v product, which it reads from
-// sc.qkv. With fuseRope a decode into a cache (n = 1, kv not nil) leaves
-// RoPE and the cache write to the attention kernel.
-func (ly *gpuLayer) attend(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cuda.Position, kv *gpuTensor, maxLen int, fuseRope bool) error {
+// sc.qkv. A decode into a cache (n = 1, kv not nil) leaves RoPE and the
+// cache write to the attention kernel.
+func (ly *gpuLayer) attend(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cuda.Position, kv *gpuTensor, maxLen int) error {
 	s := ly.shape
 	rows, stride := seqs*n, s.qkvRows()
 	if ly.bias {
@@ -412,7 +412,7 @@ func (ly *gpuLayer) attend(c *cuda.Ctx, sc *layerScratch, seqs, n int, at cuda.P
 			return err
 		}
 	}
-	fuseRope = fuseRope && n == 1 && kv != nil
+	fuseRope := n == 1 && kv != nil
 	var cache cuda.Buffer // the rotated keys and values are stored in the cache as they are rotated
 	if kv != nil {
 		cache = kv.buf

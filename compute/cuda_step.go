@@ -24,8 +24,7 @@ type gpuStep struct {
 	x, logits *gpuTensor
 	head      deviceLinear
 	maxLen    int
-	fused     []fusedLayer // the layers' 4-bit weights, when the fused products take them
-	pos       *deviceMem   // int32: the position a replay reads
+	pos       *deviceMem // int32: the position a replay reads
 	// Only touched on the device's goroutine.
 	graph    cuda.Graph
 	recorded bool
@@ -68,7 +67,6 @@ func (g *gpu) NewDecodeStep(d DecodeStep) (Step, error) {
 	if st.head, ok = d.Head.(deviceLinear); !ok {
 		return nil, fmt.Errorf("compute: decode step: head %T is not on the device", d.Head)
 	}
-	st.fused = fusedLayers(st.layers)
 	if st.pos, err = alloc(g.dev, st, 4); err != nil {
 		return nil, err
 	}
@@ -143,13 +141,9 @@ func (st *gpuStep) live() error {
 	return nil
 }
 
-// launch queues the step's kernels for the token at position at: fused
-// (launchFused) where the layers' weights allow it, else each layer's
-// stages.
+// launch queues the step's kernels for the token at position at: each
+// layer's stages, then the head.
 func (st *gpuStep) launch(c *cuda.Ctx, at cuda.Position) error {
-	if st.fused != nil {
-		return st.launchFused(c, at)
-	}
 	sc := &st.g.layer
 	for l, ly := range st.layers {
 		if err := sc.ensure(c, ly.shape, 1); err != nil {

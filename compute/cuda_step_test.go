@@ -47,9 +47,7 @@ func TestHalfLinear(t *testing.T) {
 // TestDecodeStepMatchesForward runs decode steps, launched, recorded and
 // replayed, against the layers' Forward and the head's product at the
 // same positions; a cache longer than 64 positions splits the attention's
-// keys. With float16 weights the step runs the layers' own kernels and
-// matches exactly; with 4-bit weights it runs the fused products
-// (launchFused), whose sums differ in order.
+// keys. The step runs the layers' own kernels: it matches exactly.
 func TestDecodeStepMatchesForward(t *testing.T) {
 	r := resident(t)
 	t.Run("half", func(t *testing.T) {
@@ -62,7 +60,7 @@ func TestDecodeStepMatchesForward(t *testing.T) {
 			}
 			t.Cleanup(l.Release)
 			return l
-		}, false)
+		})
 	})
 	t.Run("int4", func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 8))
@@ -73,14 +71,13 @@ func TestDecodeStepMatchesForward(t *testing.T) {
 			}
 			t.Cleanup(l.Release)
 			return l
-		}, true)
+		})
 	})
 }
 
 // checkDecodeStep is TestDecodeStepMatchesForward over layers of linears
-// made by linear; fused says whether the step must run its fused
-// products, and then matches Forward within float16's rounding.
-func checkDecodeStep(t *testing.T, r Resident, rng *rand.Rand, linear func(out, in int) Linear, fused bool) {
+// made by linear.
+func checkDecodeStep(t *testing.T, r Resident, rng *rand.Rand, linear func(out, in int) Linear) {
 	s := LayerShape{Hidden: 64, Heads: 4, KVHeads: 2, HeadDim: 16, FFN: 96, NormEps: 1e-5}
 	for i := range s.HeadDim / 2 {
 		s.InvFreq = append(s.InvFreq, float32(math.Pow(10000, -2*float64(i)/float64(s.HeadDim))))
@@ -139,9 +136,6 @@ func checkDecodeStep(t *testing.T, r Resident, rng *rand.Rand, linear func(out, 
 		t.Fatal(err)
 	}
 	defer step.Release()
-	if got := step.(*gpuStep).fused != nil; got != fused {
-		t.Fatalf("the step runs fused products: %v, want %v", got, fused)
-	}
 	forward := func(sq sequence, n, start int) {
 		for l, ly := range lys {
 			if err := ly.Forward(sq.x, 1, n, start, sq.kv[l], maxLen, nil); err != nil {
@@ -183,11 +177,7 @@ func checkDecodeStep(t *testing.T, r Resident, rng *rand.Rand, linear func(out, 
 			t.Fatal(err)
 		}
 		for k, what := range []string{"hidden row", "logits"} {
-			if fused {
-				if e := relErr(got[k], want[k]); !(e < 1e-3) {
-					t.Errorf("position %d: the step's %s differ from Forward's by %g", pos, what, e)
-				}
-			} else if !slices.Equal(got[k], want[k]) {
+			if !slices.Equal(got[k], want[k]) {
 				t.Errorf("position %d: the step's %s differ from Forward's by %g", pos, what, relErr(got[k], want[k]))
 			}
 		}

@@ -4,14 +4,17 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/qtk-dev/qtk/internal/cuda"
 )
 
 // BenchmarkDecodeStep times one decode token through layers of
 // Llama-2-7B's shape with 4-bit weights (group 128, each layer its own
 // copy, so that they come from memory) and a float16 head of 32000 rows:
 // launched from the host kernel by kernel (launch), and as a recorded
-// step (step; step-unfused without its fused products, -nopdl without
-// programmatic dependent launch). Each token starts with the host writing
+// step (step; step-nopdl without programmatic dependent launch; step/<layout>
+// with every 4-bit product in that GEMV layout instead of the one by
+// shape). Each token starts with the host writing
 // the embedding and ends with it reading the hidden row and the logits, as
 // a decode does. It reports the milliseconds per token and the bytes read
 // per second (weights and the KV cache up to the position) against the
@@ -110,22 +113,17 @@ func BenchmarkDecodeStep(b *testing.B) {
 		}
 		report(b)
 	})
-	// step runs the recorded step: its products fused with the norms,
-	// SwiGLU and residual adds or not, launched with programmatic
-	// dependent launch or not.
-	step := func(fused, pdl bool) func(b *testing.B) {
+	// step runs the recorded step, launched with programmatic dependent
+	// launch or not, its products in the named GEMV layout ("": by shape).
+	step := func(pdl bool, layout string) func(b *testing.B) {
 		return func(b *testing.B) {
 			defer setPDL(g, setPDL(g, pdl))
+			defer setInt4Decode(b, g, setInt4Decode(b, g, layout))
 			st, err := r.(StepRecorder).NewDecodeStep(DecodeStep{X: x, Logits: logits, Layers: lys, KV: kv, MaxLen: maxLen, Head: head})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer st.Release()
-			if !fused {
-				st.(*gpuStep).fused = nil
-			} else if st.(*gpuStep).fused == nil {
-				b.Fatal("the step does not fuse its products")
-			}
 			for b.Loop() {
 				if err := st.Run(pos, embedding, hidden, out); err != nil {
 					b.Fatal(err)
@@ -138,8 +136,23 @@ func BenchmarkDecodeStep(b *testing.B) {
 		}
 	}
 	b.Logf("programmatic dependent launch: %v", pdlOn(g))
-	b.Run("step", step(true, true))
-	b.Run("step-nopdl", step(true, false))
-	b.Run("step-unfused", step(false, true))
-	b.Run("step-unfused-nopdl", step(false, false))
+	b.Run("step", step(true, ""))
+	b.Run("step-nopdl", step(false, ""))
+	for _, layout := range cuda.Int4GEMVVariants {
+		b.Run("step/"+layout, step(true, layout))
+	}
+}
+
+// setInt4Decode makes the device's one-row 4-bit products run the named
+// GEMV layout ("": the layout by shape) and returns the setting before.
+func setInt4Decode(b *testing.B, g *gpu, layout string) (was string) {
+	err := g.dev.Do(func(c *cuda.Ctx) error {
+		var err error
+		was, err = c.SetInt4Decode(layout)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return was
 }

@@ -34,8 +34,9 @@ var (
 
 // Device attributes (CUdevice_attribute).
 const (
-	attrComputeMajor = 75
-	attrComputeMinor = 76
+	attrMultiprocessorCount = 16
+	attrComputeMajor        = 75
+	attrComputeMinor        = 76
 )
 
 var driver struct {

@@ -68,8 +68,12 @@ func (w Int4) check() error {
 // shared memory, launched with programmatic dependent launch; more rows,
 // or wider ones, in float32.
 func (c *Ctx) Int4GEMV(y, x Buffer, w Int4, rows int) error {
-	if rows == 1 && Int4VariantFits(Int4Decode, w) {
-		return c.Int4GEMVVariant(Int4Decode, y, x, w)
+	name := c.decode
+	if name == "" {
+		name = int4DecodeVariant(w)
+	}
+	if rows == 1 && Int4VariantFits(name, w) {
+		return c.Int4GEMVVariant(name, y, x, w)
 	}
 	return c.Int4GEMVFloat(y, x, w, rows)
 }

@@ -2,70 +2,67 @@ package cuda
 
 import "fmt"
 
-// int4Variant is the launch of a GEMV kernel for one row of x, of
-// kernels/int4_half.cu or kernels/int4_variants.cu (entry point
-// int4_gemv_v_<name>).
+// int4Variant is the launch of a layout of the float16 GEMV for one row of
+// x (int4_gemv_half in kernels/int4_half.cu, entry point
+// int4_gemv_v_<kernel>). Every one waits for the grids before it: all are
+// launched with LaunchGridPDL.
 type int4Variant struct {
-	rows        int  // rows of the weight per block
-	threads     int  // per block
-	xBytes      int  // dynamic shared memory per column of x (x staged per block)
-	staticBytes int  // the kernel's own shared memory
-	tiles128    bool // reads 128 columns of one group at a time
-	pdl         bool // waits for the grids before it: launched with LaunchGridPDL
+	kernel      string // entry point int4_gemv_v_<kernel>
+	rows        int    // rows of the weight a tile (a block's at a time)
+	threads     int    // per block
+	staticBytes int    // the kernel's own shared memory
+	perSM       int    // blocks per SM the grid is limited to (they stride over the tiles); 0: a block a tile
 }
-
-// Int4Decode names the variant Int4GEMV runs for one row of x where it
-// fits.
-const Int4Decode = "h8"
-
-// Int4VariantPDL reports whether the named variant is launched with
-// programmatic dependent launch (where the device has it).
-func Int4VariantPDL(name string) bool { return int4Variants[name].pdl }
 
 var int4Variants = map[string]int4Variant{
-	// int4_gemv_half<R, W, G>: float16 pairs, x staged as float16 (scaled),
-	// R·G rows and 32·W·G threads a block, programmatic dependent launch.
-	"h8":   {rows: 8, threads: 128, xBytes: 2, staticBytes: 4 * 8 * 4, pdl: true},
-	"h8w8": {rows: 8, threads: 256, xBytes: 2, staticBytes: 4 * 8 * 8, pdl: true},
-	"h16":  {rows: 16, threads: 256, xBytes: 2, staticBytes: 4 * 16 * 4, pdl: true},
-	"h8p":  {rows: 8, threads: 128, xBytes: 2, staticBytes: 4 * 8 * 4, pdl: true},
-	// float32 arithmetic of int4_gemv, x staged as float32: R = 8, INT4_WARPS warps.
-	"float8": {rows: 8, threads: int4Block, xBytes: 4, staticBytes: 4 * 4 * 8},
-	// float16 pairs, x staged as float16: R = 8, INT4_WARPS warps.
-	"half8": {rows: 8, threads: int4Block, xBytes: 2, staticBytes: 4 * 4 * 8},
-	// tensor cores, one tile of 16 rows, MMA_WARPS warps, 2 steps a batch.
-	"mma1x2": {rows: 16, threads: 128, xBytes: 2, staticBytes: 4 * 4 * 16, tiles128: true},
-	// tensor cores, one tile of 16 rows, MMA_WARPS warps, 4 steps a batch.
-	"mma1x4": {rows: 16, threads: 128, xBytes: 2, staticBytes: 4 * 4 * 16, tiles128: true},
-	// tensor cores, two tiles of 16 rows, MMA_WARPS warps, 2 steps a batch.
-	"mma2x2": {rows: 32, threads: 128, xBytes: 2, staticBytes: 4 * 4 * 32, tiles128: true},
+	// int4_gemv_half<R, W, G>: R·G rows and 32·W·G threads a block, x
+	// staged as float16 (2 bytes a column) in dynamic shared memory.
+	"h8r":  {kernel: "h8r", rows: 8, threads: 128, staticBytes: 4 * 8 * 4},
+	"h8rp": {kernel: "h8rp", rows: 8, threads: 128, staticBytes: 4 * 8 * 4},
+	"h16":  {kernel: "h16", rows: 16, threads: 256, staticBytes: 4 * 16 * 4},
+	"h16r": {kernel: "h16r", rows: 16, threads: 256, staticBytes: 4 * 16 * 4},
+	// h16r's kernel on a grid of one block an SM.
+	"p16": {kernel: "h16r", rows: 16, threads: 256, staticBytes: 4 * 16 * 4, perSM: 1},
 }
 
-// Int4GEMVVariants names the alternative GEMV kernels, in the order
-// benchmarks list them.
-var Int4GEMVVariants = []string{"h8", "h8w8", "h16", "h8p", "float8", "half8", "mma1x2", "mma1x4", "mma2x2"}
+// Int4GEMVVariants names the layouts, in the order benchmarks list them.
+var Int4GEMVVariants = []string{"h8r", "h8rp", "h16", "h16r", "p16"}
+
+// int4DecodeVariant is the layout Int4GEMV runs for one row of x through w,
+// by the weight's shape, after BenchmarkQuantGEMVVariants on an H100: the
+// two groups of 8 rows (h16) were fastest at 4096×4096 and 11008×4096, 8
+// rows with 128 registers a thread (as h8r is) at 4096×11008.
+func int4DecodeVariant(w Int4) string {
+	if w.In >= 8192 {
+		return "h8r"
+	}
+	return "h16"
+}
+
+// SetInt4Decode makes Int4GEMV run the named layout for one row of x
+// wherever it fits, or with "" the layout by the weight's shape (for
+// benchmarks comparing them in whole decode steps), and returns the
+// setting before.
+func (c *Ctx) SetInt4Decode(name string) (was string, err error) {
+	if _, ok := int4Variants[name]; !ok && name != "" {
+		return c.decode, fmt.Errorf("int4 gemv: no variant %q", name)
+	}
+	was, c.decode = c.decode, name
+	return was, nil
+}
 
 // maxBlockShared is the shared memory a block gets without opting in.
 const maxBlockShared = 48 << 10
 
-// Int4VariantFits reports whether the named variant takes w: x must fit
-// the shared memory of a block, and the tensor-core kernels need groups
-// of a multiple of 128 columns, or one group.
+// Int4VariantFits reports whether the named layout takes w: x must fit
+// the shared memory of a block as float16.
 func Int4VariantFits(name string, w Int4) bool {
 	v, ok := int4Variants[name]
-	return ok && v.fits(w)
-}
-
-func (v int4Variant) fits(w Int4) bool {
-	if w.check() != nil || v.xBytes*w.In+v.staticBytes > maxBlockShared {
-		return false
-	}
-	return !v.tiles128 || w.GroupLen%128 == 0 || w.Groups == 1
+	return ok && w.check() == nil && 2*w.In+v.staticBytes <= maxBlockShared
 }
 
 // Int4GEMVVariant sets y[Out] = W·x for one row x [In] (in the order of
-// the codes, 16-byte aligned) with the named variant; those that wait for
-// the grids before them are launched with LaunchGridPDL.
+// the codes, 16-byte aligned) with the named layout.
 func (c *Ctx) Int4GEMVVariant(name string, y, x Buffer, w Int4) error {
 	v, ok := int4Variants[name]
 	if !ok {
@@ -77,17 +74,17 @@ func (c *Ctx) Int4GEMVVariant(name string, y, x Buffer, w Int4) error {
 	if x.ptr%16 != 0 || x.bytes < uintptr(4*w.In) || y.bytes < uintptr(4*w.Out) {
 		return fmt.Errorf("int4 gemv %s: x of %d bytes at %#x, y of %d bytes for [%d×%d]", name, x.bytes, x.ptr, y.bytes, w.Out, w.In)
 	}
-	return c.launchInt4(v, "int4_gemv_v_"+name, y, x, w)
+	return c.LaunchGridPDL("int4_gemv_v_"+v.kernel, Dim{X: v.blocks(w.Out, c.sms)}, Dim{X: v.threads}, 2*w.In,
+		y, x, w.Codes, w.Params, int32(w.Out), int32(w.In), int32(w.Groups), int32(w.GroupLen/32))
 }
 
-// launchInt4 launches the kernel name of layout v over w, with extra
-// arguments after int4_gemv_1's.
-func (c *Ctx) launchInt4(v int4Variant, name string, y, x Buffer, w Int4, extra ...any) error {
-	launch := c.LaunchGrid
-	if v.pdl {
-		launch = c.LaunchGridPDL
+// blocks is the grid of v over out rows on a device of sms SMs: a block a
+// tile, or at most perSM·sms blocks (never fewer than one, nor more than
+// the tiles).
+func (v int4Variant) blocks(out, sms int) int {
+	tiles := (out + v.rows - 1) / v.rows
+	if v.perSM > 0 && sms > 0 {
+		return min(tiles, v.perSM*sms)
 	}
-	blocks := (w.Out + v.rows - 1) / v.rows
-	args := append([]any{y, x, w.Codes, w.Params, int32(w.Out), int32(w.In), int32(w.Groups), int32(w.GroupLen / 32)}, extra...)
-	return launch(name, Dim{X: blocks}, Dim{X: v.threads}, v.xBytes*w.In, args...)
+	return tiles
 }

@@ -6,17 +6,23 @@ import (
 )
 
 // TestInt4GEMVVariantsKnown: every listed variant has a launch and an entry
-// point in the kernels.
+// point in the kernels, and the layout decoding picks is one of them.
 func TestInt4GEMVVariantsKnown(t *testing.T) {
 	if len(Int4GEMVVariants) != len(int4Variants) {
 		t.Errorf("%d variants listed, %d known", len(Int4GEMVVariants), len(int4Variants))
 	}
 	for _, name := range Int4GEMVVariants {
-		if _, ok := int4Variants[name]; !ok {
+		v, ok := int4Variants[name]
+		if !ok {
 			t.Errorf("variant %s has no launch", name)
 		}
-		if !slices.Contains(kernelNames, "int4_gemv_v_"+name) {
-			t.Errorf("variant %s has no kernel", name)
+		if !slices.Contains(kernelNames, "int4_gemv_v_"+v.kernel) {
+			t.Errorf("variant %s has no kernel int4_gemv_v_%s", name, v.kernel)
+		}
+	}
+	for _, in := range []int{4096, 11008} {
+		if name := int4DecodeVariant(Int4{Out: 4096, In: in}); !slices.Contains(Int4GEMVVariants, name) {
+			t.Errorf("decoding [4096×%d] runs %q, not a listed variant", in, name)
 		}
 	}
 }
@@ -30,27 +36,52 @@ func TestInt4VariantFits(t *testing.T) {
 		w    Int4
 		fits bool
 	}{
-		{"h8", w(4096, 128), true},
-		{"h8w8", w(11008, 128), true},
-		{"h16", w(14336, 128), true},
-		{"h8", w(24576, 128), false}, // 48 KB of float16 x
-		{"h8", w(96, 16), false},
-		{"float8", w(4096, 128), true},
-		{"float8", w(11008, 128), true},
-		{"float8", w(14336, 128), false}, // 56 KB of float32 x
-		{"half8", w(14336, 128), true},
-		{"half8", w(96, 32), true},
-		{"half8", w(96, 16), false}, // groups shorter than a chunk
-		{"mma1x4", w(4096, 128), true},
-		{"mma2x2", w(11008, 128), true},
-		{"mma1x4", w(4096, 64), false}, // a tile's 128 columns span two groups
-		{"mma1x4", w(4096, 256), true},
-		{"mma2x2", w(160, 160), true}, // one group
-		{"mma2x2", w(24576, 128), false},
+		{"h8r", w(4096, 128), true},
+		{"h16", w(11008, 128), true},
+		{"h16r", w(14336, 128), true},
+		{"p16", w(160, 160), true},    // one group
+		{"h8r", w(24576, 128), false}, // 48 KB of float16 x
+		{"h8r", w(96, 16), false},     // groups shorter than a chunk
+		{"h16", w(96, 32), true},
 		{"nonesuch", w(4096, 128), false},
 	} {
 		if got := Int4VariantFits(c.name, c.w); got != c.fits {
 			t.Errorf("%s of [%d×%d] in groups of %d: fits %v, want %v", c.name, c.w.Out, c.w.In, c.w.GroupLen, got, c.fits)
 		}
+	}
+}
+
+// TestInt4VariantBlocks: a block a tile, or the tiles spread over at most
+// perSM blocks an SM.
+func TestInt4VariantBlocks(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		out, sms, want int
+	}{
+		{"h8r", 4096, 132, 512},
+		{"h16", 4100, 132, 257},
+		{"p16", 4096, 132, 132},
+		{"p16", 11008, 114, 114},
+		{"p16", 100, 132, 7},  // fewer tiles than SMs
+		{"p16", 4096, 0, 256}, // SMs unknown: a block a tile
+	} {
+		if got := int4Variants[c.name].blocks(c.out, c.sms); got != c.want {
+			t.Errorf("%s over %d rows, %d SMs: %d blocks, want %d", c.name, c.out, c.sms, got, c.want)
+		}
+	}
+}
+
+// TestSetInt4Decode: a listed layout or "" is taken and the one before
+// returned; an unknown one refused, the setting kept.
+func TestSetInt4Decode(t *testing.T) {
+	c := &Ctx{}
+	if was, err := c.SetInt4Decode("p16"); err != nil || was != "" {
+		t.Fatalf("set p16: was %q, %v", was, err)
+	}
+	if _, err := c.SetInt4Decode("nonesuch"); err == nil || c.decode != "p16" {
+		t.Errorf("unknown layout: %v, setting %q", err, c.decode)
+	}
+	if was, err := c.SetInt4Decode(""); err != nil || was != "p16" || c.decode != "" {
+		t.Errorf("reset: was %q, %v, setting %q", was, err, c.decode)
 	}
 }
