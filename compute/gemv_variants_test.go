@@ -37,7 +37,7 @@ func TestQuantGEMVVariants(t *testing.T) {
 		{48, 4096, 256},
 		{4096, 4096, 128},
 		{40, 11008, 128},
-		{4100, 1024, 128}, // more tiles than a grid of a block an SM: p16's blocks take several
+		{4100, 1024, 128}, // a last tile of 4 rows in h8r and h16r
 	} {
 		rng := rand.New(rand.NewPCG(uint64(tc.out), uint64(tc.in)))
 		q := randQuant(rng, tc.out, tc.in, 4, tc.groupSize, false)
@@ -213,7 +213,7 @@ func TestQuantGEMVChained(t *testing.T) {
 	}
 	defer be.Close()
 	g := be.(*gpu)
-	const n, links = 4096, 6 // 256 tiles of 16 rows: p16's blocks take two on 132 SMs
+	const n, links = 4096, 6 // the size of a Llama-2-7B projection
 	rng := rand.New(rand.NewPCG(3, 9))
 	ls := make([]*gpuQuantLinear, links)
 	want := randn(rng, n)

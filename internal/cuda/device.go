@@ -36,7 +36,6 @@ type Ctx struct {
 	solver  uintptr // cuSOLVER handle, created on first use
 	stream  uintptr // where kernels are launched: 0, or a stream being recorded (see Record)
 	frees   uint64  // buffers freed so far (see Frees)
-	sms     int     // the device's multiprocessors
 	decode  string  // the GEMV layout of one row Int4GEMV runs, "" for the one by shape (see SetInt4Decode)
 	// pdl: LaunchGridPDL uses programmatic dependent launch, which the
 	// device has when pdlAvailable (see pdl.go).
@@ -117,11 +116,6 @@ func (d *Device) start() (*Ctx, error) {
 		return nil, err
 	}
 	d.Arch = int(major*10 + minor)
-	var sms int32
-	if err := check("cuDeviceGetAttribute", cuDeviceGetAttribute(&sms, attrMultiprocessorCount, c.dev)); err != nil {
-		return nil, err
-	}
-	c.sms = int(sms)
 	if err := check("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain(&c.context, c.dev)); err != nil {
 		return nil, err
 	}

@@ -34,9 +34,8 @@ var (
 
 // Device attributes (CUdevice_attribute).
 const (
-	attrMultiprocessorCount = 16
-	attrComputeMajor        = 75
-	attrComputeMinor        = 76
+	attrComputeMajor = 75
+	attrComputeMinor = 76
 )
 
 var driver struct {

@@ -11,32 +11,27 @@ type int4Variant struct {
 	rows        int    // rows of the weight a tile (a block's at a time)
 	threads     int    // per block
 	staticBytes int    // the kernel's own shared memory
-	perSM       int    // blocks per SM the grid is limited to (they stride over the tiles); 0: a block a tile
 }
 
 var int4Variants = map[string]int4Variant{
 	// int4_gemv_half<R, W, G>: R·G rows and 32·W·G threads a block, x
 	// staged as float16 (2 bytes a column) in dynamic shared memory.
 	"h8r":  {kernel: "h8r", rows: 8, threads: 128, staticBytes: 4 * 8 * 4},
-	"h8rp": {kernel: "h8rp", rows: 8, threads: 128, staticBytes: 4 * 8 * 4},
-	"h16":  {kernel: "h16", rows: 16, threads: 256, staticBytes: 4 * 16 * 4},
 	"h16r": {kernel: "h16r", rows: 16, threads: 256, staticBytes: 4 * 16 * 4},
-	// h16r's kernel on a grid of one block an SM.
-	"p16": {kernel: "h16r", rows: 16, threads: 256, staticBytes: 4 * 16 * 4, perSM: 1},
 }
 
 // Int4GEMVVariants names the layouts, in the order benchmarks list them.
-var Int4GEMVVariants = []string{"h8r", "h8rp", "h16", "h16r", "p16"}
+var Int4GEMVVariants = []string{"h8r", "h16r"}
 
 // int4DecodeVariant is the layout Int4GEMV runs for one row of x through w,
-// by the weight's shape, after BenchmarkQuantGEMVVariants on an H100: the
-// two groups of 8 rows (h16) were fastest at 4096×4096 and 11008×4096, 8
-// rows with 128 registers a thread (as h8r is) at 4096×11008.
+// by the weight's shape, after BenchmarkQuantGEMVVariants on an H100: 8
+// rows a block (h8r) were fastest for weights of more rows than columns
+// (11008×4096), 16 (h16r) for the others (4096×4096, 4096×11008).
 func int4DecodeVariant(w Int4) string {
-	if w.In >= 8192 {
+	if w.Out > w.In {
 		return "h8r"
 	}
-	return "h16"
+	return "h16r"
 }
 
 // SetInt4Decode makes Int4GEMV run the named layout for one row of x
@@ -74,17 +69,6 @@ func (c *Ctx) Int4GEMVVariant(name string, y, x Buffer, w Int4) error {
 	if x.ptr%16 != 0 || x.bytes < uintptr(4*w.In) || y.bytes < uintptr(4*w.Out) {
 		return fmt.Errorf("int4 gemv %s: x of %d bytes at %#x, y of %d bytes for [%d×%d]", name, x.bytes, x.ptr, y.bytes, w.Out, w.In)
 	}
-	return c.LaunchGridPDL("int4_gemv_v_"+v.kernel, Dim{X: v.blocks(w.Out, c.sms)}, Dim{X: v.threads}, 2*w.In,
+	return c.LaunchGridPDL("int4_gemv_v_"+v.kernel, Dim{X: (w.Out + v.rows - 1) / v.rows}, Dim{X: v.threads}, 2*w.In,
 		y, x, w.Codes, w.Params, int32(w.Out), int32(w.In), int32(w.Groups), int32(w.GroupLen/32))
-}
-
-// blocks is the grid of v over out rows on a device of sms SMs: a block a
-// tile, or at most perSM·sms blocks (never fewer than one, nor more than
-// the tiles).
-func (v int4Variant) blocks(out, sms int) int {
-	tiles := (out + v.rows - 1) / v.rows
-	if v.perSM > 0 && sms > 0 {
-		return min(tiles, v.perSM*sms)
-	}
-	return tiles
 }

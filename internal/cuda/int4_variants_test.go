@@ -37,12 +37,12 @@ func TestInt4VariantFits(t *testing.T) {
 		fits bool
 	}{
 		{"h8r", w(4096, 128), true},
-		{"h16", w(11008, 128), true},
+		{"h16r", w(11008, 128), true},
 		{"h16r", w(14336, 128), true},
-		{"p16", w(160, 160), true},    // one group
+		{"h8r", w(160, 160), true},    // one group
 		{"h8r", w(24576, 128), false}, // 48 KB of float16 x
 		{"h8r", w(96, 16), false},     // groups shorter than a chunk
-		{"h16", w(96, 32), true},
+		{"h16r", w(96, 32), true},
 		{"nonesuch", w(4096, 128), false},
 	} {
 		if got := Int4VariantFits(c.name, c.w); got != c.fits {
@@ -51,37 +51,17 @@ func TestInt4VariantFits(t *testing.T) {
 	}
 }
 
-// TestInt4VariantBlocks: a block a tile, or the tiles spread over at most
-// perSM blocks an SM.
-func TestInt4VariantBlocks(t *testing.T) {
-	for _, c := range []struct {
-		name           string
-		out, sms, want int
-	}{
-		{"h8r", 4096, 132, 512},
-		{"h16", 4100, 132, 257},
-		{"p16", 4096, 132, 132},
-		{"p16", 11008, 114, 114},
-		{"p16", 100, 132, 7},  // fewer tiles than SMs
-		{"p16", 4096, 0, 256}, // SMs unknown: a block a tile
-	} {
-		if got := int4Variants[c.name].blocks(c.out, c.sms); got != c.want {
-			t.Errorf("%s over %d rows, %d SMs: %d blocks, want %d", c.name, c.out, c.sms, got, c.want)
-		}
-	}
-}
-
 // TestSetInt4Decode: a listed layout or "" is taken and the one before
 // returned; an unknown one refused, the setting kept.
 func TestSetInt4Decode(t *testing.T) {
 	c := &Ctx{}
-	if was, err := c.SetInt4Decode("p16"); err != nil || was != "" {
-		t.Fatalf("set p16: was %q, %v", was, err)
+	if was, err := c.SetInt4Decode("h16r"); err != nil || was != "" {
+		t.Fatalf("set h16r: was %q, %v", was, err)
 	}
-	if _, err := c.SetInt4Decode("nonesuch"); err == nil || c.decode != "p16" {
+	if _, err := c.SetInt4Decode("nonesuch"); err == nil || c.decode != "h16r" {
 		t.Errorf("unknown layout: %v, setting %q", err, c.decode)
 	}
-	if was, err := c.SetInt4Decode(""); err != nil || was != "p16" || c.decode != "" {
+	if was, err := c.SetInt4Decode(""); err != nil || was != "h16r" || c.decode != "" {
 		t.Errorf("reset: was %q, %v, setting %q", was, err, c.decode)
 	}
 }

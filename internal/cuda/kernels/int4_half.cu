@@ -124,133 +124,96 @@ __device__ __forceinline__ float int4_half_dot32(uint4 q, const uint4* xs, int c
 
 // int4_gemv_half sets y[r] = Σ_j W[r][j]·x[j] for one row x [in] (columns
 // in the order of the codes, 16-byte aligned), in float16 pairs summed in
-// float32. A tile is G row groups of R rows; block b computes tiles b,
-// b + gridDim.x, … (one tile where the grid covers them all; a smaller
-// grid stages x fewer times and leaves room on each SM for the next
-// product's blocks). Within a tile, group h computes the R rows
-// tile·G·R + h·R …, thread t of a group taking the 32-column chunks t,
-// t + 32W, … of each of them (with PIPE, requesting the codes of its next
-// chunk before it sums one: twice the registers). x is staged once per
-// block, as float16, in dynamic shared memory (2·in bytes), U words a
-// thread at a time.
+// float32. Block b computes the G·R rows from b·G·R on, in G groups of R
+// rows: thread t of a group takes the 32-column chunks t, t + 32W, … of
+// each of its rows. x is staged once per block, as float16, in dynamic
+// shared memory (2·in bytes), U words a thread at a time.
 //
 // Launched with PDL, a block requests the codes and parameters of its
 // first chunks (weights, which no kernel writes), lets the next kernel
 // launch, and only then waits for the kernels before it to end, so that
 // its loads overlap their tail.
-template <int R, int W, int G, int U, bool PIPE>
+template <int R, int W, int G, int U>
 __device__ void int4_gemv_half(float* y, const float* x, const uint4* codes, const float2* params, int out, int in,
                                int groups, int chunks_per_group) {
     extern __shared__ uint4 xs[];
     __shared__ float partial[G][W][R];
     constexpr int threads = 32 * W; // of a row group
     const int group = threadIdx.x / threads, t = threadIdx.x % threads, warp = t / 32, lane = t % 32;
-    const int chunks = in / 32, tiles = (out + G * R - 1) / (G * R);
+    const int chunks = in / 32, r0 = (blockIdx.x * G + group) * R;
     int row[R];
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+        row[i] = min(r0 + i, out - 1); // rows past the end read the last one, unused
+    }
     uint4 q[R];
     float2 p[R];
     // load requests chunk c of the rows.
-    auto load = [&](int c, uint4(&qd)[R], float2(&pd)[R]) {
+    auto load = [&](int c) {
 #pragma unroll
         for (int i = 0; i < R; i++) {
-            qd[i] = __ldg(codes + (long long)row[i] * chunks + c);
-            pd[i] = __ldg(params + (long long)row[i] * groups + c / chunks_per_group);
+            q[i] = __ldg(codes + (long long)row[i] * chunks + c);
+            p[i] = __ldg(params + (long long)row[i] * groups + c / chunks_per_group);
         }
     };
-    // first sets row to the rows of the group in tile and loads their chunk t.
-    auto first = [&](int tile) {
-        const int r0 = (tile * G + group) * R;
-#pragma unroll
-        for (int i = 0; i < R; i++) {
-            row[i] = min(r0 + i, out - 1); // rows past the end read the last one, unused
-        }
-        if (t < chunks) {
-            load(t, q, p);
-        }
-    };
-    int tile = blockIdx.x;
-    first(tile);
+    if (t < chunks) {
+        load(t);
+    }
     grid_dependents_launch();
     grid_dependency_wait();
     stage_x_half<U>(xs, x, in, INT4_HALF_X_SCALE);
     __syncthreads();
-    for (; tile < tiles; tile += gridDim.x) {
-        float acc[R];
+    float acc[R];
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+        acc[i] = 0.0f;
+    }
+    for (int c = t; c < chunks; c += threads) {
 #pragma unroll
         for (int i = 0; i < R; i++) {
-            acc[i] = 0.0f;
+            acc[i] = fmaf(p[i].x, int4_half_dot32(q[i], xs, c, p[i].y), acc[i]);
         }
-        for (int c = t; c < chunks; c += threads) {
-            const int next = c + threads;
-            uint4 qn[R];
-            float2 pn[R];
-            if (PIPE && next < chunks) {
-                load(next, qn, pn); // on their way while chunk c is summed
-            }
-#pragma unroll
-            for (int i = 0; i < R; i++) {
-                acc[i] = fmaf(p[i].x, int4_half_dot32(q[i], xs, c, p[i].y), acc[i]);
-            }
-            if (next < chunks) {
-                if (PIPE) {
-#pragma unroll
-                    for (int i = 0; i < R; i++) {
-                        q[i] = qn[i];
-                        p[i] = pn[i];
-                    }
-                } else {
-                    load(next, q, p);
-                }
-            }
+        if (c + threads < chunks) {
+            load(c + threads);
         }
+    }
 #pragma unroll
-        for (int i = 0; i < R; i++) {
-            float v = acc[i];
+    for (int i = 0; i < R; i++) {
+        float v = acc[i];
 #pragma unroll
-            for (int d = 16; d > 0; d /= 2) {
-                v += __shfl_xor_sync(0xFFFFFFFFu, v, d);
-            }
-            if (lane == 0) {
-                partial[group][warp][i] = v;
-            }
+        for (int d = 16; d > 0; d /= 2) {
+            v += __shfl_xor_sync(0xFFFFFFFFu, v, d);
         }
-        if (tile + (int)gridDim.x < tiles) {
-            first(tile + gridDim.x); // on their way while the sums are added up
+        if (lane == 0) {
+            partial[group][warp][i] = v;
         }
-        __syncthreads();
-        if (threadIdx.x < G * R) {
-            const int h = threadIdx.x / R, i = threadIdx.x % R, r = (tile * G + h) * R + i;
-            if (r < out) {
-                float v = 0.0f;
+    }
+    __syncthreads();
+    if (threadIdx.x < G * R) {
+        const int h = threadIdx.x / R, i = threadIdx.x % R, r = (blockIdx.x * G + h) * R + i;
+        if (r < out) {
+            float v = 0.0f;
 #pragma unroll
-                for (int w = 0; w < W; w++) {
-                    v += partial[h][w][i];
-                }
-                y[r] = v * (1.0f / INT4_HALF_X_SCALE);
+            for (int w = 0; w < W; w++) {
+                v += partial[h][w][i];
             }
+            y[r] = v * (1.0f / INT4_HALF_X_SCALE);
         }
-        __syncthreads(); // partial is free for the next tile
     }
 }
 
 // The layouts of int4_gemv_half, entry points int4_gemv_v_<name> (see
 // int4Variants in int4_variants.go, whose int4DecodeVariant picks the one
 // decoding uses by the weight's shape): h8r is 8 rows and 4 warps a block,
-// up to 128 registers a thread; h16 two groups of 8 rows and 4 warps, x
-// staged once for 16 rows, at most 80 registers a thread (3 blocks an SM:
-// x staged 2 words a thread at a time); h16r the same with 128 registers
-// (2 blocks an SM, x staged 4 words at a time), also run on a grid of one
-// block an SM (p16 in int4_variants.go); h8rp is h8r with its codes a
-// chunk ahead, for inputs of several chunks a thread.
+// up to 128 registers a thread; h16r two groups of 8 rows and 4 warps, x
+// staged once for 16 rows, also up to 128 registers a thread (2 blocks an
+// SM). Both stage x 4 words a thread at a time. (Capping h16r at 80
+// registers, 3 blocks an SM, halved its speed on an H100; computing on one
+// chunk while the next one's codes load, or a grid of one block an SM,
+// were slower too: bench/RESULTS.md.)
 extern "C" __global__ void __launch_bounds__(128, 4) int4_gemv_v_h8r(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 1, 4, false>(INT4_GEMV_CALL);
-}
-extern "C" __global__ void __launch_bounds__(256, 3) int4_gemv_v_h16(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 2, 2, false>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 4, 1, 4>(INT4_GEMV_CALL);
 }
 extern "C" __global__ void __launch_bounds__(256, 2) int4_gemv_v_h16r(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 2, 4, false>(INT4_GEMV_CALL);
-}
-extern "C" __global__ void __launch_bounds__(128, 4) int4_gemv_v_h8rp(INT4_GEMV_ARGS) {
-    int4_gemv_half<8, 4, 1, 4, true>(INT4_GEMV_CALL);
+    int4_gemv_half<8, 4, 2, 4>(INT4_GEMV_CALL);
 }
