@@ -52,6 +52,21 @@ __device__ double awq_block_sum(double v) {
     return v;
 }
 
+// awq_group_range sets lo and hi, in every lane of the warp, to the least
+// and the greatest of the group_size values wr[j]·sr[j] (wr[j] where sr is
+// null), the lanes taking every 32nd.
+__device__ void awq_group_range(const float* wr, const float* sr, int group_size, int lane, float* lo, float* hi) {
+    const float inf = __int_as_float(0x7f800000);
+    float l = inf, h = -inf;
+    for (int j = lane; j < group_size; j += 32) {
+        const float v = sr ? __fmul_rn(wr[j], sr[j]) : wr[j];
+        l = fminf(l, v);
+        h = fmaxf(h, v);
+    }
+    *lo = awq_warp_min(l);
+    *hi = awq_warp_max(h);
+}
+
 // awq_level is quant.Quantize(x, scale, zero, maxq).
 __device__ int awq_level(float x, float scale, int zero, int maxq) {
     return (int)fminf(fmaxf(rintf(__fdiv_rn(x, scale)) + (float)zero, 0.0f), (float)maxq);
@@ -70,7 +85,6 @@ __device__ float awq_dequantized(float x, float scale, int zero, int maxq) {
 extern "C" __global__ void awq_fake_quant(float* __restrict__ dst, const float* __restrict__ w,
                                           const float* __restrict__ s, long long rows, int in, int group_size,
                                           int maxq, int symmetric, int min_zero, int bf16_scales) {
-    const float inf = __int_as_float(0x7f800000);
     const int groups = in / group_size;
     const int lane = threadIdx.x % 32;
     const long long total = rows * groups;
@@ -80,14 +94,8 @@ extern "C" __global__ void awq_fake_quant(float* __restrict__ dst, const float* 
         const int c0 = (int)(k % groups) * group_size;
         const float* wr = w + r * in + c0;
         const float* sr = s + c0;
-        float lo = inf, hi = -inf;
-        for (int j = lane; j < group_size; j += 32) {
-            float v = __fmul_rn(wr[j], sr[j]);
-            lo = fminf(lo, v);
-            hi = fmaxf(hi, v);
-        }
-        lo = awq_warp_min(lo);
-        hi = awq_warp_max(hi);
+        float lo, hi;
+        awq_group_range(wr, sr, group_size, lane, &lo, &hi);
         float scale;
         unsigned char zero;
         sweep_fit(lo, hi, maxq, symmetric, min_zero, bf16_scales, &scale, &zero);
@@ -108,7 +116,6 @@ extern "C" __global__ void awq_fake_quant(float* __restrict__ dst, const float* 
 extern "C" __global__ void awq_clip_deltas(float* __restrict__ d, const float* __restrict__ w, int rows, int in,
                                            int group_size, int candidates, int steps, int maxq, int symmetric,
                                            int min_zero, int bf16_scales) {
-    const float inf = __int_as_float(0x7f800000);
     const int groups = in / group_size;
     const int lane = threadIdx.x % 32;
     const long long total = (long long)rows * groups;
@@ -117,13 +124,8 @@ extern "C" __global__ void awq_clip_deltas(float* __restrict__ d, const float* _
         const int r = (int)(k / groups);
         const int g = (int)(k % groups);
         const float* wr = w + (long long)r * in + (long long)g * group_size;
-        float lo = inf, hi = -inf;
-        for (int j = lane; j < group_size; j += 32) {
-            lo = fminf(lo, wr[j]);
-            hi = fmaxf(hi, wr[j]);
-        }
-        lo = awq_warp_min(lo);
-        hi = awq_warp_max(hi);
+        float lo, hi;
+        awq_group_range(wr, nullptr, group_size, lane, &lo, &hi);
         const float absmax = fmaxf(fmaxf(hi, -lo), 0.0f);
         for (int c = 0; c < candidates; c++) {
             const float m = __fmul_rn(absmax, (float)(1.0 - (double)c / (double)steps));
@@ -320,7 +322,6 @@ extern "C" __global__ void awq_clamp_groups(float* w, const int* __restrict__ ch
 extern "C" __global__ void awq_round(unsigned char* __restrict__ q, float* __restrict__ scales,
                                      unsigned char* __restrict__ zeros, const float* __restrict__ w, long long rows,
                                      int in, int group_size, int maxq, int symmetric, int min_zero, int bf16_scales) {
-    const float inf = __int_as_float(0x7f800000);
     const int groups = in / group_size;
     const int lane = threadIdx.x % 32;
     const long long total = rows * groups;
@@ -329,13 +330,8 @@ extern "C" __global__ void awq_round(unsigned char* __restrict__ q, float* __res
         const long long r = k / groups;
         const int c0 = (int)(k % groups) * group_size;
         const float* wr = w + r * in + c0;
-        float lo = inf, hi = -inf;
-        for (int j = lane; j < group_size; j += 32) {
-            lo = fminf(lo, wr[j]);
-            hi = fmaxf(hi, wr[j]);
-        }
-        lo = awq_warp_min(lo);
-        hi = awq_warp_max(hi);
+        float lo, hi;
+        awq_group_range(wr, nullptr, group_size, lane, &lo, &hi);
         float scale;
         unsigned char zero;
         sweep_fit(lo, hi, maxq, symmetric, min_zero, bf16_scales, &scale, &zero);
