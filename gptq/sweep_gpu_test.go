@@ -58,11 +58,7 @@ func outErrTolerance(s quant.Scheme) float64 {
 
 // deviceSweepCases are the shapes and options the device's sweep is
 // checked on.
-var deviceSweepCases = []struct {
-	out, in int
-	o       Options
-	dead    bool // a few input channels are always zero
-}{
+var deviceSweepCases = []deviceSweepCase{
 	// One block: exact.
 	{37, 96, Options{Scheme: scheme4(32)}, false},
 	{50, 128, Options{Scheme: scheme4(-1), ActOrder: true}, false},
@@ -83,6 +79,24 @@ var deviceSweepCases = []struct {
 	{300, 384, Options{Scheme: quant.Scheme{Bits: 4, GroupSize: 64, Symmetric: true}, ActOrder: true}, false},
 }
 
+type deviceSweepCase struct {
+	out, in int
+	o       Options
+	dead    bool // a few input channels are always zero
+}
+
+// inputs returns the case's weights and rows calibration inputs, zeroing
+// the dead channels where it has them.
+func (tc deviceSweepCase) inputs(rows int) (w, x []float32) {
+	w, x, _ = calibrated(uint64(tc.out*tc.in), tc.out, tc.in, rows)
+	if tc.dead {
+		for r := range rows {
+			x[r*tc.in+3], x[r*tc.in+tc.in-5] = 0, 0
+		}
+	}
+	return w, x
+}
+
 // TestDeviceSweepMatchesCPU runs the sweep on the GPU and on the CPU from
 // one plan. Within the first block both round exactly alike, so matrices
 // of one block must agree exactly; after it, the lazy updates sum in
@@ -95,12 +109,7 @@ func TestDeviceSweepMatchesCPU(t *testing.T) {
 		exact := tc.in <= cmp.Or(tc.o.BlockSize, DefaultBlockSize)
 		t.Run(fmt.Sprintf("%dx%d/%s", tc.out, tc.in, optName(tc.o)), func(t *testing.T) {
 			const rows = 1024
-			w, x, _ := calibrated(uint64(tc.out*tc.in), tc.out, tc.in, rows)
-			if tc.dead {
-				for r := range rows {
-					x[r*tc.in+3], x[r*tc.in+tc.in-5] = 0, 0
-				}
-			}
+			w, x := tc.inputs(rows)
 			h := NewHessian(tc.in)
 			h.Add(x, rows)
 			if err := checkInputs(w, tc.out, tc.in, h, Options{Scheme: tc.o.Scheme}); err != nil {
@@ -195,12 +204,7 @@ func TestDeviceFactorMatchesHost(t *testing.T) {
 	for _, tc := range deviceSweepCases {
 		t.Run(fmt.Sprintf("%dx%d/%s", tc.out, tc.in, optName(tc.o)), func(t *testing.T) {
 			const rows = 1024
-			w, x, _ := calibrated(uint64(tc.out*tc.in), tc.out, tc.in, rows)
-			if tc.dead {
-				for r := range rows {
-					x[r*tc.in+3], x[r*tc.in+tc.in-5] = 0, 0
-				}
-			}
+			w, x := tc.inputs(rows)
 			h := NewHessianOn(gpu, tc.in)
 			defer h.Release()
 			h.Add(x, rows)
