@@ -57,10 +57,15 @@ func (c *Ctx) RMSNorm(dst, x, weight Buffer, rows, cols int, eps float64) error 
 }
 
 // AddRMSNorm adds residual [rows × cols] into x, then writes RMSNorm of
-// the sum to dst, in one kernel; a zero residual Buffer adds nothing.
+// the sum to dst, in one kernel; a zero residual Buffer adds nothing. dst
+// may not overlap x or residual.
 func (c *Ctx) AddRMSNorm(dst, x, residual, weight Buffer, rows, cols int, eps float64) error {
 	if rows <= 0 {
 		return nil
+	}
+	bytes := uintptr(4 * rows * cols)
+	if overlap(dst, x, bytes) || overlap(dst, residual, bytes) {
+		return fmt.Errorf("rms_norm: the output overlaps the input")
 	}
 	return c.LaunchGridPDL("rms_norm", Dim{X: rows}, Dim{X: normThreads}, 0, dst, x, residual, weight, int32(cols), eps)
 }
@@ -214,4 +219,10 @@ func (c *Ctx) decodeAttention(out, q, keys Buffer, a Attention, scale float32) e
 		name, args = "decode_attention_rope", append(args, a.RopeInvFreq)
 	}
 	return c.LaunchGridPDL(name, Dim{X: decodeSplits(a), Y: a.Heads, Z: a.Seqs}, Dim{X: 32 * decodeWarps}, 0, args...)
+}
+
+// overlap reports whether the first bytes of a and b share memory (the
+// zero Buffer shares none).
+func overlap(a, b Buffer, bytes uintptr) bool {
+	return a.ptr != 0 && b.ptr != 0 && a.ptr < b.ptr+bytes && b.ptr < a.ptr+bytes
 }

@@ -37,23 +37,58 @@ extern "C" __global__ void add_bias(float* x, const float* bias, long long rows,
 // [rows × cols], one block per row; with residual not null it first adds
 // residual's row into x's (the residual add before a norm, fused). The
 // mean of squares is summed in double, as the CPU runtime does.
-// blockDim.x is a multiple of 32, at most 1024.
-extern "C" __global__ void rms_norm(float* dst, float* x, const float* residual, const float* weight, int cols,
+// blockDim.x is a multiple of 32, at most 1024; dst overlaps neither x
+// nor residual.
+//
+// A thread holds up to NORM_HELD columns of the row (i = thread + k·blockDim.x)
+// in registers: their weights are requested before the wait for the
+// kernels before it (weights no kernel writes), their x and residual all
+// at once after it, so that a decode step's norm waits for memory once
+// rather than once a column. Columns past those go through a loop.
+#define NORM_HELD 8
+extern "C" __global__ void rms_norm(float* __restrict__ dst, float* __restrict__ x,
+                                    const float* __restrict__ residual, const float* __restrict__ weight, int cols,
                                     double eps) {
+    const int n = blockDim.x;
+    float w[NORM_HELD], v[NORM_HELD];
+#pragma unroll
+    for (int k = 0; k < NORM_HELD; k++) {
+        const int i = threadIdx.x + k * n;
+        w[k] = i < cols ? weight[i] : 0.0f;
+    }
     grid_dependents_launch();
     grid_dependency_wait();
     __shared__ double partial[32];
     float* row = x + (long long)blockIdx.x * cols;
     const float* add = residual ? residual + (long long)blockIdx.x * cols : nullptr;
     float* out = dst + (long long)blockIdx.x * cols;
-    double ss = 0.0;
-    for (int i = threadIdx.x; i < cols; i += blockDim.x) {
-        float v = row[i];
-        if (add) {
-            v += add[i];
-            row[i] = v;  // read back below by this same thread
+#pragma unroll
+    for (int k = 0; k < NORM_HELD; k++) {
+        const int i = threadIdx.x + k * n;
+        v[k] = i < cols ? row[i] : 0.0f;
+    }
+    if (add) {
+#pragma unroll
+        for (int k = 0; k < NORM_HELD; k++) {
+            const int i = threadIdx.x + k * n;
+            if (i < cols) {
+                v[k] += add[i];
+                row[i] = v[k];
+            }
         }
-        ss += (double)v * v;
+    }
+    double ss = 0.0;
+#pragma unroll
+    for (int k = 0; k < NORM_HELD; k++) {
+        ss += (double)v[k] * v[k];  // zero past the row
+    }
+    for (int i = threadIdx.x + NORM_HELD * n; i < cols; i += n) {
+        float u = row[i];
+        if (add) {
+            u += add[i];
+            row[i] = u;  // read back below by this same thread
+        }
+        ss += (double)u * u;
     }
     for (int off = 16; off > 0; off >>= 1) {
         ss += __shfl_down_sync(0xffffffffu, ss, off);
@@ -74,7 +109,14 @@ extern "C" __global__ void rms_norm(float* dst, float* x, const float* residual,
     }
     __syncthreads();
     float inv = (float)(1.0 / sqrt(partial[0] / cols + eps));
-    for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+#pragma unroll
+    for (int k = 0; k < NORM_HELD; k++) {
+        const int i = threadIdx.x + k * n;
+        if (i < cols) {
+            out[i] = w[k] * (v[k] * inv);
+        }
+    }
+    for (int i = threadIdx.x + NORM_HELD * n; i < cols; i += n) {
         out[i] = weight[i] * (row[i] * inv);
     }
 }
