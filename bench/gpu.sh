@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # GPU checks and benchmarks of qtk, in one run on a machine with an NVIDIA
-# GPU. Builds nothing: it runs bin/qtk and bin/compute.test, built elsewhere
-# with
-#   CGO_ENABLED=0 go build -ldflags=-s -o bin/qtk ./cmd/qtk
-#   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/compute.test ./compute
-#   CGO_ENABLED=0 go test -c -ldflags=-s -o bin/gptq.test ./gptq
-# (and, for more checks and the decode stage, bin/runtime.test and
-# bin/convert.test the same way) and the data under .data (DATA):
+# GPU. It runs bin/qtk and bin/compute.test (and, for more checks and the
+# decode stage, bin/gptq.test, bin/runtime.test, bin/awq.test), which the
+# build stage makes with the Go toolchain, where there is one:
+#   bench/gpu.sh OUT build                 (on a machine with Go)
+#   bench/gpu.sh OUT check tiny decode …   (on the GPU machine, bin/ copied there)
+# and the data under .data (DATA):
 # wiki.valid.tokens (calibration),
 # wiki.test.raw (perplexity) and, for the small stage, small-llama.
 #
@@ -14,6 +13,7 @@
 #
 # Usage: bench/gpu.sh OUTDIR [STAGE...]
 # Stages (default: check tiny synth bench):
+#   build  the static binaries of bin/ (CGO_ENABLED=0), with the local Go
 #   check  the compute package's tests, GPU against CPU
 #   tiny   tiny-llama quantized with RTN, GPTQ, AWQ on the CPU and the GPU, perplexity of each
 #   small  the same for small-llama (needs $SMALL, default .data/small-llama)
@@ -108,7 +108,7 @@ EOF
 # field NAME FILE: a number of a bench --json output.
 field() { sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" "$2"; }
 
-note "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1); $(nproc) cores"
+note "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1 || true); $(nproc) cores"
 for stage in $stages; do
 	case $stage in
 	check)
@@ -158,6 +158,12 @@ for stage in $stages; do
 		fi
 		run "awq layer benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run '^$' -test.bench AWQLayer -test.benchtime 3x
 		grep -E "^BenchmarkAWQLayer|--- FAIL|^FAIL" "$log" | tail -12 | tee -a "$summary"
+		;;
+	build)
+		run "build qtk" env CGO_ENABLED=0 go build -ldflags=-s -o bin/qtk ./cmd/qtk
+		for pkg in compute gptq runtime awq; do
+			run "build $pkg tests" env CGO_ENABLED=0 go test -c -ldflags=-s -o "bin/$pkg.test" "./$pkg"
+		done
 		;;
 	gemv)
 		run "int4 gemv benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMV -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
