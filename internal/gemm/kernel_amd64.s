@@ -4234,3 +4234,1932 @@ overwrite:
 	VMOVUPS Z23, 64(BX)
 	VZEROUPPER
 	RET
+
+DATA int4masks<>+0(SB)/4, $0x0000000f
+DATA int4masks<>+4(SB)/4, $0x0000000f
+DATA int4masks<>+8(SB)/4, $0x0000000f
+DATA int4masks<>+12(SB)/4, $0x0000000f
+DATA int4masks<>+16(SB)/4, $0x0000000f
+DATA int4masks<>+20(SB)/4, $0x0000000f
+DATA int4masks<>+24(SB)/4, $0x0000000f
+DATA int4masks<>+28(SB)/4, $0x0000000f
+DATA int4masks<>+32(SB)/4, $0x000000f0
+DATA int4masks<>+36(SB)/4, $0x000000f0
+DATA int4masks<>+40(SB)/4, $0x000000f0
+DATA int4masks<>+44(SB)/4, $0x000000f0
+DATA int4masks<>+48(SB)/4, $0x000000f0
+DATA int4masks<>+52(SB)/4, $0x000000f0
+DATA int4masks<>+56(SB)/4, $0x000000f0
+DATA int4masks<>+60(SB)/4, $0x000000f0
+DATA int4masks<>+64(SB)/4, $0x00000f00
+DATA int4masks<>+68(SB)/4, $0x00000f00
+DATA int4masks<>+72(SB)/4, $0x00000f00
+DATA int4masks<>+76(SB)/4, $0x00000f00
+DATA int4masks<>+80(SB)/4, $0x00000f00
+DATA int4masks<>+84(SB)/4, $0x00000f00
+DATA int4masks<>+88(SB)/4, $0x00000f00
+DATA int4masks<>+92(SB)/4, $0x00000f00
+DATA int4masks<>+96(SB)/4, $0x0000f000
+DATA int4masks<>+100(SB)/4, $0x0000f000
+DATA int4masks<>+104(SB)/4, $0x0000f000
+DATA int4masks<>+108(SB)/4, $0x0000f000
+DATA int4masks<>+112(SB)/4, $0x0000f000
+DATA int4masks<>+116(SB)/4, $0x0000f000
+DATA int4masks<>+120(SB)/4, $0x0000f000
+DATA int4masks<>+124(SB)/4, $0x0000f000
+DATA int4masks<>+128(SB)/4, $0x000f0000
+DATA int4masks<>+132(SB)/4, $0x000f0000
+DATA int4masks<>+136(SB)/4, $0x000f0000
+DATA int4masks<>+140(SB)/4, $0x000f0000
+DATA int4masks<>+144(SB)/4, $0x000f0000
+DATA int4masks<>+148(SB)/4, $0x000f0000
+DATA int4masks<>+152(SB)/4, $0x000f0000
+DATA int4masks<>+156(SB)/4, $0x000f0000
+DATA int4masks<>+160(SB)/4, $0x00f00000
+DATA int4masks<>+164(SB)/4, $0x00f00000
+DATA int4masks<>+168(SB)/4, $0x00f00000
+DATA int4masks<>+172(SB)/4, $0x00f00000
+DATA int4masks<>+176(SB)/4, $0x00f00000
+DATA int4masks<>+180(SB)/4, $0x00f00000
+DATA int4masks<>+184(SB)/4, $0x00f00000
+DATA int4masks<>+188(SB)/4, $0x00f00000
+DATA int4masks<>+192(SB)/4, $0x0f000000
+DATA int4masks<>+196(SB)/4, $0x0f000000
+DATA int4masks<>+200(SB)/4, $0x0f000000
+DATA int4masks<>+204(SB)/4, $0x0f000000
+DATA int4masks<>+208(SB)/4, $0x0f000000
+DATA int4masks<>+212(SB)/4, $0x0f000000
+DATA int4masks<>+216(SB)/4, $0x0f000000
+DATA int4masks<>+220(SB)/4, $0x0f000000
+GLOBL int4masks<>(SB), RODATA|NOPTR, $224
+
+// func int4AVX21x2(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·int4AVX21x2(SB), NOSPLIT, $0-64
+	MOVQ   stream+0(FP), AX
+	MOVQ   panelBytes+8(FP), CX
+	MOVQ   x+16(FP), DX
+	MOVQ   sums+24(FP), BX
+	MOVQ   groups+48(FP), SI
+	LEAQ   (AX)(CX*1), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+group:
+	// acc = -zero · Σ_group x
+	VBROADCASTSS (BX), Y7
+	VMULPS       (AX), Y7, Y4
+	VMULPS       32(AX), Y7, Y5
+	VMULPS       (CX), Y7, Y6
+	VMULPS       32(CX), Y7, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	MOVQ         groupChunks+56(FP), DI
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VMOVDQU      (CX), Y10
+	VMOVDQU      32(CX), Y11
+	VBROADCASTSS (DX), Y12
+	VPAND        int4masks<>+0(SB), Y8, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y4
+	VPAND        int4masks<>+0(SB), Y9, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y5
+	VPAND        int4masks<>+0(SB), Y10, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y6
+	VPAND        int4masks<>+0(SB), Y11, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y7
+	VBROADCASTSS 4(DX), Y12
+	VPAND        int4masks<>+32(SB), Y8, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y4
+	VPAND        int4masks<>+32(SB), Y9, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y5
+	VPAND        int4masks<>+32(SB), Y10, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y6
+	VPAND        int4masks<>+32(SB), Y11, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y7
+	VBROADCASTSS 8(DX), Y12
+	VPAND        int4masks<>+64(SB), Y8, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y4
+	VPAND        int4masks<>+64(SB), Y9, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y5
+	VPAND        int4masks<>+64(SB), Y10, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y6
+	VPAND        int4masks<>+64(SB), Y11, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y7
+	VBROADCASTSS 12(DX), Y12
+	VPAND        int4masks<>+96(SB), Y8, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y4
+	VPAND        int4masks<>+96(SB), Y9, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y5
+	VPAND        int4masks<>+96(SB), Y10, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y6
+	VPAND        int4masks<>+96(SB), Y11, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y7
+	VBROADCASTSS 16(DX), Y12
+	VPAND        int4masks<>+128(SB), Y8, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y4
+	VPAND        int4masks<>+128(SB), Y9, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y5
+	VPAND        int4masks<>+128(SB), Y10, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y6
+	VPAND        int4masks<>+128(SB), Y11, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y7
+	VBROADCASTSS 20(DX), Y12
+	VPAND        int4masks<>+160(SB), Y8, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y4
+	VPAND        int4masks<>+160(SB), Y9, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y5
+	VPAND        int4masks<>+160(SB), Y10, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y6
+	VPAND        int4masks<>+160(SB), Y11, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y7
+	VBROADCASTSS 24(DX), Y12
+	VPAND        int4masks<>+192(SB), Y8, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y4
+	VPAND        int4masks<>+192(SB), Y9, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y5
+	VPAND        int4masks<>+192(SB), Y10, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y6
+	VPAND        int4masks<>+192(SB), Y11, Y13
+	VCVTDQ2PS    Y13, Y13
+	VFMADD231PS  Y12, Y13, Y7
+	VBROADCASTSS 28(DX), Y12
+	VPSRLD       $0x1c, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y12, Y8, Y4
+	VPSRLD       $0x1c, Y9, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y12, Y8, Y5
+	VPSRLD       $0x1c, Y10, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y12, Y8, Y6
+	VPSRLD       $0x1c, Y11, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x00000020, DX
+	DECQ         DI
+	JNZ          chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Y4, Y0
+	VFMADD231PS 32(AX), Y5, Y1
+	VFMADD231PS (CX), Y6, Y2
+	VFMADD231PS 32(CX), Y7, Y3
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x04, BX
+	DECQ        SI
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Y0, (AX)
+	VMOVUPS     Y1, 32(AX)
+	VMOVUPS     Y2, 64(AX)
+	VMOVUPS     Y3, 96(AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX21x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·int4AVX21x1(SB), NOSPLIT, $0-64
+	MOVQ   stream+0(FP), AX
+	MOVQ   panelBytes+8(FP), CX
+	MOVQ   x+16(FP), CX
+	MOVQ   sums+24(FP), DX
+	MOVQ   groups+48(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+group:
+	// acc = -zero · Σ_group x
+	VBROADCASTSS (DX), Y3
+	VMULPS       (AX), Y3, Y2
+	VMULPS       32(AX), Y3, Y3
+	ADDQ         $0x00000040, AX
+	MOVQ         groupChunks+56(FP), SI
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU      (AX), Y4
+	VMOVDQU      32(AX), Y5
+	VBROADCASTSS (CX), Y6
+	VPAND        int4masks<>+0(SB), Y4, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VPAND        int4masks<>+0(SB), Y5, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 4(CX), Y6
+	VPAND        int4masks<>+32(SB), Y4, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VPAND        int4masks<>+32(SB), Y5, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 8(CX), Y6
+	VPAND        int4masks<>+64(SB), Y4, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VPAND        int4masks<>+64(SB), Y5, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 12(CX), Y6
+	VPAND        int4masks<>+96(SB), Y4, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VPAND        int4masks<>+96(SB), Y5, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 16(CX), Y6
+	VPAND        int4masks<>+128(SB), Y4, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VPAND        int4masks<>+128(SB), Y5, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 20(CX), Y6
+	VPAND        int4masks<>+160(SB), Y4, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VPAND        int4masks<>+160(SB), Y5, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 24(CX), Y6
+	VPAND        int4masks<>+192(SB), Y4, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VPAND        int4masks<>+192(SB), Y5, Y7
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 28(CX), Y6
+	VPSRLD       $0x1c, Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VFMADD231PS  Y6, Y4, Y2
+	VPSRLD       $0x1c, Y5, Y4
+	VCVTDQ2PS    Y4, Y4
+	VFMADD231PS  Y6, Y4, Y3
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000020, CX
+	DECQ         SI
+	JNZ          chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Y2, Y0
+	VFMADD231PS 32(AX), Y3, Y1
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x04, DX
+	DECQ        BX
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Y0, (AX)
+	VMOVUPS     Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX22x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·int4AVX22x1(SB), NOSPLIT, $0-64
+	MOVQ   stream+0(FP), AX
+	MOVQ   panelBytes+8(FP), CX
+	MOVQ   x+16(FP), CX
+	MOVQ   sums+24(FP), DX
+	MOVQ   groups+48(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+group:
+	// acc = -zero · Σ_group x
+	VBROADCASTSS (DX), Y5
+	VMULPS       (AX), Y5, Y4
+	VMULPS       32(AX), Y5, Y6
+	VBROADCASTSS 4(DX), Y7
+	VMULPS       (AX), Y7, Y5
+	VMULPS       32(AX), Y7, Y7
+	ADDQ         $0x00000040, AX
+	MOVQ         groupChunks+56(FP), SI
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VBROADCASTSS (CX), Y10
+	VBROADCASTSS 4(CX), Y11
+	VPAND        int4masks<>+0(SB), Y8, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VPAND        int4masks<>+0(SB), Y9, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 8(CX), Y10
+	VBROADCASTSS 12(CX), Y11
+	VPAND        int4masks<>+32(SB), Y8, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VPAND        int4masks<>+32(SB), Y9, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 16(CX), Y10
+	VBROADCASTSS 20(CX), Y11
+	VPAND        int4masks<>+64(SB), Y8, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VPAND        int4masks<>+64(SB), Y9, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 24(CX), Y10
+	VBROADCASTSS 28(CX), Y11
+	VPAND        int4masks<>+96(SB), Y8, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VPAND        int4masks<>+96(SB), Y9, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 32(CX), Y10
+	VBROADCASTSS 36(CX), Y11
+	VPAND        int4masks<>+128(SB), Y8, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VPAND        int4masks<>+128(SB), Y9, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 40(CX), Y10
+	VBROADCASTSS 44(CX), Y11
+	VPAND        int4masks<>+160(SB), Y8, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VPAND        int4masks<>+160(SB), Y9, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 48(CX), Y10
+	VBROADCASTSS 52(CX), Y11
+	VPAND        int4masks<>+192(SB), Y8, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VPAND        int4masks<>+192(SB), Y9, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 56(CX), Y10
+	VBROADCASTSS 60(CX), Y11
+	VPSRLD       $0x1c, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y10, Y8, Y4
+	VFMADD231PS  Y11, Y8, Y5
+	VPSRLD       $0x1c, Y9, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y10, Y8, Y6
+	VFMADD231PS  Y11, Y8, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	DECQ         SI
+	JNZ          chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Y4, Y0
+	VFMADD231PS (AX), Y5, Y1
+	VFMADD231PS 32(AX), Y6, Y2
+	VFMADD231PS 32(AX), Y7, Y3
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x08, DX
+	DECQ        BX
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Y0, (AX)
+	VMOVUPS     Y2, 32(AX)
+	ADDQ        CX, AX
+	VMOVUPS     Y1, (AX)
+	VMOVUPS     Y3, 32(AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX2Dequantize(stream *uint32, dst *float32, offsets *int32, groups int, groupChunks int)
+// Requires: AVX, AVX2
+TEXT ·int4AVX2Dequantize(SB), NOSPLIT, $0-40
+	MOVQ         stream+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         offsets+16(FP), DX
+	MOVQ         groups+24(FP), BX
+	MOVQ         groupChunks+32(FP), SI
+	SHLQ         $0x06, SI
+	VPBROADCASTD int4masks<>+0(SB), Y0
+
+group:
+	VMOVUPS (AX), Y1
+	VMOVUPS 64(AX)(SI*1), Y2
+	VMOVUPS 32(AX), Y4
+	VMOVUPS 96(AX)(SI*1), Y5
+	ADDQ    $0x40, AX
+	MOVQ    groupChunks+32(FP), DI
+
+chunk:
+	VMOVDQU   (AX), Y3
+	VMOVDQU   32(AX), Y6
+	MOVLQSX   (DX), R8
+	VPAND     Y0, Y3, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y1, Y7, Y7
+	VMULPS    Y2, Y7, Y7
+	VMOVUPS   Y7, (CX)(R8*1)
+	VPAND     Y0, Y6, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y4, Y7, Y7
+	VMULPS    Y5, Y7, Y7
+	VMOVUPS   Y7, 32(CX)(R8*1)
+	MOVLQSX   4(DX), R8
+	VPSRLD    $0x04, Y3, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y1, Y7, Y7
+	VMULPS    Y2, Y7, Y7
+	VMOVUPS   Y7, (CX)(R8*1)
+	VPSRLD    $0x04, Y6, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y4, Y7, Y7
+	VMULPS    Y5, Y7, Y7
+	VMOVUPS   Y7, 32(CX)(R8*1)
+	MOVLQSX   8(DX), R8
+	VPSRLD    $0x08, Y3, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y1, Y7, Y7
+	VMULPS    Y2, Y7, Y7
+	VMOVUPS   Y7, (CX)(R8*1)
+	VPSRLD    $0x08, Y6, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y4, Y7, Y7
+	VMULPS    Y5, Y7, Y7
+	VMOVUPS   Y7, 32(CX)(R8*1)
+	MOVLQSX   12(DX), R8
+	VPSRLD    $0x0c, Y3, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y1, Y7, Y7
+	VMULPS    Y2, Y7, Y7
+	VMOVUPS   Y7, (CX)(R8*1)
+	VPSRLD    $0x0c, Y6, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y4, Y7, Y7
+	VMULPS    Y5, Y7, Y7
+	VMOVUPS   Y7, 32(CX)(R8*1)
+	MOVLQSX   16(DX), R8
+	VPSRLD    $0x10, Y3, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y1, Y7, Y7
+	VMULPS    Y2, Y7, Y7
+	VMOVUPS   Y7, (CX)(R8*1)
+	VPSRLD    $0x10, Y6, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y4, Y7, Y7
+	VMULPS    Y5, Y7, Y7
+	VMOVUPS   Y7, 32(CX)(R8*1)
+	MOVLQSX   20(DX), R8
+	VPSRLD    $0x14, Y3, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y1, Y7, Y7
+	VMULPS    Y2, Y7, Y7
+	VMOVUPS   Y7, (CX)(R8*1)
+	VPSRLD    $0x14, Y6, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y4, Y7, Y7
+	VMULPS    Y5, Y7, Y7
+	VMOVUPS   Y7, 32(CX)(R8*1)
+	MOVLQSX   24(DX), R8
+	VPSRLD    $0x18, Y3, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y1, Y7, Y7
+	VMULPS    Y2, Y7, Y7
+	VMOVUPS   Y7, (CX)(R8*1)
+	VPSRLD    $0x18, Y6, Y7
+	VPAND     Y0, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VADDPS    Y4, Y7, Y7
+	VMULPS    Y5, Y7, Y7
+	VMOVUPS   Y7, 32(CX)(R8*1)
+	MOVLQSX   28(DX), R8
+	VPSRLD    $0x1c, Y3, Y3
+	VCVTDQ2PS Y3, Y3
+	VADDPS    Y1, Y3, Y3
+	VMULPS    Y2, Y3, Y3
+	VMOVUPS   Y3, (CX)(R8*1)
+	VPSRLD    $0x1c, Y6, Y3
+	VCVTDQ2PS Y3, Y3
+	VADDPS    Y4, Y3, Y3
+	VMULPS    Y5, Y3, Y3
+	VMOVUPS   Y3, 32(CX)(R8*1)
+	ADDQ      $0x20, DX
+	ADDQ      $0x40, AX
+	DECQ      DI
+	JNZ       chunk
+	ADDQ      $0x40, AX
+	DECQ      BX
+	JNZ       group
+	VZEROUPPER
+	RET
+
+// func int4AVX5121x4(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX512F
+TEXT ·int4AVX5121x4(SB), NOSPLIT, $0-64
+	MOVQ         stream+0(FP), AX
+	MOVQ         panelBytes+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVQ         sums+24(FP), BX
+	MOVQ         groups+48(FP), SI
+	LEAQ         (AX)(CX*1), DI
+	LEAQ         (DI)(CX*1), R8
+	LEAQ         (R8)(CX*1), CX
+	VPBROADCASTD int4masks<>+0(SB), Z0
+	VPBROADCASTD int4masks<>+32(SB), Z1
+	VPBROADCASTD int4masks<>+64(SB), Z2
+	VPBROADCASTD int4masks<>+96(SB), Z3
+	VPBROADCASTD int4masks<>+128(SB), Z4
+	VPBROADCASTD int4masks<>+160(SB), Z5
+	VPBROADCASTD int4masks<>+192(SB), Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+
+group:
+	// acc = -zero · Σ_group x
+	VMOVUPS     (AX), Z11
+	VMULPS.BCST (BX), Z11, Z11
+	VMOVUPS     (DI), Z12
+	VMULPS.BCST (BX), Z12, Z12
+	VMOVUPS     (R8), Z13
+	VMULPS.BCST (BX), Z13, Z13
+	VMOVUPS     (CX), Z14
+	VMULPS.BCST (BX), Z14, Z14
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, DI
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, CX
+	MOVQ        groupChunks+56(FP), R9
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU32        (AX), Z15
+	VMOVDQU32        (DI), Z16
+	VMOVDQU32        (R8), Z17
+	VMOVDQU32        (CX), Z18
+	VPANDD           Z0, Z15, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST (DX), Z19, Z11
+	VPANDD           Z0, Z16, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST (DX), Z19, Z12
+	VPANDD           Z0, Z17, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST (DX), Z19, Z13
+	VPANDD           Z0, Z18, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST (DX), Z19, Z14
+	VPANDD           Z1, Z15, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 4(DX), Z19, Z11
+	VPANDD           Z1, Z16, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 4(DX), Z19, Z12
+	VPANDD           Z1, Z17, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 4(DX), Z19, Z13
+	VPANDD           Z1, Z18, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 4(DX), Z19, Z14
+	VPANDD           Z2, Z15, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 8(DX), Z19, Z11
+	VPANDD           Z2, Z16, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 8(DX), Z19, Z12
+	VPANDD           Z2, Z17, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 8(DX), Z19, Z13
+	VPANDD           Z2, Z18, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 8(DX), Z19, Z14
+	VPANDD           Z3, Z15, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 12(DX), Z19, Z11
+	VPANDD           Z3, Z16, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 12(DX), Z19, Z12
+	VPANDD           Z3, Z17, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 12(DX), Z19, Z13
+	VPANDD           Z3, Z18, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 12(DX), Z19, Z14
+	VPANDD           Z4, Z15, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 16(DX), Z19, Z11
+	VPANDD           Z4, Z16, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 16(DX), Z19, Z12
+	VPANDD           Z4, Z17, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 16(DX), Z19, Z13
+	VPANDD           Z4, Z18, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 16(DX), Z19, Z14
+	VPANDD           Z5, Z15, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 20(DX), Z19, Z11
+	VPANDD           Z5, Z16, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 20(DX), Z19, Z12
+	VPANDD           Z5, Z17, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 20(DX), Z19, Z13
+	VPANDD           Z5, Z18, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 20(DX), Z19, Z14
+	VPANDD           Z6, Z15, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 24(DX), Z19, Z11
+	VPANDD           Z6, Z16, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 24(DX), Z19, Z12
+	VPANDD           Z6, Z17, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 24(DX), Z19, Z13
+	VPANDD           Z6, Z18, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 24(DX), Z19, Z14
+	VPSRLD           $0x1c, Z15, Z15
+	VCVTDQ2PS        Z15, Z15
+	VFMADD231PS.BCST 28(DX), Z15, Z11
+	VPSRLD           $0x1c, Z16, Z15
+	VCVTDQ2PS        Z15, Z15
+	VFMADD231PS.BCST 28(DX), Z15, Z12
+	VPSRLD           $0x1c, Z17, Z15
+	VCVTDQ2PS        Z15, Z15
+	VFMADD231PS.BCST 28(DX), Z15, Z13
+	VPSRLD           $0x1c, Z18, Z15
+	VCVTDQ2PS        Z15, Z15
+	VFMADD231PS.BCST 28(DX), Z15, Z14
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000040, DI
+	ADDQ             $0x00000040, R8
+	ADDQ             $0x00000040, CX
+	ADDQ             $0x00000020, DX
+	DECQ             R9
+	JNZ              chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Z11, Z7
+	VFMADD231PS (DI), Z12, Z8
+	VFMADD231PS (R8), Z13, Z9
+	VFMADD231PS (CX), Z14, Z10
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, DI
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x04, BX
+	DECQ        SI
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Z7, (AX)
+	VMOVUPS     Z8, 64(AX)
+	VMOVUPS     Z9, 128(AX)
+	VMOVUPS     Z10, 192(AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX5121x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX512F
+TEXT ·int4AVX5121x1(SB), NOSPLIT, $0-64
+	MOVQ         stream+0(FP), AX
+	MOVQ         panelBytes+8(FP), CX
+	MOVQ         x+16(FP), CX
+	MOVQ         sums+24(FP), DX
+	MOVQ         groups+48(FP), BX
+	VPBROADCASTD int4masks<>+0(SB), Z0
+	VPBROADCASTD int4masks<>+32(SB), Z1
+	VPBROADCASTD int4masks<>+64(SB), Z2
+	VPBROADCASTD int4masks<>+96(SB), Z3
+	VPBROADCASTD int4masks<>+128(SB), Z4
+	VPBROADCASTD int4masks<>+160(SB), Z5
+	VPBROADCASTD int4masks<>+192(SB), Z6
+	VPXORD       Z7, Z7, Z7
+
+group:
+	// acc = -zero · Σ_group x
+	VMOVUPS     (AX), Z8
+	VMULPS.BCST (DX), Z8, Z8
+	ADDQ        $0x00000040, AX
+	MOVQ        groupChunks+56(FP), SI
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU32        (AX), Z9
+	VPANDD           Z0, Z9, Z10
+	VCVTDQ2PS        Z10, Z10
+	VFMADD231PS.BCST (CX), Z10, Z8
+	VPANDD           Z1, Z9, Z10
+	VCVTDQ2PS        Z10, Z10
+	VFMADD231PS.BCST 4(CX), Z10, Z8
+	VPANDD           Z2, Z9, Z10
+	VCVTDQ2PS        Z10, Z10
+	VFMADD231PS.BCST 8(CX), Z10, Z8
+	VPANDD           Z3, Z9, Z10
+	VCVTDQ2PS        Z10, Z10
+	VFMADD231PS.BCST 12(CX), Z10, Z8
+	VPANDD           Z4, Z9, Z10
+	VCVTDQ2PS        Z10, Z10
+	VFMADD231PS.BCST 16(CX), Z10, Z8
+	VPANDD           Z5, Z9, Z10
+	VCVTDQ2PS        Z10, Z10
+	VFMADD231PS.BCST 20(CX), Z10, Z8
+	VPANDD           Z6, Z9, Z10
+	VCVTDQ2PS        Z10, Z10
+	VFMADD231PS.BCST 24(CX), Z10, Z8
+	VPSRLD           $0x1c, Z9, Z9
+	VCVTDQ2PS        Z9, Z9
+	VFMADD231PS.BCST 28(CX), Z9, Z8
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000020, CX
+	DECQ             SI
+	JNZ              chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Z8, Z7
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x04, DX
+	DECQ        BX
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Z7, (AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX5122x4(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX512F
+TEXT ·int4AVX5122x4(SB), NOSPLIT, $0-64
+	MOVQ         stream+0(FP), AX
+	MOVQ         panelBytes+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVQ         sums+24(FP), BX
+	MOVQ         groups+48(FP), SI
+	LEAQ         (AX)(CX*1), DI
+	LEAQ         (DI)(CX*1), R8
+	LEAQ         (R8)(CX*1), CX
+	VPBROADCASTD int4masks<>+0(SB), Z0
+	VPBROADCASTD int4masks<>+32(SB), Z1
+	VPBROADCASTD int4masks<>+64(SB), Z2
+	VPBROADCASTD int4masks<>+96(SB), Z3
+	VPBROADCASTD int4masks<>+128(SB), Z4
+	VPBROADCASTD int4masks<>+160(SB), Z5
+	VPBROADCASTD int4masks<>+192(SB), Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+
+group:
+	// acc = -zero · Σ_group x
+	VMOVUPS     (AX), Z15
+	VMULPS.BCST (BX), Z15, Z15
+	VMOVUPS     (DI), Z17
+	VMULPS.BCST (BX), Z17, Z17
+	VMOVUPS     (R8), Z19
+	VMULPS.BCST (BX), Z19, Z19
+	VMOVUPS     (CX), Z21
+	VMULPS.BCST (BX), Z21, Z21
+	VMOVUPS     (AX), Z16
+	VMULPS.BCST 4(BX), Z16, Z16
+	VMOVUPS     (DI), Z18
+	VMULPS.BCST 4(BX), Z18, Z18
+	VMOVUPS     (R8), Z20
+	VMULPS.BCST 4(BX), Z20, Z20
+	VMOVUPS     (CX), Z22
+	VMULPS.BCST 4(BX), Z22, Z22
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, DI
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, CX
+	MOVQ        groupChunks+56(FP), R9
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU32        (AX), Z23
+	VMOVDQU32        (DI), Z24
+	VMOVDQU32        (R8), Z25
+	VMOVDQU32        (CX), Z26
+	VPANDD           Z0, Z23, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST (DX), Z27, Z15
+	VFMADD231PS.BCST 4(DX), Z27, Z16
+	VPANDD           Z0, Z24, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST (DX), Z27, Z17
+	VFMADD231PS.BCST 4(DX), Z27, Z18
+	VPANDD           Z0, Z25, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST (DX), Z27, Z19
+	VFMADD231PS.BCST 4(DX), Z27, Z20
+	VPANDD           Z0, Z26, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST (DX), Z27, Z21
+	VFMADD231PS.BCST 4(DX), Z27, Z22
+	VPANDD           Z1, Z23, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 8(DX), Z27, Z15
+	VFMADD231PS.BCST 12(DX), Z27, Z16
+	VPANDD           Z1, Z24, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 8(DX), Z27, Z17
+	VFMADD231PS.BCST 12(DX), Z27, Z18
+	VPANDD           Z1, Z25, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 8(DX), Z27, Z19
+	VFMADD231PS.BCST 12(DX), Z27, Z20
+	VPANDD           Z1, Z26, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 8(DX), Z27, Z21
+	VFMADD231PS.BCST 12(DX), Z27, Z22
+	VPANDD           Z2, Z23, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 16(DX), Z27, Z15
+	VFMADD231PS.BCST 20(DX), Z27, Z16
+	VPANDD           Z2, Z24, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 16(DX), Z27, Z17
+	VFMADD231PS.BCST 20(DX), Z27, Z18
+	VPANDD           Z2, Z25, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 16(DX), Z27, Z19
+	VFMADD231PS.BCST 20(DX), Z27, Z20
+	VPANDD           Z2, Z26, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 16(DX), Z27, Z21
+	VFMADD231PS.BCST 20(DX), Z27, Z22
+	VPANDD           Z3, Z23, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 24(DX), Z27, Z15
+	VFMADD231PS.BCST 28(DX), Z27, Z16
+	VPANDD           Z3, Z24, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 24(DX), Z27, Z17
+	VFMADD231PS.BCST 28(DX), Z27, Z18
+	VPANDD           Z3, Z25, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 24(DX), Z27, Z19
+	VFMADD231PS.BCST 28(DX), Z27, Z20
+	VPANDD           Z3, Z26, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 24(DX), Z27, Z21
+	VFMADD231PS.BCST 28(DX), Z27, Z22
+	VPANDD           Z4, Z23, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 32(DX), Z27, Z15
+	VFMADD231PS.BCST 36(DX), Z27, Z16
+	VPANDD           Z4, Z24, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 32(DX), Z27, Z17
+	VFMADD231PS.BCST 36(DX), Z27, Z18
+	VPANDD           Z4, Z25, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 32(DX), Z27, Z19
+	VFMADD231PS.BCST 36(DX), Z27, Z20
+	VPANDD           Z4, Z26, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 32(DX), Z27, Z21
+	VFMADD231PS.BCST 36(DX), Z27, Z22
+	VPANDD           Z5, Z23, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 40(DX), Z27, Z15
+	VFMADD231PS.BCST 44(DX), Z27, Z16
+	VPANDD           Z5, Z24, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 40(DX), Z27, Z17
+	VFMADD231PS.BCST 44(DX), Z27, Z18
+	VPANDD           Z5, Z25, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 40(DX), Z27, Z19
+	VFMADD231PS.BCST 44(DX), Z27, Z20
+	VPANDD           Z5, Z26, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 40(DX), Z27, Z21
+	VFMADD231PS.BCST 44(DX), Z27, Z22
+	VPANDD           Z6, Z23, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 48(DX), Z27, Z15
+	VFMADD231PS.BCST 52(DX), Z27, Z16
+	VPANDD           Z6, Z24, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 48(DX), Z27, Z17
+	VFMADD231PS.BCST 52(DX), Z27, Z18
+	VPANDD           Z6, Z25, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 48(DX), Z27, Z19
+	VFMADD231PS.BCST 52(DX), Z27, Z20
+	VPANDD           Z6, Z26, Z27
+	VCVTDQ2PS        Z27, Z27
+	VFMADD231PS.BCST 48(DX), Z27, Z21
+	VFMADD231PS.BCST 52(DX), Z27, Z22
+	VPSRLD           $0x1c, Z23, Z23
+	VCVTDQ2PS        Z23, Z23
+	VFMADD231PS.BCST 56(DX), Z23, Z15
+	VFMADD231PS.BCST 60(DX), Z23, Z16
+	VPSRLD           $0x1c, Z24, Z23
+	VCVTDQ2PS        Z23, Z23
+	VFMADD231PS.BCST 56(DX), Z23, Z17
+	VFMADD231PS.BCST 60(DX), Z23, Z18
+	VPSRLD           $0x1c, Z25, Z23
+	VCVTDQ2PS        Z23, Z23
+	VFMADD231PS.BCST 56(DX), Z23, Z19
+	VFMADD231PS.BCST 60(DX), Z23, Z20
+	VPSRLD           $0x1c, Z26, Z23
+	VCVTDQ2PS        Z23, Z23
+	VFMADD231PS.BCST 56(DX), Z23, Z21
+	VFMADD231PS.BCST 60(DX), Z23, Z22
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000040, DI
+	ADDQ             $0x00000040, R8
+	ADDQ             $0x00000040, CX
+	ADDQ             $0x00000040, DX
+	DECQ             R9
+	JNZ              chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Z15, Z7
+	VFMADD231PS (AX), Z16, Z8
+	VFMADD231PS (DI), Z17, Z9
+	VFMADD231PS (DI), Z18, Z10
+	VFMADD231PS (R8), Z19, Z11
+	VFMADD231PS (R8), Z20, Z12
+	VFMADD231PS (CX), Z21, Z13
+	VFMADD231PS (CX), Z22, Z14
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, DI
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x08, BX
+	DECQ        SI
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Z7, (AX)
+	VMOVUPS     Z9, 64(AX)
+	VMOVUPS     Z11, 128(AX)
+	VMOVUPS     Z13, 192(AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z8, (AX)
+	VMOVUPS     Z10, 64(AX)
+	VMOVUPS     Z12, 128(AX)
+	VMOVUPS     Z14, 192(AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX5122x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX512F
+TEXT ·int4AVX5122x1(SB), NOSPLIT, $0-64
+	MOVQ         stream+0(FP), AX
+	MOVQ         panelBytes+8(FP), CX
+	MOVQ         x+16(FP), CX
+	MOVQ         sums+24(FP), DX
+	MOVQ         groups+48(FP), BX
+	VPBROADCASTD int4masks<>+0(SB), Z0
+	VPBROADCASTD int4masks<>+32(SB), Z1
+	VPBROADCASTD int4masks<>+64(SB), Z2
+	VPBROADCASTD int4masks<>+96(SB), Z3
+	VPBROADCASTD int4masks<>+128(SB), Z4
+	VPBROADCASTD int4masks<>+160(SB), Z5
+	VPBROADCASTD int4masks<>+192(SB), Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+
+group:
+	// acc = -zero · Σ_group x
+	VMOVUPS     (AX), Z9
+	VMULPS.BCST (DX), Z9, Z9
+	VMOVUPS     (AX), Z10
+	VMULPS.BCST 4(DX), Z10, Z10
+	ADDQ        $0x00000040, AX
+	MOVQ        groupChunks+56(FP), SI
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU32        (AX), Z11
+	VPANDD           Z0, Z11, Z12
+	VCVTDQ2PS        Z12, Z12
+	VFMADD231PS.BCST (CX), Z12, Z9
+	VFMADD231PS.BCST 4(CX), Z12, Z10
+	VPANDD           Z1, Z11, Z12
+	VCVTDQ2PS        Z12, Z12
+	VFMADD231PS.BCST 8(CX), Z12, Z9
+	VFMADD231PS.BCST 12(CX), Z12, Z10
+	VPANDD           Z2, Z11, Z12
+	VCVTDQ2PS        Z12, Z12
+	VFMADD231PS.BCST 16(CX), Z12, Z9
+	VFMADD231PS.BCST 20(CX), Z12, Z10
+	VPANDD           Z3, Z11, Z12
+	VCVTDQ2PS        Z12, Z12
+	VFMADD231PS.BCST 24(CX), Z12, Z9
+	VFMADD231PS.BCST 28(CX), Z12, Z10
+	VPANDD           Z4, Z11, Z12
+	VCVTDQ2PS        Z12, Z12
+	VFMADD231PS.BCST 32(CX), Z12, Z9
+	VFMADD231PS.BCST 36(CX), Z12, Z10
+	VPANDD           Z5, Z11, Z12
+	VCVTDQ2PS        Z12, Z12
+	VFMADD231PS.BCST 40(CX), Z12, Z9
+	VFMADD231PS.BCST 44(CX), Z12, Z10
+	VPANDD           Z6, Z11, Z12
+	VCVTDQ2PS        Z12, Z12
+	VFMADD231PS.BCST 48(CX), Z12, Z9
+	VFMADD231PS.BCST 52(CX), Z12, Z10
+	VPSRLD           $0x1c, Z11, Z11
+	VCVTDQ2PS        Z11, Z11
+	VFMADD231PS.BCST 56(CX), Z11, Z9
+	VFMADD231PS.BCST 60(CX), Z11, Z10
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000040, CX
+	DECQ             SI
+	JNZ              chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Z9, Z7
+	VFMADD231PS (AX), Z10, Z8
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x08, DX
+	DECQ        BX
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Z7, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z8, (AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX5123x2(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX512F
+TEXT ·int4AVX5123x2(SB), NOSPLIT, $0-64
+	MOVQ         stream+0(FP), AX
+	MOVQ         panelBytes+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVQ         sums+24(FP), BX
+	MOVQ         groups+48(FP), SI
+	LEAQ         (AX)(CX*1), CX
+	VPBROADCASTD int4masks<>+0(SB), Z0
+	VPBROADCASTD int4masks<>+32(SB), Z1
+	VPBROADCASTD int4masks<>+64(SB), Z2
+	VPBROADCASTD int4masks<>+96(SB), Z3
+	VPBROADCASTD int4masks<>+128(SB), Z4
+	VPBROADCASTD int4masks<>+160(SB), Z5
+	VPBROADCASTD int4masks<>+192(SB), Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+
+group:
+	// acc = -zero · Σ_group x
+	VMOVUPS     (AX), Z13
+	VMULPS.BCST (BX), Z13, Z13
+	VMOVUPS     (CX), Z16
+	VMULPS.BCST (BX), Z16, Z16
+	VMOVUPS     (AX), Z14
+	VMULPS.BCST 4(BX), Z14, Z14
+	VMOVUPS     (CX), Z17
+	VMULPS.BCST 4(BX), Z17, Z17
+	VMOVUPS     (AX), Z15
+	VMULPS.BCST 8(BX), Z15, Z15
+	VMOVUPS     (CX), Z18
+	VMULPS.BCST 8(BX), Z18, Z18
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	MOVQ        groupChunks+56(FP), DI
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU32        (AX), Z19
+	VMOVDQU32        (CX), Z20
+	VPANDD           Z0, Z19, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST (DX), Z21, Z13
+	VFMADD231PS.BCST 4(DX), Z21, Z14
+	VFMADD231PS.BCST 8(DX), Z21, Z15
+	VPANDD           Z0, Z20, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST (DX), Z21, Z16
+	VFMADD231PS.BCST 4(DX), Z21, Z17
+	VFMADD231PS.BCST 8(DX), Z21, Z18
+	VPANDD           Z1, Z19, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 12(DX), Z21, Z13
+	VFMADD231PS.BCST 16(DX), Z21, Z14
+	VFMADD231PS.BCST 20(DX), Z21, Z15
+	VPANDD           Z1, Z20, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 12(DX), Z21, Z16
+	VFMADD231PS.BCST 16(DX), Z21, Z17
+	VFMADD231PS.BCST 20(DX), Z21, Z18
+	VPANDD           Z2, Z19, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 24(DX), Z21, Z13
+	VFMADD231PS.BCST 28(DX), Z21, Z14
+	VFMADD231PS.BCST 32(DX), Z21, Z15
+	VPANDD           Z2, Z20, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 24(DX), Z21, Z16
+	VFMADD231PS.BCST 28(DX), Z21, Z17
+	VFMADD231PS.BCST 32(DX), Z21, Z18
+	VPANDD           Z3, Z19, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 36(DX), Z21, Z13
+	VFMADD231PS.BCST 40(DX), Z21, Z14
+	VFMADD231PS.BCST 44(DX), Z21, Z15
+	VPANDD           Z3, Z20, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 36(DX), Z21, Z16
+	VFMADD231PS.BCST 40(DX), Z21, Z17
+	VFMADD231PS.BCST 44(DX), Z21, Z18
+	VPANDD           Z4, Z19, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 48(DX), Z21, Z13
+	VFMADD231PS.BCST 52(DX), Z21, Z14
+	VFMADD231PS.BCST 56(DX), Z21, Z15
+	VPANDD           Z4, Z20, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 48(DX), Z21, Z16
+	VFMADD231PS.BCST 52(DX), Z21, Z17
+	VFMADD231PS.BCST 56(DX), Z21, Z18
+	VPANDD           Z5, Z19, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 60(DX), Z21, Z13
+	VFMADD231PS.BCST 64(DX), Z21, Z14
+	VFMADD231PS.BCST 68(DX), Z21, Z15
+	VPANDD           Z5, Z20, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 60(DX), Z21, Z16
+	VFMADD231PS.BCST 64(DX), Z21, Z17
+	VFMADD231PS.BCST 68(DX), Z21, Z18
+	VPANDD           Z6, Z19, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 72(DX), Z21, Z13
+	VFMADD231PS.BCST 76(DX), Z21, Z14
+	VFMADD231PS.BCST 80(DX), Z21, Z15
+	VPANDD           Z6, Z20, Z21
+	VCVTDQ2PS        Z21, Z21
+	VFMADD231PS.BCST 72(DX), Z21, Z16
+	VFMADD231PS.BCST 76(DX), Z21, Z17
+	VFMADD231PS.BCST 80(DX), Z21, Z18
+	VPSRLD           $0x1c, Z19, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 84(DX), Z19, Z13
+	VFMADD231PS.BCST 88(DX), Z19, Z14
+	VFMADD231PS.BCST 92(DX), Z19, Z15
+	VPSRLD           $0x1c, Z20, Z19
+	VCVTDQ2PS        Z19, Z19
+	VFMADD231PS.BCST 84(DX), Z19, Z16
+	VFMADD231PS.BCST 88(DX), Z19, Z17
+	VFMADD231PS.BCST 92(DX), Z19, Z18
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000040, CX
+	ADDQ             $0x00000060, DX
+	DECQ             DI
+	JNZ              chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Z13, Z7
+	VFMADD231PS (AX), Z14, Z8
+	VFMADD231PS (AX), Z15, Z9
+	VFMADD231PS (CX), Z16, Z10
+	VFMADD231PS (CX), Z17, Z11
+	VFMADD231PS (CX), Z18, Z12
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x0c, BX
+	DECQ        SI
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Z7, (AX)
+	VMOVUPS     Z10, 64(AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z8, (AX)
+	VMOVUPS     Z11, 64(AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z9, (AX)
+	VMOVUPS     Z12, 64(AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX5123x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX512F
+TEXT ·int4AVX5123x1(SB), NOSPLIT, $0-64
+	MOVQ         stream+0(FP), AX
+	MOVQ         panelBytes+8(FP), CX
+	MOVQ         x+16(FP), CX
+	MOVQ         sums+24(FP), DX
+	MOVQ         groups+48(FP), BX
+	VPBROADCASTD int4masks<>+0(SB), Z0
+	VPBROADCASTD int4masks<>+32(SB), Z1
+	VPBROADCASTD int4masks<>+64(SB), Z2
+	VPBROADCASTD int4masks<>+96(SB), Z3
+	VPBROADCASTD int4masks<>+128(SB), Z4
+	VPBROADCASTD int4masks<>+160(SB), Z5
+	VPBROADCASTD int4masks<>+192(SB), Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+
+group:
+	// acc = -zero · Σ_group x
+	VMOVUPS     (AX), Z10
+	VMULPS.BCST (DX), Z10, Z10
+	VMOVUPS     (AX), Z11
+	VMULPS.BCST 4(DX), Z11, Z11
+	VMOVUPS     (AX), Z12
+	VMULPS.BCST 8(DX), Z12, Z12
+	ADDQ        $0x00000040, AX
+	MOVQ        groupChunks+56(FP), SI
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU32        (AX), Z13
+	VPANDD           Z0, Z13, Z14
+	VCVTDQ2PS        Z14, Z14
+	VFMADD231PS.BCST (CX), Z14, Z10
+	VFMADD231PS.BCST 4(CX), Z14, Z11
+	VFMADD231PS.BCST 8(CX), Z14, Z12
+	VPANDD           Z1, Z13, Z14
+	VCVTDQ2PS        Z14, Z14
+	VFMADD231PS.BCST 12(CX), Z14, Z10
+	VFMADD231PS.BCST 16(CX), Z14, Z11
+	VFMADD231PS.BCST 20(CX), Z14, Z12
+	VPANDD           Z2, Z13, Z14
+	VCVTDQ2PS        Z14, Z14
+	VFMADD231PS.BCST 24(CX), Z14, Z10
+	VFMADD231PS.BCST 28(CX), Z14, Z11
+	VFMADD231PS.BCST 32(CX), Z14, Z12
+	VPANDD           Z3, Z13, Z14
+	VCVTDQ2PS        Z14, Z14
+	VFMADD231PS.BCST 36(CX), Z14, Z10
+	VFMADD231PS.BCST 40(CX), Z14, Z11
+	VFMADD231PS.BCST 44(CX), Z14, Z12
+	VPANDD           Z4, Z13, Z14
+	VCVTDQ2PS        Z14, Z14
+	VFMADD231PS.BCST 48(CX), Z14, Z10
+	VFMADD231PS.BCST 52(CX), Z14, Z11
+	VFMADD231PS.BCST 56(CX), Z14, Z12
+	VPANDD           Z5, Z13, Z14
+	VCVTDQ2PS        Z14, Z14
+	VFMADD231PS.BCST 60(CX), Z14, Z10
+	VFMADD231PS.BCST 64(CX), Z14, Z11
+	VFMADD231PS.BCST 68(CX), Z14, Z12
+	VPANDD           Z6, Z13, Z14
+	VCVTDQ2PS        Z14, Z14
+	VFMADD231PS.BCST 72(CX), Z14, Z10
+	VFMADD231PS.BCST 76(CX), Z14, Z11
+	VFMADD231PS.BCST 80(CX), Z14, Z12
+	VPSRLD           $0x1c, Z13, Z13
+	VCVTDQ2PS        Z13, Z13
+	VFMADD231PS.BCST 84(CX), Z13, Z10
+	VFMADD231PS.BCST 88(CX), Z13, Z11
+	VFMADD231PS.BCST 92(CX), Z13, Z12
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000060, CX
+	DECQ             SI
+	JNZ              chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Z10, Z7
+	VFMADD231PS (AX), Z11, Z8
+	VFMADD231PS (AX), Z12, Z9
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x0c, DX
+	DECQ        BX
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Z7, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z8, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z9, (AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX5124x2(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX512F
+TEXT ·int4AVX5124x2(SB), NOSPLIT, $0-64
+	MOVQ         stream+0(FP), AX
+	MOVQ         panelBytes+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVQ         sums+24(FP), BX
+	MOVQ         groups+48(FP), SI
+	LEAQ         (AX)(CX*1), CX
+	VPBROADCASTD int4masks<>+0(SB), Z0
+	VPBROADCASTD int4masks<>+32(SB), Z1
+	VPBROADCASTD int4masks<>+64(SB), Z2
+	VPBROADCASTD int4masks<>+96(SB), Z3
+	VPBROADCASTD int4masks<>+128(SB), Z4
+	VPBROADCASTD int4masks<>+160(SB), Z5
+	VPBROADCASTD int4masks<>+192(SB), Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+
+group:
+	// acc = -zero · Σ_group x
+	VMOVUPS     (AX), Z15
+	VMULPS.BCST (BX), Z15, Z15
+	VMOVUPS     (CX), Z19
+	VMULPS.BCST (BX), Z19, Z19
+	VMOVUPS     (AX), Z16
+	VMULPS.BCST 4(BX), Z16, Z16
+	VMOVUPS     (CX), Z20
+	VMULPS.BCST 4(BX), Z20, Z20
+	VMOVUPS     (AX), Z17
+	VMULPS.BCST 8(BX), Z17, Z17
+	VMOVUPS     (CX), Z21
+	VMULPS.BCST 8(BX), Z21, Z21
+	VMOVUPS     (AX), Z18
+	VMULPS.BCST 12(BX), Z18, Z18
+	VMOVUPS     (CX), Z22
+	VMULPS.BCST 12(BX), Z22, Z22
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	MOVQ        groupChunks+56(FP), DI
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU32        (AX), Z23
+	VMOVDQU32        (CX), Z24
+	VPANDD           Z0, Z23, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST (DX), Z25, Z15
+	VFMADD231PS.BCST 4(DX), Z25, Z16
+	VFMADD231PS.BCST 8(DX), Z25, Z17
+	VFMADD231PS.BCST 12(DX), Z25, Z18
+	VPANDD           Z0, Z24, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST (DX), Z25, Z19
+	VFMADD231PS.BCST 4(DX), Z25, Z20
+	VFMADD231PS.BCST 8(DX), Z25, Z21
+	VFMADD231PS.BCST 12(DX), Z25, Z22
+	VPANDD           Z1, Z23, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 16(DX), Z25, Z15
+	VFMADD231PS.BCST 20(DX), Z25, Z16
+	VFMADD231PS.BCST 24(DX), Z25, Z17
+	VFMADD231PS.BCST 28(DX), Z25, Z18
+	VPANDD           Z1, Z24, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 16(DX), Z25, Z19
+	VFMADD231PS.BCST 20(DX), Z25, Z20
+	VFMADD231PS.BCST 24(DX), Z25, Z21
+	VFMADD231PS.BCST 28(DX), Z25, Z22
+	VPANDD           Z2, Z23, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 32(DX), Z25, Z15
+	VFMADD231PS.BCST 36(DX), Z25, Z16
+	VFMADD231PS.BCST 40(DX), Z25, Z17
+	VFMADD231PS.BCST 44(DX), Z25, Z18
+	VPANDD           Z2, Z24, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 32(DX), Z25, Z19
+	VFMADD231PS.BCST 36(DX), Z25, Z20
+	VFMADD231PS.BCST 40(DX), Z25, Z21
+	VFMADD231PS.BCST 44(DX), Z25, Z22
+	VPANDD           Z3, Z23, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 48(DX), Z25, Z15
+	VFMADD231PS.BCST 52(DX), Z25, Z16
+	VFMADD231PS.BCST 56(DX), Z25, Z17
+	VFMADD231PS.BCST 60(DX), Z25, Z18
+	VPANDD           Z3, Z24, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 48(DX), Z25, Z19
+	VFMADD231PS.BCST 52(DX), Z25, Z20
+	VFMADD231PS.BCST 56(DX), Z25, Z21
+	VFMADD231PS.BCST 60(DX), Z25, Z22
+	VPANDD           Z4, Z23, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 64(DX), Z25, Z15
+	VFMADD231PS.BCST 68(DX), Z25, Z16
+	VFMADD231PS.BCST 72(DX), Z25, Z17
+	VFMADD231PS.BCST 76(DX), Z25, Z18
+	VPANDD           Z4, Z24, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 64(DX), Z25, Z19
+	VFMADD231PS.BCST 68(DX), Z25, Z20
+	VFMADD231PS.BCST 72(DX), Z25, Z21
+	VFMADD231PS.BCST 76(DX), Z25, Z22
+	VPANDD           Z5, Z23, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 80(DX), Z25, Z15
+	VFMADD231PS.BCST 84(DX), Z25, Z16
+	VFMADD231PS.BCST 88(DX), Z25, Z17
+	VFMADD231PS.BCST 92(DX), Z25, Z18
+	VPANDD           Z5, Z24, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 80(DX), Z25, Z19
+	VFMADD231PS.BCST 84(DX), Z25, Z20
+	VFMADD231PS.BCST 88(DX), Z25, Z21
+	VFMADD231PS.BCST 92(DX), Z25, Z22
+	VPANDD           Z6, Z23, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 96(DX), Z25, Z15
+	VFMADD231PS.BCST 100(DX), Z25, Z16
+	VFMADD231PS.BCST 104(DX), Z25, Z17
+	VFMADD231PS.BCST 108(DX), Z25, Z18
+	VPANDD           Z6, Z24, Z25
+	VCVTDQ2PS        Z25, Z25
+	VFMADD231PS.BCST 96(DX), Z25, Z19
+	VFMADD231PS.BCST 100(DX), Z25, Z20
+	VFMADD231PS.BCST 104(DX), Z25, Z21
+	VFMADD231PS.BCST 108(DX), Z25, Z22
+	VPSRLD           $0x1c, Z23, Z23
+	VCVTDQ2PS        Z23, Z23
+	VFMADD231PS.BCST 112(DX), Z23, Z15
+	VFMADD231PS.BCST 116(DX), Z23, Z16
+	VFMADD231PS.BCST 120(DX), Z23, Z17
+	VFMADD231PS.BCST 124(DX), Z23, Z18
+	VPSRLD           $0x1c, Z24, Z23
+	VCVTDQ2PS        Z23, Z23
+	VFMADD231PS.BCST 112(DX), Z23, Z19
+	VFMADD231PS.BCST 116(DX), Z23, Z20
+	VFMADD231PS.BCST 120(DX), Z23, Z21
+	VFMADD231PS.BCST 124(DX), Z23, Z22
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000040, CX
+	ADDQ             $0x00000080, DX
+	DECQ             DI
+	JNZ              chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Z15, Z7
+	VFMADD231PS (AX), Z16, Z8
+	VFMADD231PS (AX), Z17, Z9
+	VFMADD231PS (AX), Z18, Z10
+	VFMADD231PS (CX), Z19, Z11
+	VFMADD231PS (CX), Z20, Z12
+	VFMADD231PS (CX), Z21, Z13
+	VFMADD231PS (CX), Z22, Z14
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x10, BX
+	DECQ        SI
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Z7, (AX)
+	VMOVUPS     Z11, 64(AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z8, (AX)
+	VMOVUPS     Z12, 64(AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z9, (AX)
+	VMOVUPS     Z13, 64(AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z10, (AX)
+	VMOVUPS     Z14, 64(AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX5124x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX512F
+TEXT ·int4AVX5124x1(SB), NOSPLIT, $0-64
+	MOVQ         stream+0(FP), AX
+	MOVQ         panelBytes+8(FP), CX
+	MOVQ         x+16(FP), CX
+	MOVQ         sums+24(FP), DX
+	MOVQ         groups+48(FP), BX
+	VPBROADCASTD int4masks<>+0(SB), Z0
+	VPBROADCASTD int4masks<>+32(SB), Z1
+	VPBROADCASTD int4masks<>+64(SB), Z2
+	VPBROADCASTD int4masks<>+96(SB), Z3
+	VPBROADCASTD int4masks<>+128(SB), Z4
+	VPBROADCASTD int4masks<>+160(SB), Z5
+	VPBROADCASTD int4masks<>+192(SB), Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+
+group:
+	// acc = -zero · Σ_group x
+	VMOVUPS     (AX), Z11
+	VMULPS.BCST (DX), Z11, Z11
+	VMOVUPS     (AX), Z12
+	VMULPS.BCST 4(DX), Z12, Z12
+	VMOVUPS     (AX), Z13
+	VMULPS.BCST 8(DX), Z13, Z13
+	VMOVUPS     (AX), Z14
+	VMULPS.BCST 12(DX), Z14, Z14
+	ADDQ        $0x00000040, AX
+	MOVQ        groupChunks+56(FP), SI
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU32        (AX), Z15
+	VPANDD           Z0, Z15, Z16
+	VCVTDQ2PS        Z16, Z16
+	VFMADD231PS.BCST (CX), Z16, Z11
+	VFMADD231PS.BCST 4(CX), Z16, Z12
+	VFMADD231PS.BCST 8(CX), Z16, Z13
+	VFMADD231PS.BCST 12(CX), Z16, Z14
+	VPANDD           Z1, Z15, Z16
+	VCVTDQ2PS        Z16, Z16
+	VFMADD231PS.BCST 16(CX), Z16, Z11
+	VFMADD231PS.BCST 20(CX), Z16, Z12
+	VFMADD231PS.BCST 24(CX), Z16, Z13
+	VFMADD231PS.BCST 28(CX), Z16, Z14
+	VPANDD           Z2, Z15, Z16
+	VCVTDQ2PS        Z16, Z16
+	VFMADD231PS.BCST 32(CX), Z16, Z11
+	VFMADD231PS.BCST 36(CX), Z16, Z12
+	VFMADD231PS.BCST 40(CX), Z16, Z13
+	VFMADD231PS.BCST 44(CX), Z16, Z14
+	VPANDD           Z3, Z15, Z16
+	VCVTDQ2PS        Z16, Z16
+	VFMADD231PS.BCST 48(CX), Z16, Z11
+	VFMADD231PS.BCST 52(CX), Z16, Z12
+	VFMADD231PS.BCST 56(CX), Z16, Z13
+	VFMADD231PS.BCST 60(CX), Z16, Z14
+	VPANDD           Z4, Z15, Z16
+	VCVTDQ2PS        Z16, Z16
+	VFMADD231PS.BCST 64(CX), Z16, Z11
+	VFMADD231PS.BCST 68(CX), Z16, Z12
+	VFMADD231PS.BCST 72(CX), Z16, Z13
+	VFMADD231PS.BCST 76(CX), Z16, Z14
+	VPANDD           Z5, Z15, Z16
+	VCVTDQ2PS        Z16, Z16
+	VFMADD231PS.BCST 80(CX), Z16, Z11
+	VFMADD231PS.BCST 84(CX), Z16, Z12
+	VFMADD231PS.BCST 88(CX), Z16, Z13
+	VFMADD231PS.BCST 92(CX), Z16, Z14
+	VPANDD           Z6, Z15, Z16
+	VCVTDQ2PS        Z16, Z16
+	VFMADD231PS.BCST 96(CX), Z16, Z11
+	VFMADD231PS.BCST 100(CX), Z16, Z12
+	VFMADD231PS.BCST 104(CX), Z16, Z13
+	VFMADD231PS.BCST 108(CX), Z16, Z14
+	VPSRLD           $0x1c, Z15, Z15
+	VCVTDQ2PS        Z15, Z15
+	VFMADD231PS.BCST 112(CX), Z15, Z11
+	VFMADD231PS.BCST 116(CX), Z15, Z12
+	VFMADD231PS.BCST 120(CX), Z15, Z13
+	VFMADD231PS.BCST 124(CX), Z15, Z14
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000080, CX
+	DECQ             SI
+	JNZ              chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Z11, Z7
+	VFMADD231PS (AX), Z12, Z8
+	VFMADD231PS (AX), Z13, Z9
+	VFMADD231PS (AX), Z14, Z10
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x10, DX
+	DECQ        BX
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Z7, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z8, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z9, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z10, (AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX5128x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+// Requires: AVX, AVX512F
+TEXT ·int4AVX5128x1(SB), NOSPLIT, $0-64
+	MOVQ         stream+0(FP), AX
+	MOVQ         panelBytes+8(FP), CX
+	MOVQ         x+16(FP), CX
+	MOVQ         sums+24(FP), DX
+	MOVQ         groups+48(FP), BX
+	VPBROADCASTD int4masks<>+0(SB), Z0
+	VPBROADCASTD int4masks<>+32(SB), Z1
+	VPBROADCASTD int4masks<>+64(SB), Z2
+	VPBROADCASTD int4masks<>+96(SB), Z3
+	VPBROADCASTD int4masks<>+128(SB), Z4
+	VPBROADCASTD int4masks<>+160(SB), Z5
+	VPBROADCASTD int4masks<>+192(SB), Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+
+group:
+	// acc = -zero · Σ_group x
+	VMOVUPS     (AX), Z15
+	VMULPS.BCST (DX), Z15, Z15
+	VMOVUPS     (AX), Z16
+	VMULPS.BCST 4(DX), Z16, Z16
+	VMOVUPS     (AX), Z17
+	VMULPS.BCST 8(DX), Z17, Z17
+	VMOVUPS     (AX), Z18
+	VMULPS.BCST 12(DX), Z18, Z18
+	VMOVUPS     (AX), Z19
+	VMULPS.BCST 16(DX), Z19, Z19
+	VMOVUPS     (AX), Z20
+	VMULPS.BCST 20(DX), Z20, Z20
+	VMOVUPS     (AX), Z21
+	VMULPS.BCST 24(DX), Z21, Z21
+	VMOVUPS     (AX), Z22
+	VMULPS.BCST 28(DX), Z22, Z22
+	ADDQ        $0x00000040, AX
+	MOVQ        groupChunks+56(FP), SI
+
+chunk:
+	// acc += code · x over the 8 columns of a chunk
+	VMOVDQU32        (AX), Z23
+	VPANDD           Z0, Z23, Z24
+	VCVTDQ2PS        Z24, Z24
+	VFMADD231PS.BCST (CX), Z24, Z15
+	VFMADD231PS.BCST 4(CX), Z24, Z16
+	VFMADD231PS.BCST 8(CX), Z24, Z17
+	VFMADD231PS.BCST 12(CX), Z24, Z18
+	VFMADD231PS.BCST 16(CX), Z24, Z19
+	VFMADD231PS.BCST 20(CX), Z24, Z20
+	VFMADD231PS.BCST 24(CX), Z24, Z21
+	VFMADD231PS.BCST 28(CX), Z24, Z22
+	VPANDD           Z1, Z23, Z24
+	VCVTDQ2PS        Z24, Z24
+	VFMADD231PS.BCST 32(CX), Z24, Z15
+	VFMADD231PS.BCST 36(CX), Z24, Z16
+	VFMADD231PS.BCST 40(CX), Z24, Z17
+	VFMADD231PS.BCST 44(CX), Z24, Z18
+	VFMADD231PS.BCST 48(CX), Z24, Z19
+	VFMADD231PS.BCST 52(CX), Z24, Z20
+	VFMADD231PS.BCST 56(CX), Z24, Z21
+	VFMADD231PS.BCST 60(CX), Z24, Z22
+	VPANDD           Z2, Z23, Z24
+	VCVTDQ2PS        Z24, Z24
+	VFMADD231PS.BCST 64(CX), Z24, Z15
+	VFMADD231PS.BCST 68(CX), Z24, Z16
+	VFMADD231PS.BCST 72(CX), Z24, Z17
+	VFMADD231PS.BCST 76(CX), Z24, Z18
+	VFMADD231PS.BCST 80(CX), Z24, Z19
+	VFMADD231PS.BCST 84(CX), Z24, Z20
+	VFMADD231PS.BCST 88(CX), Z24, Z21
+	VFMADD231PS.BCST 92(CX), Z24, Z22
+	VPANDD           Z3, Z23, Z24
+	VCVTDQ2PS        Z24, Z24
+	VFMADD231PS.BCST 96(CX), Z24, Z15
+	VFMADD231PS.BCST 100(CX), Z24, Z16
+	VFMADD231PS.BCST 104(CX), Z24, Z17
+	VFMADD231PS.BCST 108(CX), Z24, Z18
+	VFMADD231PS.BCST 112(CX), Z24, Z19
+	VFMADD231PS.BCST 116(CX), Z24, Z20
+	VFMADD231PS.BCST 120(CX), Z24, Z21
+	VFMADD231PS.BCST 124(CX), Z24, Z22
+	VPANDD           Z4, Z23, Z24
+	VCVTDQ2PS        Z24, Z24
+	VFMADD231PS.BCST 128(CX), Z24, Z15
+	VFMADD231PS.BCST 132(CX), Z24, Z16
+	VFMADD231PS.BCST 136(CX), Z24, Z17
+	VFMADD231PS.BCST 140(CX), Z24, Z18
+	VFMADD231PS.BCST 144(CX), Z24, Z19
+	VFMADD231PS.BCST 148(CX), Z24, Z20
+	VFMADD231PS.BCST 152(CX), Z24, Z21
+	VFMADD231PS.BCST 156(CX), Z24, Z22
+	VPANDD           Z5, Z23, Z24
+	VCVTDQ2PS        Z24, Z24
+	VFMADD231PS.BCST 160(CX), Z24, Z15
+	VFMADD231PS.BCST 164(CX), Z24, Z16
+	VFMADD231PS.BCST 168(CX), Z24, Z17
+	VFMADD231PS.BCST 172(CX), Z24, Z18
+	VFMADD231PS.BCST 176(CX), Z24, Z19
+	VFMADD231PS.BCST 180(CX), Z24, Z20
+	VFMADD231PS.BCST 184(CX), Z24, Z21
+	VFMADD231PS.BCST 188(CX), Z24, Z22
+	VPANDD           Z6, Z23, Z24
+	VCVTDQ2PS        Z24, Z24
+	VFMADD231PS.BCST 192(CX), Z24, Z15
+	VFMADD231PS.BCST 196(CX), Z24, Z16
+	VFMADD231PS.BCST 200(CX), Z24, Z17
+	VFMADD231PS.BCST 204(CX), Z24, Z18
+	VFMADD231PS.BCST 208(CX), Z24, Z19
+	VFMADD231PS.BCST 212(CX), Z24, Z20
+	VFMADD231PS.BCST 216(CX), Z24, Z21
+	VFMADD231PS.BCST 220(CX), Z24, Z22
+	VPSRLD           $0x1c, Z23, Z23
+	VCVTDQ2PS        Z23, Z23
+	VFMADD231PS.BCST 224(CX), Z23, Z15
+	VFMADD231PS.BCST 228(CX), Z23, Z16
+	VFMADD231PS.BCST 232(CX), Z23, Z17
+	VFMADD231PS.BCST 236(CX), Z23, Z18
+	VFMADD231PS.BCST 240(CX), Z23, Z19
+	VFMADD231PS.BCST 244(CX), Z23, Z20
+	VFMADD231PS.BCST 248(CX), Z23, Z21
+	VFMADD231PS.BCST 252(CX), Z23, Z22
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000100, CX
+	DECQ             SI
+	JNZ              chunk
+
+	// total += scale · acc
+	VFMADD231PS (AX), Z15, Z7
+	VFMADD231PS (AX), Z16, Z8
+	VFMADD231PS (AX), Z17, Z9
+	VFMADD231PS (AX), Z18, Z10
+	VFMADD231PS (AX), Z19, Z11
+	VFMADD231PS (AX), Z20, Z12
+	VFMADD231PS (AX), Z21, Z13
+	VFMADD231PS (AX), Z22, Z14
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x20, DX
+	DECQ        BX
+	JNZ         group
+	MOVQ        y+32(FP), AX
+	MOVQ        ldy+40(FP), CX
+	SHLQ        $0x02, CX
+	VMOVUPS     Z7, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z8, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z9, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z10, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z11, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z12, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z13, (AX)
+	ADDQ        CX, AX
+	VMOVUPS     Z14, (AX)
+	VZEROUPPER
+	RET
+
+// func int4AVX512Dequantize(stream *uint32, dst *float32, offsets *int32, groups int, groupChunks int)
+// Requires: AVX, AVX512F
+TEXT ·int4AVX512Dequantize(SB), NOSPLIT, $0-40
+	MOVQ         stream+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         offsets+16(FP), DX
+	MOVQ         groups+24(FP), BX
+	MOVQ         groupChunks+32(FP), SI
+	SHLQ         $0x06, SI
+	VPBROADCASTD int4masks<>+0(SB), Z0
+
+group:
+	VMOVUPS (AX), Z1
+	VMOVUPS 64(AX)(SI*1), Z2
+	ADDQ    $0x40, AX
+	MOVQ    groupChunks+32(FP), DI
+
+chunk:
+	VMOVDQU32 (AX), Z3
+	MOVLQSX   (DX), R8
+	VPANDD    Z0, Z3, Z4
+	VCVTDQ2PS Z4, Z4
+	VADDPS    Z1, Z4, Z4
+	VMULPS    Z2, Z4, Z4
+	VMOVUPS   Z4, (CX)(R8*1)
+	MOVLQSX   4(DX), R8
+	VPSRLD    $0x04, Z3, Z4
+	VPANDD    Z0, Z4, Z4
+	VCVTDQ2PS Z4, Z4
+	VADDPS    Z1, Z4, Z4
+	VMULPS    Z2, Z4, Z4
+	VMOVUPS   Z4, (CX)(R8*1)
+	MOVLQSX   8(DX), R8
+	VPSRLD    $0x08, Z3, Z4
+	VPANDD    Z0, Z4, Z4
+	VCVTDQ2PS Z4, Z4
+	VADDPS    Z1, Z4, Z4
+	VMULPS    Z2, Z4, Z4
+	VMOVUPS   Z4, (CX)(R8*1)
+	MOVLQSX   12(DX), R8
+	VPSRLD    $0x0c, Z3, Z4
+	VPANDD    Z0, Z4, Z4
+	VCVTDQ2PS Z4, Z4
+	VADDPS    Z1, Z4, Z4
+	VMULPS    Z2, Z4, Z4
+	VMOVUPS   Z4, (CX)(R8*1)
+	MOVLQSX   16(DX), R8
+	VPSRLD    $0x10, Z3, Z4
+	VPANDD    Z0, Z4, Z4
+	VCVTDQ2PS Z4, Z4
+	VADDPS    Z1, Z4, Z4
+	VMULPS    Z2, Z4, Z4
+	VMOVUPS   Z4, (CX)(R8*1)
+	MOVLQSX   20(DX), R8
+	VPSRLD    $0x14, Z3, Z4
+	VPANDD    Z0, Z4, Z4
+	VCVTDQ2PS Z4, Z4
+	VADDPS    Z1, Z4, Z4
+	VMULPS    Z2, Z4, Z4
+	VMOVUPS   Z4, (CX)(R8*1)
+	MOVLQSX   24(DX), R8
+	VPSRLD    $0x18, Z3, Z4
+	VPANDD    Z0, Z4, Z4
+	VCVTDQ2PS Z4, Z4
+	VADDPS    Z1, Z4, Z4
+	VMULPS    Z2, Z4, Z4
+	VMOVUPS   Z4, (CX)(R8*1)
+	MOVLQSX   28(DX), R8
+	VPSRLD    $0x1c, Z3, Z3
+	VCVTDQ2PS Z3, Z3
+	VADDPS    Z1, Z3, Z3
+	VMULPS    Z2, Z3, Z3
+	VMOVUPS   Z3, (CX)(R8*1)
+	ADDQ      $0x20, DX
+	ADDQ      $0x40, AX
+	DECQ      DI
+	JNZ       chunk
+	ADDQ      $0x40, AX
+	DECQ      BX
+	JNZ       group
+	VZEROUPPER
+	RET

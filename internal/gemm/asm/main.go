@@ -14,5 +14,8 @@ func main() {
 	avx2Tile.emit()
 	thinKernelsAVX2()
 	avx512Tile.emit()
+	int4MaskTable()
+	int4AVX2.emit()
+	int4AVX512.emit()
 	Generate()
 }
