@@ -127,8 +127,9 @@ func (w *Int4) Cols() int { return w.k }
 //
 // Up to int4MaxRows rows, each element of C is summed group by group, in
 // float32 with fused multiply-adds: -zero·Σx over the group's columns of
-// A, then code·x column by column in the order of the codes, and the
-// groups' sums times their scales are added up in order. Longer products
+// A plus code·x over its even columns in the order of the codes, code·x
+// over its odd columns apart, the two added, and the groups' sums times
+// their scales added up in order. Longer products
 // round as PackT(B).MatMul does.
 func (w *Int4) MatMul(c, a []float32, m int) {
 	n, k := w.n, w.k
@@ -279,7 +280,8 @@ func int4PanelsGo(m, panels int, stream []uint32, panelWords int, x, sums, y []f
 				var total float32
 				for g := range groups {
 					s := stream[p*panelWords+g*groupWords:]
-					acc := math.Float32frombits(s[l]) * sums[g*m+b]
+					// Even columns to acc[0], odd ones to acc[1].
+					acc := [2]float32{math.Float32frombits(s[l]) * sums[g*m+b], 0}
 					for c := range groupChunks {
 						word := s[(1+c)*int4Lanes+l]
 						for i := range 8 {
@@ -287,10 +289,10 @@ func int4PanelsGo(m, panels int, stream []uint32, panelWords int, x, sums, y []f
 							if i == 7 {
 								code = word >> 28
 							}
-							acc = fma(float32(code), x[((g*groupChunks+c)*8+i)*m+b], acc)
+							acc[i%2] = fma(float32(code), x[((g*groupChunks+c)*8+i)*m+b], acc[i%2])
 						}
 					}
-					total = fma(math.Float32frombits(s[(1+groupChunks)*int4Lanes+l]), acc, total)
+					total = fma(math.Float32frombits(s[(1+groupChunks)*int4Lanes+l]), acc[0]+acc[1], total)
 				}
 				y[b*ldy+p*int4Lanes+l] = total
 			}

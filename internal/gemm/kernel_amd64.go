@@ -170,14 +170,12 @@ func gemvRowsAVX2(c, a, b []float32, k, ldb int) {
 // decreasing m and panels.
 var (
 	int4AVX2 = []int4Kernel{
-		int4Asm(2, 1, int4AVX22x1),
-		int4Asm(1, 2, int4AVX21x2), int4Asm(1, 1, int4AVX21x1),
+		int4Asm(1, 1, int4AVX21x1),
 	}
 	int4AVX512 = []int4Kernel{
-		int4Asm(8, 1, int4AVX5128x1),
-		int4Asm(4, 2, int4AVX5124x2), int4Asm(4, 1, int4AVX5124x1),
+		int4Asm(4, 1, int4AVX5124x1),
 		int4Asm(3, 2, int4AVX5123x2), int4Asm(3, 1, int4AVX5123x1),
-		int4Asm(2, 4, int4AVX5122x4), int4Asm(2, 1, int4AVX5122x1),
+		int4Asm(2, 2, int4AVX5122x2), int4Asm(2, 1, int4AVX5122x1),
 		int4Asm(1, 4, int4AVX5121x4), int4Asm(1, 1, int4AVX5121x1),
 	}
 )

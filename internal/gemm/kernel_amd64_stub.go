@@ -193,26 +193,12 @@ func avx512Kernel11x32(kc int, a *float32, b *float32, c *float32, ldc int, accu
 //go:noescape
 func avx512Kernel12x32(kc int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
 
-// int4AVX21x2 sets y[b*ldy+r] for b < 1 and the 32 rows r of 2 panels
-// whose streams start at stream, panelBytes apart, from the nibble-scaled
-// interleaved x and the group sums of A (see int4.go). groups and groupChunks must be ≥ 1.
-//
-//go:noescape
-func int4AVX21x2(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-
 // int4AVX21x1 sets y[b*ldy+r] for b < 1 and the 16 rows r of 1 panels
 // whose streams start at stream, panelBytes apart, from the nibble-scaled
 // interleaved x and the group sums of A (see int4.go). groups and groupChunks must be ≥ 1.
 //
 //go:noescape
 func int4AVX21x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-
-// int4AVX22x1 sets y[b*ldy+r] for b < 2 and the 16 rows r of 1 panels
-// whose streams start at stream, panelBytes apart, from the nibble-scaled
-// interleaved x and the group sums of A (see int4.go). groups and groupChunks must be ≥ 1.
-//
-//go:noescape
-func int4AVX22x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
 
 // int4AVX2Dequantize writes the 16 rows of the panel whose stream starts at stream, column
 // j of the codes at dst + offsets[j] bytes (16 floats), as (code - zero)·scale.
@@ -235,12 +221,12 @@ func int4AVX5121x4(stream *uint32, panelBytes int, x *float32, sums *float32, y 
 //go:noescape
 func int4AVX5121x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
 
-// int4AVX5122x4 sets y[b*ldy+r] for b < 2 and the 64 rows r of 4 panels
+// int4AVX5122x2 sets y[b*ldy+r] for b < 2 and the 32 rows r of 2 panels
 // whose streams start at stream, panelBytes apart, from the nibble-scaled
 // interleaved x and the group sums of A (see int4.go). groups and groupChunks must be ≥ 1.
 //
 //go:noescape
-func int4AVX5122x4(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
+func int4AVX5122x2(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
 
 // int4AVX5122x1 sets y[b*ldy+r] for b < 2 and the 16 rows r of 1 panels
 // whose streams start at stream, panelBytes apart, from the nibble-scaled
@@ -263,26 +249,12 @@ func int4AVX5123x2(stream *uint32, panelBytes int, x *float32, sums *float32, y 
 //go:noescape
 func int4AVX5123x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
 
-// int4AVX5124x2 sets y[b*ldy+r] for b < 4 and the 32 rows r of 2 panels
-// whose streams start at stream, panelBytes apart, from the nibble-scaled
-// interleaved x and the group sums of A (see int4.go). groups and groupChunks must be ≥ 1.
-//
-//go:noescape
-func int4AVX5124x2(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-
 // int4AVX5124x1 sets y[b*ldy+r] for b < 4 and the 16 rows r of 1 panels
 // whose streams start at stream, panelBytes apart, from the nibble-scaled
 // interleaved x and the group sums of A (see int4.go). groups and groupChunks must be ≥ 1.
 //
 //go:noescape
 func int4AVX5124x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-
-// int4AVX5128x1 sets y[b*ldy+r] for b < 8 and the 16 rows r of 1 panels
-// whose streams start at stream, panelBytes apart, from the nibble-scaled
-// interleaved x and the group sums of A (see int4.go). groups and groupChunks must be ≥ 1.
-//
-//go:noescape
-func int4AVX5128x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
 
 // int4AVX512Dequantize writes the 16 rows of the panel whose stream starts at stream, column
 // j of the codes at dst + offsets[j] bytes (16 floats), as (code - zero)·scale.

@@ -37,7 +37,7 @@ type int4Kernels struct {
 var int4AVX2 = int4Kernels{
 	name: "int4AVX2", vecs: 2, vec: YMM,
 	zero:   func(x VecVirtual) { VXORPS(x, x, x) },
-	shapes: [][2]int{{1, 2}, {1, 1}, {2, 1}},
+	shapes: [][2]int{{1, 1}},
 }
 
 // int4AVX512: a panel is one ZMM vector; four panels keep four independent
@@ -46,7 +46,7 @@ var int4AVX512 = int4Kernels{
 	name: "int4AVX512", vecs: 1, vec: ZMM,
 	zero:   func(x VecVirtual) { VPXORD(x, x, x) },
 	avx512: true,
-	shapes: [][2]int{{1, 4}, {1, 1}, {2, 4}, {2, 1}, {3, 2}, {3, 1}, {4, 2}, {4, 1}, {8, 1}},
+	shapes: [][2]int{{1, 4}, {1, 1}, {2, 2}, {2, 1}, {3, 2}, {3, 1}, {4, 1}},
 }
 
 // int4Masks isolates nibble i of each dword, i < 7: eight dwords per mask.
@@ -75,9 +75,10 @@ func (f int4Kernels) emit() {
 // codes, the m rows interleaved (x[j*m+b], nibble-scaled), and sums each
 // group's plain sum of A's row b at sums[g*m+b].
 //
-// Per row of A and weight row, a group sums -zero·Σx and then code·x
-// column by column, in order; the groups' sums times their scales are
-// added in order of the groups.
+// Per row of A and weight row, a group sums -zero·Σx and then code·x over
+// its even columns, in order, code·x over its odd columns apart, and adds
+// the two; the groups' sums times their scales are added in order of the
+// groups.
 func (f int4Kernels) kernel(m, panels int) {
 	name := fmt.Sprintf("%s%dx%d", f.name, m, panels)
 	TEXT(name, NOSPLIT, "func(stream *uint32, panelBytes int, x, sums, y *float32, ldy, groups, groupChunks int)")
@@ -117,7 +118,9 @@ func (f int4Kernels) kernel(m, panels int) {
 		}
 		return a
 	}
-	total, acc := newAccs(), newAccs()
+	// Even and odd columns of a chunk go to two accumulators, which
+	// halves the chains of dependent multiply-adds.
+	total, acc, odd := newAccs(), newAccs(), newAccs()
 	for v := range total {
 		for b := range total[v] {
 			f.zero(total[v][b])
@@ -130,8 +133,11 @@ func (f int4Kernels) kernel(m, panels int) {
 	}
 
 	Label("group")
-	Comment("acc = -zero · Σ_group x")
+	Comment("acc = -zero · Σ_group x, odd = 0")
 	for b := 0; b < m; b++ {
+		for v := 0; v < nv; v++ {
+			f.zero(odd[v][b])
+		}
 		sum := Mem{Base: sums, Disp: 4 * b}
 		if f.avx512 {
 			for v := 0; v < nv; v++ {
@@ -176,10 +182,14 @@ func (f int4Kernels) kernel(m, panels int) {
 			}
 			VCVTDQ2PS(t, t)
 			for b := 0; b < m; b++ {
+				sum := acc[v][b]
+				if i%2 == 1 {
+					sum = odd[v][b]
+				}
 				if f.avx512 {
-					VFMADD231PS_BCST(Mem{Base: x, Disp: 4 * (i*m + b)}, t, acc[v][b])
+					VFMADD231PS_BCST(Mem{Base: x, Disp: 4 * (i*m + b)}, t, sum)
 				} else {
-					VFMADD231PS(xb[b], t, acc[v][b])
+					VFMADD231PS(xb[b], t, sum)
 				}
 			}
 		}
@@ -189,9 +199,10 @@ func (f int4Kernels) kernel(m, panels int) {
 	DECQ(chunks)
 	JNZ(LabelRef("chunk"))
 
-	Comment("total += scale · acc")
+	Comment("total += scale · (acc + odd)")
 	for v := 0; v < nv; v++ {
 		for b := 0; b < m; b++ {
+			VADDPS(odd[v][b], acc[v][b], acc[v][b])
 			VFMADD231PS(at(v), acc[v][b], total[v][b])
 		}
 	}
