@@ -67,7 +67,8 @@ var nibbleScale = [8]float32{1, 0x1p-4, 0x1p-8, 0x1p-12, 0x1p-16, 0x1p-20, 0x1p-
 // of A's columns, scale and zero [n×groups] with groups = ⌈k/groupLen⌉, and
 // perm (nil for the identity), which lists A's columns group by group:
 // column perm[j] belongs to group j/groupLen. groupLen must be a positive
-// multiple of 8. It panics if the slices do not hold the shape.
+// multiple of 8. perm is kept and must not change. It panics if the
+// slices do not hold the shape.
 func PackInt4(codes []uint8, scale, zero []float32, perm []int32, n, k, groupLen int) *Int4 {
 	groups := 0
 	if groupLen > 0 {
@@ -129,8 +130,8 @@ func (w *Int4) Cols() int { return w.k }
 // float32 with fused multiply-adds: -zero·Σx over the group's columns of
 // A plus code·x over its even columns in the order of the codes, code·x
 // over its odd columns apart, the two added, and the groups' sums times
-// their scales added up in order. Longer products
-// round as PackT(B).MatMul does.
+// their scales added up in order. Longer products round as
+// PackT(B).MatMul does.
 func (w *Int4) MatMul(c, a []float32, m int) {
 	n, k := w.n, w.k
 	checkDims("Int4.MatMul", len(c), len(a), n*k, m, n, k)
