@@ -270,33 +270,46 @@ var int4Go = []int4Kernel{
 	int4GoKernel(4, 1), int4GoKernel(3, 1), int4GoKernel(2, 1), int4GoKernel(1, 1),
 }
 
-// int4PanelsGo is the kernels' arithmetic written out: per lane and row
-// of A, the same operations in the same order, each multiply-add fused.
+// int4PanelsGo is the kernels' arithmetic written out, the 16 lanes of a
+// panel side by side: per lane and row of A the same operations in the
+// same order, the multiply-adds fused where the compiler fuses them (the
+// results then equal the assembly's, else they differ by rounding).
 func int4PanelsGo(m, panels int, stream []uint32, panelWords int, x, sums, y []float32, ldy, groups, groupChunks int) {
-	fma := func(a, b, c float32) float32 { return float32(math.FMA(float64(a), float64(b), float64(c))) }
 	groupWords := (2 + groupChunks) * int4Lanes
 	for p := range panels {
-		for l := range int4Lanes {
-			for b := range m {
-				var total float32
-				for g := range groups {
-					s := stream[p*panelWords+g*groupWords:]
-					// Even columns to acc[0], odd ones to acc[1].
-					acc := [2]float32{math.Float32frombits(s[l]) * sums[g*m+b], 0}
-					for c := range groupChunks {
-						word := s[(1+c)*int4Lanes+l]
-						for i := range 8 {
-							code := word & (0xF << (4 * i))
-							if i == 7 {
-								code = word >> 28
+		for b := range m {
+			var total [int4Lanes]float32
+			for g := range groups {
+				s := stream[p*panelWords+g*groupWords : p*panelWords+(g+1)*groupWords]
+				var even, odd [int4Lanes]float32
+				for l, z := range s[:int4Lanes] {
+					even[l] = math.Float32frombits(z) * sums[g*m+b]
+				}
+				for c := range groupChunks {
+					words := (*[int4Lanes]uint32)(s[(1+c)*int4Lanes:])
+					xs := x[(g*groupChunks+c)*8*m:]
+					for i := 0; i < 8; i += 2 {
+						xe, xo := xs[i*m+b], xs[(i+1)*m+b]
+						me, mo := uint32(0xF)<<(4*i), uint32(0xF)<<(4*(i+1))
+						if i == 6 {
+							for l, w := range words {
+								even[l] += float32(w&me) * xe
+								odd[l] += float32(w>>28) * xo
 							}
-							acc[i%2] = fma(float32(code), x[((g*groupChunks+c)*8+i)*m+b], acc[i%2])
+							continue
+						}
+						for l, w := range words {
+							even[l] += float32(w&me) * xe
+							odd[l] += float32(w&mo) * xo
 						}
 					}
-					total = fma(math.Float32frombits(s[(1+groupChunks)*int4Lanes+l]), acc[0]+acc[1], total)
 				}
-				y[b*ldy+p*int4Lanes+l] = total
+				scale := s[(1+groupChunks)*int4Lanes:]
+				for l := range total {
+					total[l] += math.Float32frombits(scale[l]) * (even[l] + odd[l])
+				}
 			}
+			copy(y[b*ldy+p*int4Lanes:], total[:])
 		}
 	}
 }
