@@ -2,7 +2,11 @@
 
 package gemm
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate go run -C asm . -out ../kernel_amd64.s -stubs ../kernel_amd64_stub.go -pkg gemm
 
@@ -170,6 +174,8 @@ func gemvRowsAVX2(c, a, b []float32, k, ldb int) {
 // decreasing m and panels.
 var (
 	int4AVX2 = []int4Kernel{
+		int4AsmHalves(3, int4AVX2Half3x1),
+		int4AsmHalves(2, int4AVX2Half2x1),
 		int4Asm(1, 1, int4AVX21x1),
 	}
 	int4AVX512 = []int4Kernel{
@@ -179,6 +185,18 @@ var (
 		int4Asm(1, 4, int4AVX5121x4), int4Asm(1, 1, int4AVX5121x1),
 	}
 )
+
+// int4AsmHalves wraps a kernel computing half a panel for m rows, which
+// it calls for either half.
+func int4AsmHalves(m int, f int4Func) int4Kernel {
+	const half = int4Lanes / 2
+	whole := func(stream *uint32, panelBytes int, x, sums, y *float32, ldy, groups, groupChunks int) {
+		f(stream, panelBytes, x, sums, y, ldy, groups, groupChunks)
+		f((*uint32)(unsafe.Add(unsafe.Pointer(stream), 4*half)), panelBytes, x, sums,
+			(*float32)(unsafe.Add(unsafe.Pointer(y), 4*half)), ldy, groups, groupChunks)
+	}
+	return int4Asm(m, 1, whole)
+}
 
 type int4Func func(stream *uint32, panelBytes int, x, sums, y *float32, ldy, groups, groupChunks int)
 

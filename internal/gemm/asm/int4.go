@@ -20,10 +20,11 @@ import (
 // scales the column of A that meets nibble i by 2^(-4i) (1 for nibble 7),
 // so each fused multiply-add sees code·x exactly.
 type int4Kernels struct {
-	name string
-	vecs int // vectors per panel of 16 lanes
-	vec  func() VecVirtual
-	zero func(x VecVirtual)
+	name     string
+	vecs     int // vectors per panel of 16 lanes: 1 for half-panel kernels
+	vecBytes int
+	vec      func() VecVirtual
+	zero     func(x VecVirtual)
 	// avx512 kernels keep the masks in registers and broadcast x from
 	// memory operands; AVX2 ones read the masks from memory and broadcast
 	// x into registers.
@@ -32,18 +33,26 @@ type int4Kernels struct {
 	shapes [][2]int
 }
 
-// int4AVX2: a panel is two YMM vectors; with 16 registers two panels fit
-// for one row of A, one panel for two.
+// int4AVX2: a panel is two YMM vectors.
 var int4AVX2 = int4Kernels{
-	name: "int4AVX2", vecs: 2, vec: YMM,
+	name: "int4AVX2", vecs: 2, vecBytes: 32, vec: YMM,
 	zero:   func(x VecVirtual) { VXORPS(x, x, x) },
 	shapes: [][2]int{{1, 1}},
+}
+
+// int4AVX2Half computes the 8 rows of one half of a panel, its stream and
+// output offset by 8 lanes for the upper half: with 16 YMM registers, up
+// to three rows of A fit then.
+var int4AVX2Half = int4Kernels{
+	name: "int4AVX2Half", vecs: 1, vecBytes: 32, vec: YMM,
+	zero:   func(x VecVirtual) { VXORPS(x, x, x) },
+	shapes: [][2]int{{3, 1}, {2, 1}},
 }
 
 // int4AVX512: a panel is one ZMM vector; four panels keep four independent
 // accumulator chains in flight for one row of A.
 var int4AVX512 = int4Kernels{
-	name: "int4AVX512", vecs: 1, vec: ZMM,
+	name: "int4AVX512", vecs: 1, vecBytes: 64, vec: ZMM,
 	zero:   func(x VecVirtual) { VPXORD(x, x, x) },
 	avx512: true,
 	shapes: [][2]int{{1, 4}, {1, 1}, {2, 2}, {2, 1}, {3, 2}, {3, 1}, {4, 1}},
@@ -65,7 +74,6 @@ func (f int4Kernels) emit() {
 	for _, s := range f.shapes {
 		f.kernel(s[0], s[1])
 	}
-	f.dequantize()
 }
 
 // kernel emits {name}{m}x{panels}. The stream of a panel holds, for each
@@ -106,7 +114,7 @@ func (f int4Kernels) kernel(m, panels int) {
 	}
 
 	nv := panels * f.vecs // vectors across the panels
-	vbytes := 64 / f.vecs
+	vbytes := f.vecBytes
 	// at is vector v's part of the 16 values at its panel's stream pointer.
 	at := func(v int) Mem { return Mem{Base: ptr[v/f.vecs], Disp: vbytes * (v % f.vecs)} }
 	newAccs := func() [][]VecVirtual {
@@ -216,7 +224,7 @@ func (f int4Kernels) kernel(m, panels int) {
 	SHLQ(U8(2), ldy)
 	for b := 0; b < m; b++ {
 		for v := 0; v < nv; v++ {
-			VMOVUPS(total[v][b], Mem{Base: y, Disp: vbytes * v})
+			VMOVUPS(total[v][b], Mem{Base: y, Disp: 64*(v/f.vecs) + vbytes*(v%f.vecs)})
 		}
 		if b < m-1 {
 			ADDQ(ldy, y)
@@ -252,7 +260,7 @@ func (f int4Kernels) dequantize() {
 	SHLQ(U8(6), scaleOff)
 	nibble := f.vec()
 	VPBROADCASTD(int4Masks, nibble)
-	vbytes := 64 / f.vecs
+	vbytes := f.vecBytes
 	negZero, scale, word := make([]VecVirtual, f.vecs), make([]VecVirtual, f.vecs), make([]VecVirtual, f.vecs)
 	for v := range negZero {
 		negZero[v], scale[v], word[v] = f.vec(), f.vec(), f.vec()
