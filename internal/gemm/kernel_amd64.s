@@ -4294,7 +4294,7 @@ DATA int4masks<>+220(SB)/4, $0x0f000000
 GLOBL int4masks<>(SB), RODATA|NOPTR, $224
 
 // func int4AVX21x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·int4AVX21x1(SB), NOSPLIT, $0-64
 	MOVQ   stream+0(FP), AX
 	MOVQ   panelBytes+8(FP), CX
@@ -4318,6 +4318,7 @@ chunk:
 	// acc += code · x over the 8 columns of a chunk
 	VMOVDQU      (AX), Y6
 	VMOVDQU      32(AX), Y7
+	PREFETCHT0   1024(AX)
 	VBROADCASTSS (CX), Y8
 	VPAND        int4masks<>+0(SB), Y6, Y9
 	VCVTDQ2PS    Y9, Y9
@@ -4397,7 +4398,7 @@ chunk:
 	RET
 
 // func int4AVX2Half3x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·int4AVX2Half3x1(SB), NOSPLIT, $0-64
 	MOVQ   stream+0(FP), AX
 	MOVQ   panelBytes+8(FP), CX
@@ -4425,6 +4426,7 @@ group:
 chunk:
 	// acc += code · x over the 8 columns of a chunk
 	VMOVDQU      (AX), Y9
+	PREFETCHT0   1024(AX)
 	VBROADCASTSS (CX), Y10
 	VBROADCASTSS 4(CX), Y11
 	VBROADCASTSS 8(CX), Y12
@@ -4517,7 +4519,7 @@ chunk:
 	RET
 
 // func int4AVX2Half2x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·int4AVX2Half2x1(SB), NOSPLIT, $0-64
 	MOVQ   stream+0(FP), AX
 	MOVQ   panelBytes+8(FP), CX
@@ -4541,6 +4543,7 @@ group:
 chunk:
 	// acc += code · x over the 8 columns of a chunk
 	VMOVDQU      (AX), Y6
+	PREFETCHT0   1024(AX)
 	VBROADCASTSS (CX), Y7
 	VBROADCASTSS 4(CX), Y8
 	VPAND        int4masks<>+0(SB), Y6, Y9
@@ -4613,7 +4616,7 @@ chunk:
 	RET
 
 // func int4AVX5121x4(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·int4AVX5121x4(SB), NOSPLIT, $0-64
 	MOVQ         stream+0(FP), AX
 	MOVQ         panelBytes+8(FP), CX
@@ -4661,6 +4664,10 @@ chunk:
 	VMOVDQU32        (DI), Z20
 	VMOVDQU32        (R8), Z21
 	VMOVDQU32        (CX), Z22
+	PREFETCHT0       1024(AX)
+	PREFETCHT0       1024(DI)
+	PREFETCHT0       1024(R8)
+	PREFETCHT0       1024(CX)
 	VPANDD           Z0, Z19, Z23
 	VCVTDQ2PS        Z23, Z23
 	VFMADD231PS.BCST (DX), Z23, Z11
@@ -4792,7 +4799,7 @@ chunk:
 	RET
 
 // func int4AVX5121x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·int4AVX5121x1(SB), NOSPLIT, $0-64
 	MOVQ         stream+0(FP), AX
 	MOVQ         panelBytes+8(FP), CX
@@ -4819,6 +4826,7 @@ group:
 chunk:
 	// acc += code · x over the 8 columns of a chunk
 	VMOVDQU32        (AX), Z10
+	PREFETCHT0       1024(AX)
 	VPANDD           Z0, Z10, Z11
 	VCVTDQ2PS        Z11, Z11
 	VFMADD231PS.BCST (CX), Z11, Z8
@@ -4863,7 +4871,7 @@ chunk:
 	RET
 
 // func int4AVX5122x2(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·int4AVX5122x2(SB), NOSPLIT, $0-64
 	MOVQ         stream+0(FP), AX
 	MOVQ         panelBytes+8(FP), CX
@@ -4905,6 +4913,8 @@ chunk:
 	// acc += code · x over the 8 columns of a chunk
 	VMOVDQU32        (AX), Z19
 	VMOVDQU32        (CX), Z20
+	PREFETCHT0       1024(AX)
+	PREFETCHT0       1024(CX)
 	VPANDD           Z0, Z19, Z21
 	VCVTDQ2PS        Z21, Z21
 	VFMADD231PS.BCST (DX), Z21, Z11
@@ -5001,7 +5011,7 @@ chunk:
 	RET
 
 // func int4AVX5122x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·int4AVX5122x1(SB), NOSPLIT, $0-64
 	MOVQ         stream+0(FP), AX
 	MOVQ         panelBytes+8(FP), CX
@@ -5032,6 +5042,7 @@ group:
 chunk:
 	// acc += code · x over the 8 columns of a chunk
 	VMOVDQU32        (AX), Z13
+	PREFETCHT0       1024(AX)
 	VPANDD           Z0, Z13, Z14
 	VCVTDQ2PS        Z14, Z14
 	VFMADD231PS.BCST (CX), Z14, Z9
@@ -5088,7 +5099,7 @@ chunk:
 	RET
 
 // func int4AVX5123x2(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·int4AVX5123x2(SB), NOSPLIT, $0-64
 	MOVQ         stream+0(FP), AX
 	MOVQ         panelBytes+8(FP), CX
@@ -5138,6 +5149,8 @@ chunk:
 	// acc += code · x over the 8 columns of a chunk
 	VMOVDQU32        (AX), Z25
 	VMOVDQU32        (CX), Z26
+	PREFETCHT0       1024(AX)
+	PREFETCHT0       1024(CX)
 	VPANDD           Z0, Z25, Z27
 	VCVTDQ2PS        Z27, Z27
 	VFMADD231PS.BCST (DX), Z27, Z13
@@ -5257,7 +5270,7 @@ chunk:
 	RET
 
 // func int4AVX5123x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·int4AVX5123x1(SB), NOSPLIT, $0-64
 	MOVQ         stream+0(FP), AX
 	MOVQ         panelBytes+8(FP), CX
@@ -5292,6 +5305,7 @@ group:
 chunk:
 	// acc += code · x over the 8 columns of a chunk
 	VMOVDQU32        (AX), Z16
+	PREFETCHT0       1024(AX)
 	VPANDD           Z0, Z16, Z17
 	VCVTDQ2PS        Z17, Z17
 	VFMADD231PS.BCST (CX), Z17, Z10
@@ -5360,7 +5374,7 @@ chunk:
 	RET
 
 // func int4AVX5124x1(stream *uint32, panelBytes int, x *float32, sums *float32, y *float32, ldy int, groups int, groupChunks int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·int4AVX5124x1(SB), NOSPLIT, $0-64
 	MOVQ         stream+0(FP), AX
 	MOVQ         panelBytes+8(FP), CX
@@ -5399,6 +5413,7 @@ group:
 chunk:
 	// acc += code · x over the 8 columns of a chunk
 	VMOVDQU32        (AX), Z19
+	PREFETCHT0       1024(AX)
 	VPANDD           Z0, Z19, Z20
 	VCVTDQ2PS        Z20, Z20
 	VFMADD231PS.BCST (CX), Z20, Z11

@@ -58,6 +58,10 @@ var int4AVX512 = int4Kernels{
 	shapes: [][2]int{{1, 4}, {1, 1}, {2, 2}, {2, 1}, {3, 2}, {3, 1}, {4, 1}},
 }
 
+// int4Prefetch is how far ahead of its reads a kernel prefetches each
+// panel's stream, in bytes.
+const int4Prefetch = 1024
+
 // int4Masks isolates nibble i of each dword, i < 7: eight dwords per mask.
 var int4Masks Mem
 
@@ -169,6 +173,9 @@ func (f int4Kernels) kernel(m, panels int) {
 	for v := range words {
 		words[v] = f.vec()
 		f.load(at(v), words[v])
+	}
+	for _, p := range ptr {
+		PREFETCHT0(Mem{Base: p, Disp: int4Prefetch})
 	}
 	for i := 0; i < 8; i++ {
 		xb := make([]VecVirtual, m) // AVX2 has no broadcast operands
