@@ -217,7 +217,7 @@ func TestPackInt4Panics(t *testing.T) {
 // packing of the same weight, in GMAC/s.
 func BenchmarkInt4(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, s := range []struct{ m, n, k int }{{1, 1024, 384}, {4, 1024, 384}, {8, 1024, 384}, {16, 1024, 384}, {65, 1024, 384}, {512, 1024, 384}} {
+	for _, s := range []struct{ m, n, k int }{{1, 1024, 384}, {2, 1024, 384}, {4, 1024, 384}, {8, 1024, 384}, {16, 1024, 384}, {65, 1024, 384}, {512, 1024, 384}} {
 		w := randInt4(r, s.n, s.k, 128, true)
 		q := PackInt4(w.codes, w.scale, w.zero, w.perm, s.n, s.k, 128)
 		p := PackT(w.dequantize(), s.n, s.k)
