@@ -16,10 +16,20 @@ func (cpu) NewLinear(w []float32, out, in int) (Linear, error) {
 	return cpuLinear{gemm.PackT(w, out, in)}, nil
 }
 
-// NewQuantLinear dequantizes: the CPU's products run in float32.
+// NewQuantLinear keeps 4-bit weights packed (gemm.Int4): products of a
+// few rows are computed from the codes, longer ones with the weight
+// dequantized on the fly, rounded as the float32 linear of q.Dequantize()
+// rounds. Other weights are dequantized into a float32 linear.
 func (c cpu) NewQuantLinear(q QuantWeight) (Linear, error) {
 	if err := q.check(); err != nil {
 		return nil, err
+	}
+	if perm, groupLen, ok := q.groupOrder(); ok && q.Bits == 4 && groupLen%8 == 0 {
+		zero := make([]float32, len(q.Zero))
+		for i, z := range q.Zero {
+			zero[i] = float32(z)
+		}
+		return cpuInt4Linear{gemm.PackInt4(q.Q, q.Scale, zero, perm, q.Out, q.In, groupLen)}, nil
 	}
 	return c.NewLinear(q.Dequantize(), q.Out, q.In)
 }
@@ -54,6 +64,13 @@ type cpuLinear struct{ p *gemm.Packed }
 func (l cpuLinear) MatMul(dst, x []float32, rows int) { l.p.MatMul(dst, x, rows) }
 func (cpuLinear) Err() error                          { return nil }
 func (cpuLinear) Release()                            {}
+
+// cpuInt4Linear is a 4-bit weight packed for internal/gemm.
+type cpuInt4Linear struct{ w *gemm.Int4 }
+
+func (l cpuInt4Linear) MatMul(dst, x []float32, rows int) { l.w.MatMul(dst, x, rows) }
+func (cpuInt4Linear) Err() error                          { return nil }
+func (cpuInt4Linear) Release()                            {}
 
 // gramChunk is the number of rows of H computed per product in Add,
 // bounding its float32 scratch to gramChunk×n values.

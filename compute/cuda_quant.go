@@ -1,11 +1,6 @@
 package compute
 
-import (
-	"cmp"
-	"slices"
-
-	"github.com/qtk-dev/qtk/internal/cuda"
-)
+import "github.com/qtk-dev/qtk/internal/cuda"
 
 // gpuQuantLinear is a 4-bit weight resident on the device, packed for the
 // kernels of internal/cuda: products of up to cuda.Int4MaxRows rows read
@@ -43,38 +38,20 @@ type int4Packing struct {
 // bit widths, widths not a multiple of 32, groups of other lengths than
 // GroupSize.
 func packInt4(q *QuantWeight) (int4Packing, bool) {
-	groups := q.Groups()
-	groupLen := q.GroupSize
-	if groups == 1 {
-		groupLen = q.In
-	}
-	if q.Bits != 4 || !cuda.Int4Fits(q.In, groupLen) || groups != (q.In+groupLen-1)/groupLen {
+	perm, groupLen, ok := q.groupOrder()
+	if !ok || q.Bits != 4 || !cuda.Int4Fits(q.In, groupLen) {
 		return int4Packing{}, false
 	}
-	order := make([]int, q.In)
-	for c := range order {
-		order[c] = c
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(q.GIdx[a], q.GIdx[b]) })
-	p := int4Packing{groupLen: groupLen}
-	identity := true
-	for j, c := range order {
-		if int(q.GIdx[c]) != j/groupLen {
-			return int4Packing{}, false
-		}
-		identity = identity && c == j
-	}
-	if !identity {
-		p.perm = make([]int32, q.In)
-		for j, c := range order {
-			p.perm[j] = int32(c)
-		}
-	}
+	p := int4Packing{groupLen: groupLen, perm: perm}
 	words := q.In / 8
 	p.codes = make([]int32, q.Out*words)
 	for r := range q.Out {
 		row := q.Q[r*q.In : (r+1)*q.In]
-		for j, c := range order {
+		for j := range q.In {
+			c := j
+			if perm != nil {
+				c = int(perm[j])
+			}
 			p.codes[r*words+j/8] |= int32(uint32(row[c]) << (4 * (j % 8)))
 		}
 	}

@@ -1,6 +1,10 @@
 package compute
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
 
 // QuantWeight is a linear layer's weight W[out×in] stored as unsigned
 // integers in groups of input channels, each group of a row with its own
@@ -68,4 +72,36 @@ func (w *QuantWeight) Dequantize() []float32 {
 		}
 	}
 	return d
+}
+
+// groupOrder returns the input channels sorted by group, keeping their
+// order within a group (nil when that is the identity), and the channels of
+// a group. It reports false unless, in that order, the groups are runs of
+// groupLen channels (the last one possibly shorter), which holds for
+// act-order weights too.
+func (w *QuantWeight) groupOrder() (order []int32, groupLen int, ok bool) {
+	groups := w.Groups()
+	groupLen = w.GroupSize
+	if groups == 1 {
+		groupLen = w.In
+	}
+	if groupLen <= 0 || groups != (w.In+groupLen-1)/groupLen {
+		return nil, 0, false
+	}
+	order = make([]int32, w.In)
+	for c := range order {
+		order[c] = int32(c)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(w.GIdx[a], w.GIdx[b]) })
+	identity := true
+	for j, c := range order {
+		if int(w.GIdx[c]) != j/groupLen {
+			return nil, 0, false
+		}
+		identity = identity && int(c) == j
+	}
+	if identity {
+		order = nil
+	}
+	return order, groupLen, true
 }

@@ -297,3 +297,38 @@ func TestQuantGEMVReplayed(t *testing.T) {
 		t.Error("the replayed GEMV differs from the launched one")
 	}
 }
+
+// TestCPUQuantLinearLongProducts: beyond the few rows multiplied from the
+// codes, the CPU's quantized linear gives the products of the float32
+// linear of the dequantized weight bit for bit (perplexities do not move).
+func TestCPUQuantLinearLongProducts(t *testing.T) {
+	for _, tc := range quantCases {
+		name := fmt.Sprintf("%dx%d/%dbit/g%d/act%v", tc.out, tc.in, tc.bits, tc.groupSize, tc.actOrder)
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(tc.in), uint64(tc.out)))
+			q := randQuant(rng, tc.out, tc.in, tc.bits, tc.groupSize, tc.actOrder)
+			l, err := CPU.NewQuantLinear(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Groups must be whole words of 8 codes.
+			fits := tc.bits == 4 && tc.in%8 == 0 && (tc.groupSize == -1 || tc.groupSize%8 == 0)
+			if _, packed := l.(cpuInt4Linear); packed != fits {
+				t.Errorf("held as %T; packed: want %v", l, fits)
+			}
+			f, err := CPU.NewLinear(q.Dequantize(), q.Out, q.In)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rows := range []int{9, 17, 64} {
+				x := randn(rng, rows*tc.in)
+				got, want := make([]float32, rows*tc.out), make([]float32, rows*tc.out)
+				l.MatMul(got, x, rows)
+				f.MatMul(want, x, rows)
+				if !slices.Equal(got, want) {
+					t.Errorf("%d rows: differs from the float32 linear", rows)
+				}
+			}
+		})
+	}
+}

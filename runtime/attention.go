@@ -83,6 +83,17 @@ func attendGroup(cfg *model.Config, g int, qkv, out []float32, n, past int, keys
 	}
 }
 
+// minParallelAttention is the least attention work, in multiply-adds,
+// worth more than one goroutine: starting and waking one costs several
+// µs, more than a decoding step's attention over a short history.
+const minParallelAttention = 1 << 20
+
+// attentionWork is the multiply-adds of attending n new rows over a
+// history of total positions (scores and weighted values).
+func attentionWork(cfg *model.Config, n, total int) int {
+	return 2 * n * total * cfg.HeadDim * cfg.NumHeads
+}
+
 // parallelFor calls fn(worker, item) for every item in [0, items), on up to
 // workers goroutines; each worker index is used by one goroutine at a time.
 func parallelFor(items, workers int, fn func(worker, item int)) {

@@ -97,9 +97,13 @@ func (kv contiguousKV) attend(qkv, out []float32, n int, sc *scratch) {
 			copy(kv.values[at:at+hd], row[qDim+kvDim+g*hd:qDim+kvDim+(g+1)*hd])
 		}
 	}
-	// One worker per KV head.
+	// One worker per KV head, unless the work is too small to share.
+	workers := cfg.NumKVHeads
+	if attentionWork(cfg, n, kv.past+n) < minParallelAttention {
+		workers = 1
+	}
 	bufs := sc.attentionWorkers(cfg.NumKVHeads)
-	parallelFor(cfg.NumKVHeads, cfg.NumKVHeads, func(_, g int) {
+	parallelFor(cfg.NumKVHeads, workers, func(_, g int) {
 		head := kv.keys[g*kv.maxLen*hd : (g+1)*kv.maxLen*hd]
 		vals := kv.values[g*kv.maxLen*hd : (g+1)*kv.maxLen*hd]
 		attendGroup(cfg, g, qkv, out, n, kv.past, head, vals, &bufs[g])

@@ -133,7 +133,13 @@ func (pl pagedLayer) attend(qkv, out []float32, n int, sc *scratch) {
 		}
 		at += len(c.Tokens)
 	}
-	workers := goruntime.GOMAXPROCS(0)
+	workers, work := goruntime.GOMAXPROCS(0), 0
+	for _, c := range pl.chunks {
+		work += attentionWork(cfg, len(c.Tokens), c.Pos+len(c.Tokens))
+	}
+	if work < minParallelAttention {
+		workers = 1
+	}
 	bufs := sc.attentionWorkers(workers)
 	groups := cfg.NumKVHeads
 	parallelFor(len(pl.chunks)*groups, workers, func(w, item int) {

@@ -12,6 +12,11 @@
 // Products with one or a few rows of A (decoding) skip the packing and
 // stream B once.
 //
+// Int4 holds a weight as 4-bit codes with a scale and zero point per group
+// of columns (GPTQ, AWQ): products of a few rows are computed from the
+// codes, one weight row per vector lane; longer ones dequantize into a
+// float32 packing and round exactly as PackT's products.
+//
 // Products above a small size are split over runtime.GOMAXPROCS(0)
 // goroutines, run by long-lived workers the package starts on first use.
 // Each element of C is summed in an order fixed by the kernels and the

@@ -2,7 +2,11 @@
 
 package gemm
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate go run -C asm . -out ../kernel_amd64.s -stubs ../kernel_amd64_stub.go -pkg gemm
 
@@ -16,6 +20,9 @@ var avx2Kernels = kernels{
 	gemvPacked: gemvPackedAVX2,
 	dots:       dotsAVX2,
 	gemvRows:   gemvRowsAVX2,
+	int4:       int4AVX2,
+
+	int4Dequantize: int4DequantizeAVX2,
 }
 
 // avx512Kernels differ from avx2Kernels in the tile, 12×32 in 24 ZMM
@@ -29,6 +36,9 @@ var avx512Kernels = kernels{
 	gemvPacked: gemvPacked32AVX2,
 	dots:       dotsAVX2,
 	gemvRows:   gemvRowsAVX2,
+	int4:       int4AVX512,
+
+	int4Dequantize: int4DequantizeAVX512,
 }
 
 func asmKernels() []*kernels {
@@ -158,4 +168,72 @@ func gemvRowsAVX2(c, a, b []float32, k, ldb int) {
 	if j < n {
 		gemvRowsGo(c[j:], a, b[j:], k, ldb)
 	}
+}
+
+// int4AVX2 and int4AVX512 list the kernels of asm/int4.go for Int4, by
+// decreasing m and panels.
+var (
+	int4AVX2 = []int4Kernel{
+		int4AsmHalves(3, int4AVX2Half3x1),
+		int4AsmHalves(2, int4AVX2Half2x1),
+		int4Asm(1, 1, int4AVX21x1),
+	}
+	int4AVX512 = []int4Kernel{
+		int4Asm(4, 1, int4AVX5124x1),
+		int4Asm(3, 2, int4AVX5123x2), int4Asm(3, 1, int4AVX5123x1),
+		int4Asm(2, 2, int4AVX5122x2), int4Asm(2, 1, int4AVX5122x1),
+		int4Asm(1, 4, int4AVX5121x4), int4Asm(1, 1, int4AVX5121x1),
+	}
+)
+
+// int4AsmHalves wraps a kernel computing half a panel for m rows, which
+// it calls for either half.
+func int4AsmHalves(m int, f int4Func) int4Kernel {
+	const half = int4Lanes / 2
+	whole := func(stream *uint32, panelBytes int, x, sums, y *float32, ldy, groups, groupChunks int) {
+		f(stream, panelBytes, x, sums, y, ldy, groups, groupChunks)
+		f((*uint32)(unsafe.Add(unsafe.Pointer(stream), 4*half)), panelBytes, x, sums,
+			(*float32)(unsafe.Add(unsafe.Pointer(y), 4*half)), ldy, groups, groupChunks)
+	}
+	return int4Asm(m, 1, whole)
+}
+
+type int4Func func(stream *uint32, panelBytes int, x, sums, y *float32, ldy, groups, groupChunks int)
+
+// int4Asm wraps an assembly kernel computing panels panels for m rows.
+func int4Asm(m, panels int, f int4Func) int4Kernel {
+	return int4Kernel{m: m, panels: panels, run: func(stream []uint32, panelWords int, x, sums, y []float32, ldy, groups, groupChunks int) {
+		if groups < 1 || groupChunks < 1 {
+			panic("gemm: int4 kernel without columns")
+		}
+		_ = stream[panels*panelWords-1]
+		_ = x[groups*groupChunks*8*m-1]
+		_ = sums[groups*m-1]
+		_ = y[(m-1)*ldy+panels*int4Lanes-1]
+		f(&stream[0], 4*panelWords, &x[0], &sums[0], &y[0], ldy, groups, groupChunks)
+	}}
+}
+
+func int4DequantizeAVX2(stream []uint32, dst []float32, offsets []int32, groups, groupChunks int) {
+	int4DequantizeAsm(int4AVX2Dequantize, stream, dst, offsets, groups, groupChunks)
+}
+
+func int4DequantizeAVX512(stream []uint32, dst []float32, offsets []int32, groups, groupChunks int) {
+	int4DequantizeAsm(int4AVX512Dequantize, stream, dst, offsets, groups, groupChunks)
+}
+
+// int4DequantizeAsm checks every offset the assembly will write at.
+func int4DequantizeAsm(f func(stream *uint32, dst *float32, offsets *int32, groups, groupChunks int),
+	stream []uint32, dst []float32, offsets []int32, groups, groupChunks int) {
+	if groups < 1 || groupChunks < 1 {
+		panic("gemm: int4 panel without columns")
+	}
+	_ = stream[groups*(2+groupChunks)*int4Lanes-1]
+	offsets = offsets[:groups*groupChunks*8]
+	for _, o := range offsets {
+		if o < 0 || o%4 != 0 || int(o)/4+int4Lanes > len(dst) {
+			panic("gemm: int4 dequantization out of its panel")
+		}
+	}
+	f(&stream[0], &dst[0], &offsets[0], groups, groupChunks)
 }

@@ -10,6 +10,9 @@ var goKernels = kernels{
 	gemvPacked: gemvPackedGo,
 	dots:       dotsGo,
 	gemvRows:   gemvRowsGo,
+	int4:       int4Go,
+
+	int4Dequantize: int4DequantizeGo,
 }
 
 // tileGo computes the tile in 2×4 blocks whose eight sums stay in registers.

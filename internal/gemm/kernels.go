@@ -22,6 +22,15 @@ type kernels struct {
 
 	// gemvRows sets c[j] = Σ_p a[p]·b[p*ldb+j] for j < len(c), p < k.
 	gemvRows func(c, a, b []float32, k, ldb int)
+
+	// int4 are the kernels of Int4's products from the codes, by
+	// decreasing m and then decreasing panels; for each m there is one with
+	// a single panel.
+	int4 []int4Kernel
+
+	// int4Dequantize widens a panel of an Int4's codes into a panel of
+	// the float32 packing (see int4DequantizeGo).
+	int4Dequantize func(stream []uint32, dst []float32, offsets []int32, groups, groupChunks int)
 }
 
 // active holds the fastest kernels this CPU supports. Tests switch it to

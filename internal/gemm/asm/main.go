@@ -10,9 +10,15 @@ import (
 )
 
 func main() {
-	ConstraintExpr("!purego")
+	ConstraintExpr("amd64,!purego")
 	avx2Tile.emit()
 	thinKernelsAVX2()
 	avx512Tile.emit()
+	int4MaskTable()
+	int4AVX2.emit()
+	int4AVX2Half.emit()
+	int4AVX512.emit()
+	int4AVX2.dequantize()
+	int4AVX512.dequantize()
 	Generate()
 }
