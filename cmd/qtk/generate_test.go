@@ -1,18 +1,26 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 // TestGenerateSpeculative checks that a draft model leaves greedy output
-// unchanged.
+// unchanged: the model drafting for itself, and its 4-bit RTN checkpoint
+// (self-speculation, its weights held packed on the CPU).
 func TestGenerateSpeculative(t *testing.T) {
-	out, err := run(t, "", "generate", tinyLlama, "-p", "The history of the city", "-n", "8", "--json", "--draft", tinyLlama, "--draft-tokens", "3")
-	if err != nil {
+	int4 := filepath.Join(t.TempDir(), "tiny-rtn")
+	if _, err := run(t, "", "quantize", "rtn", tinyLlama, "-o", int4, "--quiet"); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, `"ids":[433,263,2321,672,83,411,401,30]`) {
-		t.Fatalf("output %s", out)
+	for _, draft := range []string{tinyLlama, int4} {
+		out, err := run(t, "", "generate", tinyLlama, "-p", "The history of the city", "-n", "8", "--json", "--draft", draft, "--draft-tokens", "3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, `"ids":[433,263,2321,672,83,411,401,30]`) {
+			t.Errorf("draft %s: output %s", filepath.Base(draft), out)
+		}
 	}
 }
