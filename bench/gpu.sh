@@ -24,7 +24,8 @@
 #   awq    AWQ's device steps against the host's (bin/compute.test, and
 #          bin/awq.test where built) and the time of each part of AWQ on a
 #          Llama-2-7B-shaped layer (BenchmarkAWQLayer)
-#   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes
+#   gemv   the 4-bit GEMV benchmark (decode, batch 1) at Llama-2-7B's shapes,
+#          beside the same bytes read without arithmetic (read)
 #   gemvvariants  the GEMV kernels against the float64 product (tests, chained
 #          products with programmatic dependent launch), then timed beside
 #          int4_gemv_1 at those shapes, graph replay, plain and with PDL (/pdl)
@@ -167,7 +168,7 @@ for stage in $stages; do
 		;;
 	gemv)
 		run "int4 gemv benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMV -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
-		grep -E "GB/s|device-to-device" "$log" | tail -7 | tee -a "$summary"
+		grep -E "GB/s|device-to-device" "$log" | tail -10 | tee -a "$summary"
 		;;
 	gemvvariants)
 		run "int4 gemv variants tests (GPU vs float64)" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'QuantGEMVVariants|QuantGEMVChained|QuantLinear'

@@ -20,7 +20,9 @@ const gemvWorkingSet = 512 << 20
 // (launch), and replayed from a recorded graph (graph), which leaves out
 // the host's cost of launching. It reports the bytes moved per second
 // (codes, scales and zero points, x and y) and their fraction of the
-// device-to-device copy bandwidth measured alongside.
+// device-to-device copy bandwidth measured alongside. read is the
+// ceiling: as many bytes a call, read without arithmetic by
+// cuda.Ctx.ReadStream and replayed the same way.
 func BenchmarkQuantGEMV(b *testing.B) {
 	g, copyRate := openGEMVBench(b)
 	for _, sh := range gemvShapes {
@@ -35,9 +37,54 @@ func BenchmarkQuantGEMV(b *testing.B) {
 				return nil
 			}
 			b.Run("launch", func(b *testing.B) { benchLaunched(b, g, f, gemv, copyRate) })
-			b.Run("graph", func(b *testing.B) { benchReplayed(b, g, f, gemv, copyRate) })
+			b.Run("graph", func(b *testing.B) { benchReplayed(b, g, len(f.ls), f.bytesPerCall, gemv, copyRate) })
+			b.Run("read", func(b *testing.B) { benchReadStream(b, g, f.bytesPerCall, copyRate) })
 		})
 	}
+}
+
+// benchReadStream times cuda.Ctx.ReadStream over bytes a call (rounded up
+// to 16), rotating through copies that cover gemvWorkingSet, replayed from
+// a recorded graph as benchReplayed replays products.
+func benchReadStream(b *testing.B, g *gpu, bytes int, copyRate float64) {
+	bytes = (bytes + 15) / 16 * 16
+	bufs := make([]cuda.Buffer, max(2, (gemvWorkingSet+bytes-1)/bytes))
+	var sink cuda.Buffer
+	err := g.dev.Do(func(c *cuda.Ctx) error {
+		var err error
+		if sink, err = c.Alloc(4 * cuda.ReadStreamBlocks); err != nil {
+			return err
+		}
+		for i := range bufs {
+			if bufs[i], err = c.Alloc(bytes); err != nil {
+				return err
+			}
+			if err := c.Zero(bufs[i], bytes/4); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	b.Cleanup(func() {
+		g.dev.Do(func(c *cuda.Ctx) error {
+			for _, buf := range bufs {
+				c.Free(buf)
+			}
+			return c.Free(sink)
+		})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	read := func(c *cuda.Ctx, calls int) error {
+		for i := range calls {
+			if err := c.ReadStream(sink, bufs[i%len(bufs)], bytes); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	benchReplayed(b, g, len(bufs), bytes, read, copyRate)
 }
 
 // gemvShapes are Llama-2-7B's projection shapes [out×in].
@@ -121,12 +168,13 @@ func benchLaunched(b *testing.B, g *gpu, f *gemvFixture, gemv func(c *cuda.Ctx, 
 	reportGEMV(b, b.N, f.bytesPerCall, copyRate)
 }
 
-// benchReplayed times at least b.N products replayed from a recorded graph
-// of one product per copy of the weight.
-func benchReplayed(b *testing.B, g *gpu, f *gemvFixture, gemv func(c *cuda.Ctx, calls int) error, copyRate float64) {
+// benchReplayed times at least b.N products of bytesPerCall each,
+// replayed from a recorded graph of one call to gemv per copy of the
+// weight.
+func benchReplayed(b *testing.B, g *gpu, copies, bytesPerCall int, gemv func(c *cuda.Ctx, calls int) error, copyRate float64) {
 	calls := 0
 	err := g.dev.Do(func(c *cuda.Ctx) error {
-		graph, err := c.Record(func() error { return gemv(c, len(f.ls)) })
+		graph, err := c.Record(func() error { return gemv(c, copies) })
 		if err != nil {
 			return err
 		}
@@ -138,7 +186,7 @@ func benchReplayed(b *testing.B, g *gpu, f *gemvFixture, gemv func(c *cuda.Ctx, 
 			return err
 		}
 		b.ResetTimer()
-		for ; calls < b.N; calls += len(f.ls) {
+		for ; calls < b.N; calls += copies {
 			if err := c.Replay(graph); err != nil {
 				return err
 			}
@@ -150,7 +198,7 @@ func benchReplayed(b *testing.B, g *gpu, f *gemvFixture, gemv func(c *cuda.Ctx, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	reportGEMV(b, calls, f.bytesPerCall, copyRate)
+	reportGEMV(b, calls, bytesPerCall, copyRate)
 }
 
 // reportGEMV reports the rate of calls products of bytesPerCall each over

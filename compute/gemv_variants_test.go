@@ -179,10 +179,10 @@ func benchVariants(b *testing.B, g *gpu, f *gemvFixture, names []string, copyRat
 		}
 		b.Run(name, func(b *testing.B) {
 			defer setPDL(g, setPDL(g, false))
-			benchReplayed(b, g, f, gemv, copyRate)
+			benchReplayed(b, g, len(f.ls), f.bytesPerCall, gemv, copyRate)
 		})
 		if name != "int4_gemv_1" && pdlOn(g) {
-			b.Run(name+"/pdl", func(b *testing.B) { benchReplayed(b, g, f, gemv, copyRate) })
+			b.Run(name+"/pdl", func(b *testing.B) { benchReplayed(b, g, len(f.ls), f.bytesPerCall, gemv, copyRate) })
 		}
 	}
 }
