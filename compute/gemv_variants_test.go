@@ -11,15 +11,15 @@ import (
 
 // variantTolerance is the relative error (‖got-want‖/‖want‖) the GEMV
 // layouts are held to against the float64 product with the dequantized
-// weight: float16 x (relative rounding 2^-11) and sums of 4 products in
+// weight: float16 x (relative rounding 2^-11) and sums of 8 products in
 // float16; int4_gemv_1, in float32, to 1e-5.
 const variantTolerance = 2e-3
 
 // TestQuantGEMVVariants checks every layout of the GEMV against the
 // float64 product, over shapes that exercise the edges: rows not a
 // multiple of a block's, widths not a multiple of 128, groups of 32 to a
-// whole row, Llama-2-7B's widths. x includes values near ±200 to catch
-// float16 overflow of partial sums.
+// whole row, Llama-2-7B's widths. x includes values near ±200, and a
+// chunk of 5000s to catch float16 overflow of partial sums.
 func TestQuantGEMVVariants(t *testing.T) {
 	be, err := OpenCUDA(0)
 	if err != nil {
@@ -52,6 +52,9 @@ func TestQuantGEMVVariants(t *testing.T) {
 		x := randn(rng, tc.in)
 		for j := 0; j < tc.in; j += 97 {
 			x[j] *= 100
+		}
+		for j := 32; j < min(64, tc.in); j++ {
+			x[j] = 5000 // a chunk whose float16 partial sums overflow unless x is scaled down
 		}
 		want := productOf(q.Dequantize(), x, 1, tc.out, tc.in)
 		for _, name := range append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...) {

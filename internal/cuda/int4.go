@@ -64,7 +64,7 @@ func (w Int4) check() error {
 // of the codes (see [Ctx.GatherColumns]) and starts 16-byte aligned.
 //
 // One row (decoding) multiplies in float16 pairs summed in float32
-// (relative error about 5e-4, see int4_half.cu) where x fits a block's
+// (relative error a few 1e-4, see int4_half.cu) where x fits a block's
 // shared memory, launched with programmatic dependent launch; more rows,
 // or wider ones, in float32.
 func (c *Ctx) Int4GEMV(y, x Buffer, w Int4, rows int) error {

@@ -17,6 +17,12 @@ __device__ __forceinline__ unsigned hsub2(unsigned a, unsigned b) {
     return d;
 }
 
+__device__ __forceinline__ unsigned hadd2(unsigned a, unsigned b) {
+    unsigned d;
+    asm("add.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+
 __device__ __forceinline__ unsigned hfma2(unsigned a, unsigned b, unsigned c) {
     unsigned d;
     asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
@@ -94,33 +100,31 @@ __device__ void stage_x_half(uint4* xs, const float* x, int in, float scale) {
 // int4_half_dot32 returns the sum over the 32 columns of chunk of
 // (code - zero)·x, the codes in the four words of q, x staged by
 // stage_x_half: per word, four fused multiply-adds of half2 (code - zero)
-// by half2 x, their sum promoted to float32 (so at most 4 products add up
-// in float16 per half).
+// by half2 x; two words' sums added in float16 (so at most 8 products add
+// up in float16 per half), then promoted to float32.
 __device__ __forceinline__ float int4_half_dot32(uint4 q, const uint4* xs, int chunk, float zero) {
     const Int4ZeroHalf z = int4_zero_half(zero);
     const unsigned words[4] = {q.x, q.y, q.z, q.w};
-    float s = 0.0f;
+    unsigned p[4];
 #pragma unroll
     for (int k = 0; k < 4; k++) {
         const uint4 xv = xs[4 * chunk + k];
         unsigned d[4];
         int4_half_codes(words[k], z, d);
-        unsigned p = hfma2(d[0], xv.x, 0u);
-        p = hfma2(d[1], xv.y, p);
-        p = hfma2(d[2], xv.z, p);
-        p = hfma2(d[3], xv.w, p);
-        s += half2_sum(p);
+        p[k] = hfma2(d[0], xv.x, 0u);
+        p[k] = hfma2(d[1], xv.y, p[k]);
+        p[k] = hfma2(d[2], xv.z, p[k]);
+        p[k] = hfma2(d[3], xv.w, p[k]);
     }
-    return s;
+    return half2_sum(hadd2(p[0], p[1])) + half2_sum(hadd2(p[2], p[3]));
 }
-
 
 // x is staged scaled by INT4_HALF_X_SCALE and the sums divided by it:
 // powers of two, exact, that move the float16 range down so that a sum of
-// 4 products (code - zero)·x (|code - zero| ≤ 15) overflows only past
-// |x| ≈ 17000 instead of ≈ 1090. Values below 2^-10 become subnormal,
-// their absolute rounding 2^-20, negligible in a row's sum.
-#define INT4_HALF_X_SCALE 0.0625f
+// 8 products (code - zero)·x (|code - zero| ≤ 15) overflows only past
+// |x| ≈ 69900 instead of ≈ 546. Values below 2^-7 become subnormal, their
+// absolute rounding 2^-17, negligible in a row's sum.
+#define INT4_HALF_X_SCALE 0.0078125f
 
 // int4_gemv_half sets y[r] = Σ_j W[r][j]·x[j] for one row x [in] (columns
 // in the order of the codes, 16-byte aligned), in float16 pairs summed in
