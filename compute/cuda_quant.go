@@ -1,6 +1,12 @@
 package compute
 
-import "github.com/qtk-dev/qtk/internal/cuda"
+import (
+	"github.com/qtk-dev/qtk/internal/cuda"
+	"github.com/qtk-dev/qtk/internal/linalg"
+)
+
+// packRows is the rows of a weight a core packs at a time.
+const packRows = 64
 
 // gpuQuantLinear is a 4-bit weight resident on the device, packed for the
 // kernels of internal/cuda: products of up to cuda.Int4MaxRows rows read
@@ -45,16 +51,18 @@ func packInt4(q *QuantWeight) (int4Packing, bool) {
 	p := int4Packing{groupLen: groupLen, perm: perm}
 	words := q.In / 8
 	p.codes = make([]int32, q.Out*words)
-	for r := range q.Out {
-		row := q.Q[r*q.In : (r+1)*q.In]
-		for j := range q.In {
-			c := j
-			if perm != nil {
-				c = int(perm[j])
+	linalg.ParallelFor(q.Out, packRows, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := q.Q[r*q.In : (r+1)*q.In]
+			for j := range q.In {
+				c := j
+				if perm != nil {
+					c = int(perm[j])
+				}
+				p.codes[r*words+j/8] |= int32(uint32(row[c]) << (4 * (j % 8)))
 			}
-			p.codes[r*words+j/8] |= int32(uint32(row[c]) << (4 * (j % 8)))
 		}
-	}
+	})
 	p.params = make([]float32, 2*len(q.Scale))
 	for i, s := range q.Scale {
 		p.params[2*i], p.params[2*i+1] = s, float32(q.Zero[i])

@@ -76,6 +76,12 @@ func stackQuantized(parts []projection) (*compute.QuantWeight, bool) {
 	s := &compute.QuantWeight{In: first.In, Bits: first.Bits, GroupSize: first.GroupSize, GIdx: first.GIdx}
 	for _, p := range parts {
 		s.Out += p.q.Out
+	}
+	// Sized once: the parts of a 7B layer's gate and up are 90M codes.
+	s.Q = make([]uint8, 0, s.Out*s.In)
+	s.Scale = make([]float32, 0, s.Out*first.Groups())
+	s.Zero = make([]uint8, 0, s.Out*first.Groups())
+	for _, p := range parts {
 		s.Q = append(s.Q, p.q.Q...)
 		s.Scale = append(s.Scale, p.q.Scale...)
 		s.Zero = append(s.Zero, p.q.Zero...)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/qtk-dev/qtk/formats/safetensors"
+	"github.com/qtk-dev/qtk/internal/linalg"
 	"github.com/qtk-dev/qtk/quant"
 )
 
@@ -127,13 +128,17 @@ func unpackAWQ(get Source, out, in int, s quant.Scheme) (*quant.Tensor, error) {
 
 	allocate(t)
 	t.GIdx = s.DefaultGIdx(in)
-	for c := range in {
-		for k, w := range qweight[c*words : (c+1)*words] {
-			for i, o := range awqOrder {
-				t.Q[(8*k+o)*in+c] = uint8(w >> (4 * i) & 0xf)
+	// A block of rows of Q (8 a word) at a time, over the cores, filled
+	// front to back.
+	linalg.ParallelFor(words, unpackRows/8, func(lo, hi int) {
+		for c := range in {
+			for k, w := range qweight[c*words+lo : c*words+hi] {
+				for i, o := range awqOrder {
+					t.Q[(8*(lo+k)+o)*in+c] = uint8(w >> (4 * i) & 0xf)
+				}
 			}
 		}
-	}
+	})
 	for g := range groups {
 		for k, w := range qzeros[g*words : (g+1)*words] {
 			for i, o := range awqOrder {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/qtk-dev/qtk/formats/safetensors"
+	"github.com/qtk-dev/qtk/internal/linalg"
 	"github.com/qtk-dev/qtk/quant"
 )
 
@@ -173,12 +174,14 @@ func unpackCompressed(get Source, out, in int, s quant.Scheme, o CompressedOptio
 	}
 
 	allocate(t)
-	for n := range out {
-		words := packed[n*cols : (n+1)*cols]
-		for c := range in {
-			t.Q[n*in+c] = uint8(words[c/f] >> (bits * (c % f)) & maxq)
+	linalg.ParallelFor(out, unpackRows, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			words := packed[n*cols : (n+1)*cols]
+			for c := range in {
+				t.Q[n*in+c] = uint8(words[c/f] >> (bits * (c % f)) & maxq)
+			}
 		}
-	}
+	})
 	copy(t.Scale, scales)
 	for i := range t.Zero {
 		if s.Symmetric {

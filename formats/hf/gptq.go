@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/qtk-dev/qtk/formats/safetensors"
+	"github.com/qtk-dev/qtk/internal/linalg"
 	"github.com/qtk-dev/qtk/quant"
 )
 
@@ -158,13 +159,18 @@ func unpackGPTQ(get Source, out, in int, s quant.Scheme, o GPTQOptions) (*quant.
 	}
 
 	allocate(t)
-	for k := range in / f {
-		for n, w := range qweight[k*out : (k+1)*out] {
-			for j := range f {
-				t.Q[n*in+k*f+j] = uint8(w >> (bits * j) & maxq)
+	// A block of rows of Q at a time, over the cores: the block reads a
+	// run of each qweight row and fills its rows of Q front to back.
+	linalg.ParallelFor(out, unpackRows, func(lo, hi int) {
+		for k := range in / f {
+			for n, w := range qweight[k*out+lo : k*out+hi] {
+				codes := t.Q[(lo+n)*in+k*f : (lo+n)*in+(k+1)*f]
+				for j := range codes {
+					codes[j] = uint8(w >> (bits * j) & maxq)
+				}
 			}
 		}
-	}
+	})
 	offset := uint32(1)
 	if o.V2 {
 		offset = 0

@@ -190,6 +190,11 @@ func newTensor(out, in int, s quant.Scheme) (*quant.Tensor, error) {
 	return &quant.Tensor{Out: out, In: in, Scheme: s}, nil
 }
 
+// unpackRows is the rows of Q an unpacker fills at a time on one core:
+// a block's rows stay in the cache while their columns are filled in
+// turn, and the blocks spread over the cores.
+const unpackRows = 64
+
 // allocate sizes the tensor's slices; unpackers call it once the stored
 // tensors have been checked, so sizes are bounded by the data read.
 func allocate(t *quant.Tensor) {

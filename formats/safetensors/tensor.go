@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/qtk-dev/qtk/internal/half"
+	"github.com/qtk-dev/qtk/internal/linalg"
 )
 
 // Tensor is one tensor of a file. Data holds its elements in little-endian
@@ -69,9 +70,15 @@ func (t Tensor) Float32Into(dst []float32) error {
 	case len(dst) != n:
 		return t.errorf("destination holds %d values, tensor has %d", len(dst), n)
 	}
-	widen(dst, t.Data)
+	// In pieces over the cores: embeddings and heads are hundreds of
+	// millions of values, read from a mapped file.
+	width := int(size) / max(n, 1)
+	linalg.ParallelFor(n, widenPiece, func(lo, hi int) { widen(dst[lo:hi], t.Data[lo*width:hi*width]) })
 	return nil
 }
+
+// widenPiece is the values one core widens at a time.
+const widenPiece = 1 << 20
 
 func (t Tensor) errorf(format string, args ...any) error {
 	return fmt.Errorf("%s: tensor %q: %s", t.label(), t.Name, fmt.Sprintf(format, args...))

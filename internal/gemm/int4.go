@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"github.com/qtk-dev/qtk/internal/linalg"
 )
 
 // Int4 is a weight B[n×k] of 4-bit codes, each row's columns in groups
@@ -93,21 +95,28 @@ func PackInt4(codes []uint8, scale, zero []float32, perm []int32, n, k, groupLen
 		}
 		w.offsets[j] = int32(4 * col * w.ks.nr)
 	}
-	for r := range n {
-		q, l := r/int4Lanes, r%int4Lanes
-		row := codes[r*k : (r+1)*k]
-		for g := range groups {
-			s := w.stream[q*w.panelWords+g*groupWords:]
-			s[l] = math.Float32bits(-zero[r*groups+g])
-			s[(1+chunks)*int4Lanes+l] = math.Float32bits(scale[r*groups+g])
-			for j := g * groupLen; j < min(k, (g+1)*groupLen); j++ {
-				c := (j - g*groupLen) / 8
-				s[(1+c)*int4Lanes+l] |= uint32(row[w.column(j)]&0xF) << (4 * (j % 8))
+	// Panels are filled apart, over the cores (a one-off cost: a 7B
+	// model's weights take seconds on one).
+	linalg.ParallelFor(panels, packPanels, func(lo, hi int) {
+		for r := lo * int4Lanes; r < min(n, hi*int4Lanes); r++ {
+			q, l := r/int4Lanes, r%int4Lanes
+			row := codes[r*k : (r+1)*k]
+			for g := range groups {
+				s := w.stream[q*w.panelWords+g*groupWords:]
+				s[l] = math.Float32bits(-zero[r*groups+g])
+				s[(1+chunks)*int4Lanes+l] = math.Float32bits(scale[r*groups+g])
+				for j := g * groupLen; j < min(k, (g+1)*groupLen); j++ {
+					c := (j - g*groupLen) / 8
+					s[(1+c)*int4Lanes+l] |= uint32(row[w.column(j)]&0xF) << (4 * (j % 8))
+				}
 			}
 		}
-	}
+	})
 	return w
 }
+
+// packPanels is the panels of 16 rows a core packs at a time.
+const packPanels = 4
 
 // column is the column of A that column j of the codes multiplies.
 func (w *Int4) column(j int) int {

@@ -1,6 +1,10 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/qtk-dev/qtk/internal/linalg"
+)
 
 // Packed is a right-hand side B[n×k]ᵀ packed once for repeated products,
 // typically a weight matrix at model load. It is immutable and safe for
@@ -30,9 +34,13 @@ func packT(ks *kernels, b []float32, n, k int) *Packed {
 	stride := k*nr + nr
 	p := &Packed{ks: ks, n: n, k: k, data: make([]float32, panels*stride), stride: stride}
 	if k > 0 {
-		for q := 0; q < panels; q++ {
-			packBT(p.data[q*stride:], b[q*nr*k:], k, min(nr, n-q*nr), k, nr)
-		}
+		// Panels are packed apart, over the cores (loading a model packs
+		// every weight once).
+		linalg.ParallelFor(panels, packPanels, func(lo, hi int) {
+			for q := lo; q < hi; q++ {
+				packBT(p.data[q*stride:], b[q*nr*k:], k, min(nr, n-q*nr), k, nr)
+			}
+		})
 	}
 	return p
 }
