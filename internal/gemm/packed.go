@@ -6,6 +6,10 @@ import (
 	"github.com/qtk-dev/qtk/internal/linalg"
 )
 
+// packPanels is the panels a core packs at a time, in PackT and
+// PackInt4.
+const packPanels = 4
+
 // Packed is a right-hand side B[n×k]ᵀ packed once for repeated products,
 // typically a weight matrix at model load. It is immutable and safe for
 // concurrent use.
