@@ -115,7 +115,6 @@ func PackInt4(codes []uint8, scale, zero []float32, perm []int32, n, k, groupLen
 	return w
 }
 
-
 // column is the column of A that column j of the codes multiplies.
 func (w *Int4) column(j int) int {
 	if w.perm == nil {
