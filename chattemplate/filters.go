@@ -249,8 +249,19 @@ func filterUnique(v any, _ []any, _ map[string]any) (any, error) {
 		return nil, err
 	}
 	var out []any
+	budget := maxComparisons
 	for _, it := range items {
-		if !slices.ContainsFunc(out, func(o any) bool { return equal(o, it) }) {
+		seen := false
+		for _, o := range out {
+			eq, err := equalWithin(o, it, &budget, 0)
+			if err != nil {
+				return nil, err
+			}
+			if seen = eq; seen {
+				break
+			}
+		}
+		if !seen {
 			out = append(out, it)
 		}
 	}

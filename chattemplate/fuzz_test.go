@@ -22,6 +22,8 @@ func FuzzParse(f *testing.F) {
 		"{% for a, b in x.items() if a %}{{ loop.cycle(1, 2) }}{% break %}{% endfor %}",
 		"{{ 'a' ~ -1 ** 2 // 3 % 4 if b is not none else c|default(d, true) }}",
 		"{% set ns = namespace(a=1) %}{% set ns.a = ns.a + 1 %}{{ ns.a }}",
+		"{% set a = namespace() %}{% set b = namespace(x=a) %}{% set a.x = a %}{{ a == b }}{{ a }}{{ [a]|unique }}",
+		"{% for i in range(9) %}{% set l = [[i] * 9] * 9 %}{{ l == l * 1 }}{% endfor %}",
 	} {
 		f.Add(s)
 	}

@@ -8,9 +8,6 @@ import (
 	"time"
 )
 
-// maxRange bounds range(), so that a template cannot loop for ever.
-const maxRange = 1 << 16
-
 // TemplateError is raised by the template itself through raise_exception,
 // typically because the conversation breaks the model's rules (roles that do
 // not alternate, a system message where none is allowed).

@@ -34,7 +34,7 @@ func init() {
 		if len(args) != 1 {
 			return false, fmt.Errorf("needs one argument")
 		}
-		return equal(v, args[0]), nil
+		return equal(v, args[0])
 	}
 	tests = map[string]testFunc{
 		"defined":   isType(func(v any) bool { _, u := v.(undefined); return !u }),

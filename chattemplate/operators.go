@@ -3,6 +3,7 @@ package chattemplate
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -71,10 +72,9 @@ func (e binaryExpr) eval(r *renderer) (any, error) {
 		return nil, err
 	}
 	switch e.op {
-	case "==":
-		return equal(a, b), nil
-	case "!=":
-		return !equal(a, b), nil
+	case "==", "!=":
+		eq, err := equal(a, b)
+		return eq == (e.op == "=="), err
 	case "<", "<=", ">", ">=":
 		c, err := compare(a, b)
 		if err != nil {
@@ -178,6 +178,9 @@ func sequenceArithmetic(op string, a, b any) (out any, ok bool, err error) {
 			if !isList {
 				return nil, true, fmt.Errorf("cannot add %s to a list", typeName(b))
 			}
+			if len(a)+len(l) > maxItems {
+				return nil, true, fmt.Errorf("list exceeds %d items", maxItems)
+			}
 			return append(append([]any{}, a...), l...), true, nil
 		}
 		return nil, false, nil
@@ -198,14 +201,10 @@ func sequenceArithmetic(op string, a, b any) (out any, ok bool, err error) {
 		}
 		return strings.Repeat(s, n), true, nil
 	case []any:
-		if n > 0 && len(s) > maxOutput/n {
-			return nil, true, fmt.Errorf("list exceeds %d items", maxOutput)
+		if n > 0 && len(s) > maxItems/n {
+			return nil, true, fmt.Errorf("list exceeds %d items", maxItems)
 		}
-		var out []any
-		for range n {
-			out = append(out, s...)
-		}
-		return out, true, nil
+		return slices.Repeat(s, n), true, nil
 	}
 	return nil, false, nil
 }

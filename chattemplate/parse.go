@@ -5,10 +5,6 @@ import (
 	"slices"
 )
 
-// maxNesting bounds how deeply blocks and expressions may nest, so that a
-// hostile template cannot exhaust the stack.
-const maxNesting = 200
-
 // parser turns segments into a tree of nodes.
 type parser struct {
 	segs  []segment

@@ -6,14 +6,11 @@ import (
 	"strings"
 )
 
-// maxOutput bounds the rendered text and any string or list a template
-// builds, so that a template cannot exhaust memory.
-const maxOutput = 16 << 20
-
 // renderer holds the state of one rendering.
 type renderer struct {
-	out    strings.Builder
-	scopes []map[string]any // innermost last
+	out        strings.Builder
+	scopes     []map[string]any // innermost last
+	iterations int              // loop iterations so far, bounded by maxIterations
 }
 
 var (
@@ -36,6 +33,14 @@ func (r *renderer) write(s string) error {
 		return fmt.Errorf("output exceeds %d bytes", maxOutput)
 	}
 	r.out.WriteString(s)
+	return nil
+}
+
+// iterate counts one loop iteration against maxIterations.
+func (r *renderer) iterate() error {
+	if r.iterations++; r.iterations > maxIterations {
+		return fmt.Errorf("loops run more than %d iterations", maxIterations)
+	}
 	return nil
 }
 
@@ -104,6 +109,9 @@ func (n forNode) render(r *renderer) error {
 	if n.filter != nil {
 		var kept []any
 		for _, item := range items {
+			if err := r.iterate(); err != nil {
+				return err
+			}
 			r.scopes = append(r.scopes, map[string]any{})
 			err := n.bind(r, item)
 			var ok any
@@ -124,6 +132,9 @@ func (n forNode) render(r *renderer) error {
 		return r.renderAll(n.elseBody)
 	}
 	for i, item := range items {
+		if err := r.iterate(); err != nil {
+			return err
+		}
 		// Each iteration gets a fresh scope: a set inside the loop is not
 		// seen by the next iteration or after the loop (Jinja's scoping).
 		r.scopes = append(r.scopes, map[string]any{"loop": loopInfo(items, i)})

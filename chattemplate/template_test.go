@@ -234,6 +234,15 @@ func TestRenderErrors(t *testing.T) {
 		{"{{ 1 < 'a' }}", "cannot compare"},
 		{"{{ 'a' is odd }}", "string is not a number"},
 		{"{% set n = 3 %}{{ n[1:] }}", "cannot slice integer"},
+		// Limits that keep a hostile template from exhausting memory or time.
+		{"{{ [1] * 2000000 }}", "list exceeds"},
+		{"{% set ns = namespace(l=[1]) %}{% for i in range(30) %}{% set ns.l = ns.l + ns.l %}{% endfor %}", "list exceeds"},
+		{"{% for c in 'ab' * 1000000 %}{% endfor %}", "string of more than"},
+		{"{% for i in range(65536) %}{% for j in range(65536) %}{% endfor %}{% endfor %}", "loops run more than"},
+		{"{% set a = namespace() %}{% set b = namespace() %}{% set a.x = a %}{% set b.x = b %}{{ a == b }}", "nests more than"},
+		{"{% set a = namespace() %}{% set b = namespace() %}{% set a.x = a %}{% set b.x = b %}{{ a in [b] }}", "nests more than"},
+		{"{{ [[[1] * 256] * 256] * 256 == [[[1] * 256] * 256] * 256 }}", "comparison visits more than"},
+		{"{{ [[[[1] * 256] * 256] * 256, [[[1] * 256] * 256] * 256]|unique }}", "comparison visits more than"},
 	}
 	for _, c := range cases {
 		tpl, err := Parse(c.src)
@@ -308,5 +317,31 @@ func TestLoad(t *testing.T) {
 	}
 	if got, err := tpl.Render(oneTurn, true); err != nil || got != "[Hi]<E>" {
 		t.Errorf("LoadFile: got %q, %v", got, err)
+	}
+}
+
+// TestSelfHoldingValues checks that a namespace holding itself compares and
+// prints as Python would have it: equal to itself, its repr cut with "...".
+func TestSelfHoldingValues(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{"{% set ns = namespace() %}{% set ns.a = ns %}{{ ns == ns }}|{{ ns.a == ns }}|{{ ns in [1, ns] }}", "True|True|True"},
+		{"{% set ns = namespace() %}{% set ns.a = ns %}{{ ns }}",
+			strings.Repeat("{'a': ", maxNesting) + "{...}" + strings.Repeat("}", maxNesting)},
+		{"{% set ns = namespace(l=[]) %}{% for i in range(300) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}",
+			strings.Repeat("[", maxNesting) + "[...]" + strings.Repeat("]", maxNesting)},
+	}
+	for _, c := range cases {
+		tpl, err := Parse(c.src)
+		if err != nil {
+			t.Fatalf("%q: %v", c.src, err)
+		}
+		got, err := tpl.Render(nil, false)
+		if err != nil {
+			t.Errorf("%q: %v", c.src, err)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%q: got %.60q, want %.60q", c.src, got, c.want)
+		}
 	}
 }

@@ -3,9 +3,9 @@ package chattemplate
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Values are Go values standing for Python ones: nil (None), bool, int,
@@ -107,12 +107,14 @@ func toString(v any) string {
 		return ""
 	}
 	var b strings.Builder
-	writeRepr(&b, v)
+	writeRepr(&b, v, 0)
 	return b.String()
 }
 
-// writeRepr writes Python's repr() of v.
-func writeRepr(b *strings.Builder, v any) {
+// writeRepr writes Python's repr() of v. Past maxNesting it writes "..." for
+// a list or dict, as Python does for one that holds itself, and it stops
+// once b passes maxOutput: the caller's own bound then reports the error.
+func writeRepr(b *strings.Builder, v any, depth int) {
 	switch v := v.(type) {
 	case nil:
 		b.WriteString("None")
@@ -132,21 +134,29 @@ func writeRepr(b *strings.Builder, v any) {
 	case []any:
 		b.WriteByte('[')
 		for i, item := range v {
+			if depth == maxNesting || b.Len() > maxOutput {
+				b.WriteString("...")
+				break
+			}
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			writeRepr(b, item)
+			writeRepr(b, item, depth+1)
 		}
 		b.WriteByte(']')
 	case *Dict:
 		b.WriteByte('{')
 		for i, k := range v.keys {
+			if depth == maxNesting || b.Len() > maxOutput {
+				b.WriteString("...")
+				break
+			}
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			writeStringRepr(b, k)
 			b.WriteString(": ")
-			writeRepr(b, v.values[k])
+			writeRepr(b, v.values[k], depth+1)
 		}
 		b.WriteByte('}')
 	default:
@@ -234,37 +244,68 @@ func integer(v any) (int, bool) {
 }
 
 // equal is Python's ==.
-func equal(a, b any) bool {
+func equal(a, b any) (bool, error) {
+	budget := maxComparisons
+	return equalWithin(a, b, &budget, 0)
+}
+
+// equalWithin is equal spending one of *budget on each pair of values it
+// visits. As Python does, it takes a list or dict to equal itself without
+// looking inside, which also ends the walk of a namespace holding itself.
+func equalWithin(a, b any, budget *int, depth int) (bool, error) {
+	if *budget--; *budget < 0 {
+		return false, errTooManyComparisons
+	}
+	if depth > maxNesting {
+		return false, fmt.Errorf("value nests more than %d deep", maxNesting)
+	}
 	if x, ok := number(a); ok {
 		y, ok := number(b)
-		return ok && x == y
+		return ok && x == y, nil
 	}
 	switch a := a.(type) {
 	case nil:
-		return b == nil
+		return b == nil, nil
 	case undefined:
 		_, ok := b.(undefined)
-		return ok
+		return ok, nil
 	case string:
 		s, ok := b.(string)
-		return ok && a == s
+		return ok && a == s, nil
 	case []any:
 		l, ok := b.([]any)
-		return ok && slices.EqualFunc(a, l, equal)
+		if !ok || len(a) != len(l) {
+			return false, nil
+		}
+		if len(a) == 0 || &a[0] == &l[0] {
+			return true, nil
+		}
+		for i := range a {
+			if eq, err := equalWithin(a[i], l[i], budget, depth+1); !eq || err != nil {
+				return false, err
+			}
+		}
+		return true, nil
 	case *Dict:
 		d, ok := b.(*Dict)
 		if !ok || len(a.keys) != len(d.keys) {
-			return false
+			return false, nil
+		}
+		if a == d {
+			return true, nil
 		}
 		for k, v := range a.values {
 			w, ok := d.values[k]
-			if !ok || !equal(v, w) {
-				return false
+			if !ok {
+				return false, nil
+			}
+			if eq, err := equalWithin(v, w, budget, depth+1); !eq || err != nil {
+				return false, err
 			}
 		}
-		return true
+		return true, nil
 	}
-	return false
+	return false, nil
 }
 
 // compare orders two numbers or two strings.
@@ -303,6 +344,9 @@ func iterate(v any) ([]any, error) {
 		}
 		return keys, nil
 	case string:
+		if utf8.RuneCountInString(v) > maxItems {
+			return nil, fmt.Errorf("string of more than %d characters to iterate", maxItems)
+		}
 		var chars []any
 		for _, r := range v {
 			chars = append(chars, string(r))
@@ -337,7 +381,13 @@ func contains(container, item any) (bool, error) {
 		}
 		return strings.Contains(c, s), nil
 	case []any:
-		return slices.ContainsFunc(c, func(v any) bool { return equal(v, item) }), nil
+		budget := maxComparisons
+		for _, v := range c {
+			if eq, err := equalWithin(v, item, &budget, 0); eq || err != nil {
+				return eq, err
+			}
+		}
+		return false, nil
 	case *Dict:
 		s, ok := item.(string)
 		if !ok {
