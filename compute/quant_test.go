@@ -64,17 +64,22 @@ var quantCases = []struct {
 	out, in, bits, groupSize int
 	actOrder                 bool
 	packed                   bool // whether the 4-bit kernels take it
+	onMMA                    bool // whether in the tensor-core layout
 }{
-	{64, 256, 4, 128, false, true},
-	{67, 384, 4, 128, true, true},
-	{33, 96, 4, 32, true, true},
-	{5, 160, 4, -1, false, true},
-	{130, 512, 4, 64, false, true},
-	{9, 40, 4, 8, false, false},   // width not a multiple of 32
-	{9, 64, 4, 16, true, false},   // groups shorter than a 32-column load
-	{9, 100, 4, -1, false, false}, // one group, width not a multiple of 32
-	{12, 128, 8, 64, false, false},
-	{12, 128, 3, 32, true, false},
+	{64, 256, 4, 128, false, true, true},
+	{32, 1024, 4, 128, true, true, true},
+	{16, 320, 4, -1, false, true, true}, // one group of 5 chunks of 64
+	{48, 4096, 4, 256, false, true, true},
+	{67, 384, 4, 128, true, true, false}, // rows not a multiple of 16
+	{33, 96, 4, 32, true, true, false},
+	{5, 160, 4, -1, false, true, false},
+	{130, 512, 4, 64, false, true, false},
+	{16, 256, 4, 32, false, true, false}, // groups shorter than a 64-column chunk
+	{9, 40, 4, 8, false, false, false},   // width not a multiple of 32
+	{9, 64, 4, 16, true, false, false},   // groups shorter than a 32-column load
+	{9, 100, 4, -1, false, false, false}, // one group, width not a multiple of 32
+	{12, 128, 8, 64, false, false, false},
+	{12, 128, 3, 32, true, false, false},
 }
 
 // TestPackInt4 runs, on the host, the arithmetic of the int4_gemv kernel
@@ -190,8 +195,13 @@ func TestQuantLinear(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer l.Release()
-				if _, isPacked := l.(*gpuQuantLinear); be != CPU && isPacked != tc.packed {
+				gl, isPacked := l.(*gpuQuantLinear)
+				if be != CPU && isPacked != tc.packed {
 					t.Errorf("held as %T; packed for the 4-bit kernels: want %v", l, tc.packed)
+				}
+				onMMA := isPacked && gl.mma.Codes != (cuda.Buffer{})
+				if isPacked && onMMA != tc.onMMA {
+					t.Errorf("in the tensor-core layout: %v, want %v", onMMA, tc.onMMA)
 				}
 				w := q.Dequantize()
 				for _, rows := range []int{1, 3, 8, 9, 40} {
@@ -203,8 +213,8 @@ func TestQuantLinear(t *testing.T) {
 						t.Fatal(err)
 					}
 					tol := 1e-5
-					if _, isPacked := l.(*gpuQuantLinear); isPacked && rows == 1 {
-						tol = 2e-3 // one row multiplies in float16 pairs
+					if isPacked && (rows == 1 || onMMA && rows <= cuda.Int4MaxRows) {
+						tol = 2e-3 // x in float16: one row in pairs, or on the tensor cores
 					}
 					if e := relErr(got, want); !(e < tol) {
 						t.Errorf("%d rows: relative error %g, want < %g", rows, e, tol)
