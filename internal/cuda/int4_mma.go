@@ -92,9 +92,9 @@ func mmaWord(a, b uint32) uint32 {
 	return w
 }
 
-// Int4MMAGEMV sets y[rows×Out] = x[rows×In]·Wᵀ for 1 ≤ rows ≤ Int4MaxRows
-// on the tensor cores, reading each code once for as many rows of x as a
-// block's shared memory holds (all of them at Llama-2-7B's widths). x
+// Int4MMAGEMV sets y[rows×Out] = x[rows×In]·Wᵀ on the tensor cores,
+// reading each code once for every Int4MaxRows rows of x, or as many as a
+// block's shared memory holds (all 8 at Llama-2-7B's widths). x
 // holds the columns in the order of the codes (see [Ctx.GatherColumns])
 // and starts 16-byte aligned. The kernels wait for the grids before them:
 // they are launched with programmatic dependent launch.
@@ -102,13 +102,13 @@ func (c *Ctx) Int4MMAGEMV(y, x Buffer, w Int4MMA, rows int) error {
 	if err := w.check(); err != nil {
 		return err
 	}
-	if rows < 1 || rows > Int4MaxRows {
-		return fmt.Errorf("int4 mma: %d rows, want 1..%d", rows, Int4MaxRows)
+	if rows < 1 {
+		return fmt.Errorf("int4 mma: %d rows", rows)
 	}
 	if x.ptr%16 != 0 || x.bytes < uintptr(4*rows*w.In) || y.bytes < uintptr(4*rows*w.Out) {
 		return fmt.Errorf("int4 mma: x of %d bytes at %#x, y of %d bytes for %d rows of [%d×%d]", x.bytes, x.ptr, y.bytes, rows, w.Out, w.In)
 	}
-	per := rows
+	per := min(rows, Int4MaxRows)
 	for per > 1 && int4MMAShared(per, w.In)+int4MMAStatic(per) > c.maxShared {
 		per--
 	}

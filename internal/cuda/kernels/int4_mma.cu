@@ -230,14 +230,30 @@ extern "C" __global__ void int4_dequantize_mma(float* w, const unsigned* codes, 
         // the next four word t + 1.
         const unsigned* lane = codes + (((long long)tile * chunks + c) * 32 + 4 * g + j) * 4 + t;
         const unsigned pair_words[2] = {lane[0], lane[1]};
+        float v0[8], v1[8]; // rows g and g + 8
 #pragma unroll
         for (int k = 0; k < 8; k++) {
             const unsigned word = pair_words[k / 4];
             const int n = 4 * (k & 1) + 2 * ((k >> 1) & 1); // row g's nibble of the column; row g + 8's is n + 1
             const float lo = __uint2float_rn((word >> (4 * n)) & 0xFu), hi = __uint2float_rn((word >> (4 * n + 4)) & 0xFu);
-            const int col = perm ? perm[j0 + k] : j0 + k;
-            w[(long long)r * in + col] = (1024.0f + lo - p.y) * p.x;
-            w[(long long)(r + 8) * in + col] = (1024.0f + 16.0f * hi - p.w) * p.z;
+            v0[k] = (1024.0f + lo - p.y) * p.x;
+            v1[k] = (1024.0f + 16.0f * hi - p.w) * p.z;
+        }
+        float* w0 = w + (long long)r * in;
+        float* w1 = w0 + 8LL * in;
+        if (perm) {
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                w0[perm[j0 + k]] = v0[k];
+                w1[perm[j0 + k]] = v1[k];
+            }
+        } else { // 32 aligned bytes a row (in is a multiple of 64)
+            float4* a = reinterpret_cast<float4*>(w0 + j0);
+            float4* b = reinterpret_cast<float4*>(w1 + j0);
+            a[0] = make_float4(v0[0], v0[1], v0[2], v0[3]);
+            a[1] = make_float4(v0[4], v0[5], v0[6], v0[7]);
+            b[0] = make_float4(v1[0], v1[1], v1[2], v1[3]);
+            b[1] = make_float4(v1[4], v1[5], v1[6], v1[7]);
         }
     }
 }
