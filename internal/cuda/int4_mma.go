@@ -137,6 +137,6 @@ func (c *Ctx) Int4MMADequantize(dst Buffer, w Int4MMA) error {
 	if dst.bytes < uintptr(4*w.Out*w.In) {
 		return fmt.Errorf("int4 mma dequantize: %d bytes for [%d×%d]", dst.bytes, w.Out, w.In)
 	}
-	return c.launch("int4_dequantize_mma", w.Out*w.In/16, dst, w.Codes, w.Params, w.Perm,
+	return c.launch("int4_dequantize_mma", w.Out*w.In/8, dst, w.Codes, w.Params, w.Perm,
 		int32(w.Out), int32(w.In), int32(w.Groups), int32(w.GroupLen/64))
 }

@@ -102,3 +102,47 @@ func emulateInt4MMA(codes []uint32, params []float32, x []float64, out, in, grou
 	}
 	return y
 }
+
+// TestDequantizeMMAIndexing runs, on the host, the indexing of
+// int4_dequantize_mma (a thread a word: its rows, columns, nibbles and
+// params) over a packed weight and checks it against the weight itself.
+func TestDequantizeMMAIndexing(t *testing.T) {
+	const out, in, groupLen = 32, 384, 128
+	rng := rand.New(rand.NewPCG(5, 5))
+	groups := in / groupLen
+	codes := make([]uint32, out*in/8)
+	for i := range codes {
+		codes[i] = rng.Uint32()
+	}
+	params := make([]float32, 2*out*groups)
+	for i := 0; i < len(params); i += 2 {
+		params[i], params[i+1] = float32(0.01+rng.Float64()), float32(rng.IntN(16))
+	}
+	mc, mp, err := PackInt4MMA(codes, params, out, in, groupLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, out*in)
+	quads, chunks := in/4, in/64
+	for i := range out / 2 * quads {
+		pair, q := i/quads, i%quads
+		tile, g := pair/8, pair%8
+		r, c := 16*tile+g, q/16
+		word := mc[(tile*chunks+c)*128+16*g+q%16]
+		p := mp[4*((tile*groups+c/(groupLen/64))*8+g):]
+		for e := range 4 {
+			n := 4*(e&1) + 2*(e>>1)
+			got[r*in+4*q+e] = (1024 + float32(word>>(4*n)&0xF) - p[1]) * p[0]
+			got[(r+8)*in+4*q+e] = (1024 + 16*float32(word>>(4*n+4)&0xF) - p[3]) * p[2]
+		}
+	}
+	for r := range out {
+		for col := range in {
+			code := float32(codes[r*in/8+col/8] >> (4 * (col % 8)) & 0xF)
+			pi := 2 * (r*groups + col/groupLen)
+			if want := (code - params[pi+1]) * params[pi]; got[r*in+col] != want {
+				t.Fatalf("[%d][%d]: got %g, want %g", r, col, got[r*in+col], want)
+			}
+		}
+	}
+}

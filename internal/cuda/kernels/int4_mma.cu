@@ -212,48 +212,40 @@ extern "C" __global__ void __launch_bounds__(256) int4_mma_w8d4_8(INT4_MMA_ARGS)
 
 // int4_dequantize_mma writes the float32 weight w [out×in] in the layer's
 // column order from the tensor-core layout: w[r][perm[j]] = (code -
-// zero)·scale of column j of the codes. Each thread takes 8 consecutive
-// columns of rows g and g + 8 of a tile, whose codes are the same two
-// words of one lane, so that its loads serve both rows and its stores are
-// consecutive.
+// zero)·scale of column j of the codes. A word holds 4 consecutive columns
+// of rows g and g + 8 of a tile (16j + 4t .. +3 of its chunk, lane 4g + j,
+// word t), and a row's quads of columns are its words in order: each
+// thread takes one word, so that a warp's loads are consecutive and its
+// stores 512 consecutive bytes in each of the two rows.
 extern "C" __global__ void int4_dequantize_mma(float* w, const unsigned* codes, const float4* params, const int* perm,
                                                int out, int in, int groups, int chunks_per_group) {
-    const int words = in / 8, chunks = in / 64;
-    const long long total = (long long)(out / 2) * words;
+    const int quads = in / 4, chunks = in / 64;
+    const long long total = (long long)(out / 2) * quads;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
          i += (long long)gridDim.x * blockDim.x) {
-        const int pair = (int)(i / words), j0 = (int)(i - (long long)pair * words) * 8;
-        const int tile = pair / 8, g = pair % 8, r = 16 * tile + g;
-        const int c = j0 / 64, j = (j0 % 64) / 16, t = (j0 % 16) / 4;
+        const int pair = (int)(i / quads), q = (int)(i - (long long)pair * quads);
+        const int tile = pair / 8, g = pair % 8, r = 16 * tile + g, c = q / 16;
+        const unsigned word = codes[((long long)tile * chunks + c) * 128 + 16 * g + q % 16];
         const float4 p = params[((long long)tile * groups + c / chunks_per_group) * 8 + g];
-        // Columns 16j + 4t .. +3 of the chunk are word t of lane 4g + j,
-        // the next four word t + 1.
-        const unsigned* lane = codes + (((long long)tile * chunks + c) * 32 + 4 * g + j) * 4 + t;
-        const unsigned pair_words[2] = {lane[0], lane[1]};
-        float v0[8], v1[8]; // rows g and g + 8
+        float v0[4], v1[4]; // rows g and g + 8
 #pragma unroll
-        for (int k = 0; k < 8; k++) {
-            const unsigned word = pair_words[k / 4];
-            const int n = 4 * (k & 1) + 2 * ((k >> 1) & 1); // row g's nibble of the column; row g + 8's is n + 1
-            const float lo = __uint2float_rn((word >> (4 * n)) & 0xFu), hi = __uint2float_rn((word >> (4 * n + 4)) & 0xFu);
-            v0[k] = (1024.0f + lo - p.y) * p.x;
-            v1[k] = (1024.0f + 16.0f * hi - p.w) * p.z;
+        for (int e = 0; e < 4; e++) {
+            const int n = 4 * (e & 1) + 2 * (e >> 1); // row g's nibble of column e; row g + 8's is n + 1
+            v0[e] = (1024.0f + __uint2float_rn((word >> (4 * n)) & 0xFu) - p.y) * p.x;
+            v1[e] = (1024.0f + 16.0f * __uint2float_rn((word >> (4 * n + 4)) & 0xFu) - p.w) * p.z;
         }
         float* w0 = w + (long long)r * in;
         float* w1 = w0 + 8LL * in;
+        const int j0 = 4 * q;
         if (perm) {
 #pragma unroll
-            for (int k = 0; k < 8; k++) {
-                w0[perm[j0 + k]] = v0[k];
-                w1[perm[j0 + k]] = v1[k];
+            for (int e = 0; e < 4; e++) {
+                w0[perm[j0 + e]] = v0[e];
+                w1[perm[j0 + e]] = v1[e];
             }
-        } else { // 32 aligned bytes a row (in is a multiple of 64)
-            float4* a = reinterpret_cast<float4*>(w0 + j0);
-            float4* b = reinterpret_cast<float4*>(w1 + j0);
-            a[0] = make_float4(v0[0], v0[1], v0[2], v0[3]);
-            a[1] = make_float4(v0[4], v0[5], v0[6], v0[7]);
-            b[0] = make_float4(v1[0], v1[1], v1[2], v1[3]);
-            b[1] = make_float4(v1[4], v1[5], v1[6], v1[7]);
+        } else {
+            *reinterpret_cast<float4*>(w0 + j0) = make_float4(v0[0], v0[1], v0[2], v0[3]);
+            *reinterpret_cast<float4*>(w1 + j0) = make_float4(v1[0], v1[1], v1[2], v1[3]);
         }
     }
 }
