@@ -31,8 +31,8 @@
 #          int4_gemv_1 at those shapes, graph replay, plain and with PDL (/pdl)
 #   prefill  the tensor-core layout's tests (rows in blocks of 8, act order
 #          through TestQuantLinear), then the dequantization of each layout
-#          (BenchmarkInt4Dequantize) and a product of 16, 128 and 512 rows
-#          three ways (BenchmarkQuantPrefill)
+#          (BenchmarkInt4Dequantize) and a product of 16 to 512 rows four
+#          ways (BenchmarkQuantPrefill)
 #   sweep  GPTQ's column sweep and the Hessian's factorization on the GPU
 #          against the CPU and the host path (tests), the sweep's time per
 #          Llama-2-7B matrix on each (BenchmarkSweep) and the factorization's

@@ -10,9 +10,10 @@ const packRows = 64
 
 // gpuQuantLinear is a 4-bit weight resident on the device, packed for the
 // kernels of internal/cuda: for the tensor cores (mma) where its shape
-// allows, else in the plain layout (w). Products of up to cuda.Int4MaxRows
-// rows read the codes directly (decode), longer ones dequantize the weight
-// into a scratch and multiply with cuBLAS (prefill).
+// allows, else in the plain layout (w). Short products (decode, and up to
+// mmaGEMVMaxRows rows on the tensor cores) read the codes directly, longer
+// ones dequantize the weight into a scratch and multiply it in TF32 with
+// cuBLAS (prefill).
 type gpuQuantLinear struct {
 	hostProducts
 	g   *gpu
@@ -20,6 +21,14 @@ type gpuQuantLinear struct {
 	mma cuda.Int4MMA // the tensor-core layout, where held
 	mem []*deviceMem // of the buffers
 }
+
+// mmaGEMVMaxRows is the most rows of x a product reads from the
+// tensor-core layout, in blocks of 8, before it dequantizes the weight for
+// cuBLAS instead. At Llama-2-7B's shapes on an H100 (BenchmarkQuantPrefill)
+// the blocks were faster up to 32 rows (45.6 against 61.0 µs at 4096×4096,
+// 89.5 against 148.2 µs at 11008×4096, 150.9 against 148.3 µs at
+// 4096×11008) and slower from 64 (90.9 against 62.5 µs at 4096×4096).
+const mmaGEMVMaxRows = 32
 
 // int4Scratch is the device memory of the quantized products, grown as
 // needed and only touched on the device's goroutine.
@@ -166,7 +175,7 @@ func (l *gpuQuantLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int)
 	if onMMA {
 		perm = l.mma.Perm
 	}
-	if rows <= cuda.Int4MaxRows {
+	if rows <= cuda.Int4MaxRows || onMMA && rows <= mmaGEMVMaxRows {
 		if perm != (cuda.Buffer{}) {
 			gathered, err := scratch(c, &s.gathered, 4*rows*l.w.In)
 			if err != nil {
@@ -194,7 +203,7 @@ func (l *gpuQuantLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int)
 	if err != nil {
 		return err
 	}
-	return c.MatMulT(dst, x, w, rows, l.w.Out, l.w.In)
+	return c.MatMulTTF32(dst, x, w, rows, l.w.Out, l.w.In)
 }
 
 func (l *gpuQuantLinear) Release() {

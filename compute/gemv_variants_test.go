@@ -400,11 +400,12 @@ func BenchmarkInt4Dequantize(b *testing.B) {
 }
 
 // BenchmarkQuantPrefill times a product of many rows of x (prefill) at
-// Llama-2-7B's projection shapes three ways: the plain layout dequantized
-// into float32 and multiplied by cuBLAS (plain), the same from the
-// tensor-core layout (mma-dequantize), and the tensor-core GEMV reading the
-// codes once for every 8 rows (mma-rows). It reports microseconds a
-// product and rows of x a millisecond.
+// Llama-2-7B's projection shapes four ways: the plain layout dequantized
+// into float32 and multiplied by cuBLAS in float32 (plain), the same from
+// the tensor-core layout (mma-dequantize) and multiplied in TF32
+// (mma-tf32, the runtime's way past mmaGEMVMaxRows rows), and the
+// tensor-core GEMV reading the codes once for every 8 rows (mma-rows). It
+// reports microseconds a product and rows of x a millisecond.
 func BenchmarkQuantPrefill(b *testing.B) {
 	g, _ := openGEMVBench(b)
 	for _, sh := range gemvShapes {
@@ -425,8 +426,8 @@ func BenchmarkQuantPrefill(b *testing.B) {
 		if err := l.holdMMA(m, nil); err != nil {
 			b.Fatal(err)
 		}
-		for _, rows := range []int{16, 128, 512} {
-			for _, way := range []string{"plain", "mma-dequantize", "mma-rows"} {
+		for _, rows := range []int{16, 32, 64, 128, 512} {
+			for _, way := range []string{"plain", "mma-dequantize", "mma-tf32", "mma-rows"} {
 				b.Run(fmt.Sprintf("%dx%d/%d/%s", sh.out, sh.in, rows, way), func(b *testing.B) {
 					err := g.dev.Do(func(c *cuda.Ctx) error {
 						var bufs [3]cuda.Buffer // x, y, the dequantized weight
@@ -447,12 +448,16 @@ func BenchmarkQuantPrefill(b *testing.B) {
 							switch way {
 							case "plain":
 								err = c.Int4Dequantize(w, l.w)
-							case "mma-dequantize":
+							case "mma-dequantize", "mma-tf32":
 								err = c.Int4MMADequantize(w, l.mma)
 							case "mma-rows":
 								err = c.Int4MMAGEMV(y, x, l.mma, rows)
 							}
-							if err == nil && way != "mma-rows" {
+							switch {
+							case err != nil || way == "mma-rows":
+							case way == "mma-tf32":
+								err = c.MatMulTTF32(y, x, w, rows, sh.out, sh.in)
+							default:
 								err = c.MatMulT(y, x, w, rows, sh.out, sh.in)
 							}
 							if err != nil {

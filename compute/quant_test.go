@@ -180,9 +180,10 @@ func emulateInt4GEMV(p int4Packing, x []float32, rows, out, in, groups int) []fl
 }
 
 // TestQuantLinear checks every backend's quantized linear against the
-// product with the dequantized weight: on the GPU the GEMV (up to 8 rows)
-// and the dequantize-then-GEMM path (more), act-order included, and the
-// float32 fallback for weights the kernels do not take.
+// product with the dequantized weight: on the GPU the GEMV (up to 8 rows,
+// 32 on the tensor cores) and the dequantize-then-GEMM path (more),
+// act-order included, and the float32 fallback for weights the kernels do
+// not take.
 func TestQuantLinear(t *testing.T) {
 	for _, be := range backends(t) {
 		for _, tc := range quantCases {
@@ -204,7 +205,7 @@ func TestQuantLinear(t *testing.T) {
 					t.Errorf("in the tensor-core layout: %v, want %v", onMMA, tc.onMMA)
 				}
 				w := q.Dequantize()
-				for _, rows := range []int{1, 3, 8, 9, 40} {
+				for _, rows := range []int{1, 3, 8, 9, 32, 33, 40} {
 					x := randn(rng, rows*tc.in)
 					want := productOf(w, x, rows, tc.out, tc.in)
 					got := make([]float32, rows*tc.out)
@@ -213,8 +214,10 @@ func TestQuantLinear(t *testing.T) {
 						t.Fatal(err)
 					}
 					tol := 1e-5
-					if isPacked && (rows == 1 || onMMA && rows <= cuda.Int4MaxRows) {
-						tol = 2e-3 // x in float16: one row in pairs, or on the tensor cores
+					if isPacked && (rows == 1 || onMMA || rows > cuda.Int4MaxRows) {
+						// x in float16 (one row in pairs, or on the tensor
+						// cores), or the dequantized product in TF32.
+						tol = 2e-3
 					}
 					if e := relErr(got, want); !(e < tol) {
 						t.Errorf("%d rows: relative error %g, want < %g", rows, e, tol)
