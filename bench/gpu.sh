@@ -29,6 +29,10 @@
 #   gemvvariants  the GEMV kernels against the float64 product (tests, chained
 #          products with programmatic dependent launch), then timed beside
 #          int4_gemv_1 at those shapes, graph replay, plain and with PDL (/pdl)
+#   prefill  the tensor-core layout's tests (rows in blocks of 8, act order
+#          through TestQuantLinear), then the dequantization of each layout
+#          (BenchmarkInt4Dequantize) and a product of 16 to 512 rows four
+#          ways (BenchmarkQuantPrefill)
 #   sweep  GPTQ's column sweep and the Hessian's factorization on the GPU
 #          against the CPU and the host path (tests), the sweep's time per
 #          Llama-2-7B matrix on each (BenchmarkSweep) and the factorization's
@@ -175,6 +179,12 @@ for stage in $stages; do
 		grep -E -- "--- FAIL|want <|programmatic|graph (true|false)|^(PASS|FAIL)$" "$log" | tail -30 | tee -a "$summary"
 		run "int4 gemv variants benchmark" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench QuantGEMVVariants -test.benchtime "${GEMV_BENCHTIME:-2s}" -test.v
 		grep -E "^BenchmarkQuantGEMVVariants|device-to-device|programmatic" "$log" | tail -70 | tee -a "$summary"
+		;;
+	prefill)
+		run "int4 tensor-core layout tests" "${COMPUTE_TEST:-bin/compute.test}" -test.v -test.run 'Int4MMARows|QuantLinear|QuantGEMVChained'
+		grep -E -- "--- FAIL|want <|^(PASS|FAIL)$" "$log" | tail -20 | tee -a "$summary"
+		run "int4 dequantize and prefill benchmarks" "${COMPUTE_TEST:-bin/compute.test}" -test.run XXX -test.bench 'Int4Dequantize|QuantPrefill' -test.benchtime 100x
+		grep -E "^Benchmark(Int4Dequantize|QuantPrefill)|device-to-device" "$log" | tail -40 | tee -a "$summary"
 		;;
 	synth)
 		run "synth llama-2-7b, $layers layers" $qtk synth --like llama-2-7b --layers "$layers" -o "$work/l2-7b" --force

@@ -57,7 +57,7 @@ func scratch(c *cuda.Ctx, b *cuda.Buffer, bytes int) (cuda.Buffer, error) {
 const stageBytes = 64 << 20
 
 // upload copies src to the device through the page-locked stage.
-func upload[T uint8 | uint16 | int32 | float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.Buffer, src []T) error {
+func upload[T uint8 | uint16 | int32 | uint32 | float32 | float64](g *gpu, c *cuda.Ctx, dst cuda.Buffer, src []T) error {
 	if err := g.ensureStage(c); err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func upload[T uint8 | uint16 | int32 | float32 | float64](g *gpu, c *cuda.Ctx, d
 }
 
 // download copies from the device to dst through the page-locked stage.
-func download[T uint8 | uint16 | int32 | float32 | float64](g *gpu, c *cuda.Ctx, dst []T, src cuda.Buffer) error {
+func download[T uint8 | uint16 | int32 | uint32 | float32 | float64](g *gpu, c *cuda.Ctx, dst []T, src cuda.Buffer) error {
 	if err := g.ensureStage(c); err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func alloc[T any](dev *cuda.Device, owner *T, bytes int) (*deviceMem, error) {
 
 // hold copies src to new device memory owned by owner (see alloc) and
 // notes the memory in use.
-func hold[T uint8 | uint16 | int32 | float32 | float64, O any](g *gpu, owner *O, src []T) (*deviceMem, error) {
+func hold[T uint8 | uint16 | int32 | uint32 | float32 | float64, O any](g *gpu, owner *O, src []T) (*deviceMem, error) {
 	var elem T
 	m, err := alloc(g.dev, owner, int(unsafe.Sizeof(elem))*len(src))
 	if err != nil {

@@ -9,15 +9,26 @@ import (
 const packRows = 64
 
 // gpuQuantLinear is a 4-bit weight resident on the device, packed for the
-// kernels of internal/cuda: products of up to cuda.Int4MaxRows rows read
-// the codes directly (decode), longer ones dequantize the weight into a
-// scratch and multiply with cuBLAS (prefill).
+// kernels of internal/cuda: for the tensor cores (mma) where its shape
+// allows, else in the plain layout (w). Short products (decode, and up to
+// mmaGEMVMaxRows rows on the tensor cores) read the codes directly, longer
+// ones dequantize the weight into a scratch and multiply it in TF32 with
+// cuBLAS (prefill).
 type gpuQuantLinear struct {
 	hostProducts
 	g   *gpu
-	w   cuda.Int4
-	mem []*deviceMem // of w's buffers
+	w   cuda.Int4    // the plain layout, unless mma holds the weight
+	mma cuda.Int4MMA // the tensor-core layout, where held
+	mem []*deviceMem // of the buffers
 }
+
+// mmaGEMVMaxRows is the most rows of x a product reads from the
+// tensor-core layout, in blocks of 8, before it dequantizes the weight for
+// cuBLAS instead. At Llama-2-7B's shapes on an H100 (BenchmarkQuantPrefill)
+// the blocks were faster up to 32 rows (45.6 against 61.0 µs at 4096×4096,
+// 89.5 against 148.2 µs at 11008×4096, 150.9 against 148.3 µs at
+// 4096×11008) and slower from 64 (90.9 against 62.5 µs at 4096×4096).
+const mmaGEMVMaxRows = 32
 
 // int4Scratch is the device memory of the quantized products, grown as
 // needed and only touched on the device's goroutine.
@@ -34,7 +45,7 @@ func (s *int4Scratch) free(c *cuda.Ctx) {
 // int4Packing is a weight laid out as cuda.Int4 describes, on the host.
 type int4Packing struct {
 	groupLen int
-	codes    []int32   // the uint32 words, [out × in/8]
+	codes    []uint32  // [out × in/8]
 	params   []float32 // (scale, zero) pairs, [out × groups × 2]
 	perm     []int32   // [in], nil when the columns keep their order
 }
@@ -50,7 +61,7 @@ func packInt4(q *QuantWeight) (int4Packing, bool) {
 	}
 	p := int4Packing{groupLen: groupLen, perm: perm}
 	words := q.In / 8
-	p.codes = make([]int32, q.Out*words)
+	p.codes = make([]uint32, q.Out*words)
 	linalg.ParallelFor(q.Out, packRows, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := q.Q[r*q.In : (r+1)*q.In]
@@ -59,7 +70,7 @@ func packInt4(q *QuantWeight) (int4Packing, bool) {
 				if perm != nil {
 					c = int(perm[j])
 				}
-				p.codes[r*words+j/8] |= int32(uint32(row[c]) << (4 * (j % 8)))
+				p.codes[r*words+j/8] |= uint32(row[c]) << (4 * (j % 8))
 			}
 		}
 	})
@@ -81,7 +92,16 @@ func (g *gpu) NewQuantLinear(q QuantWeight) (Linear, error) {
 		return g.NewLinear(q.Dequantize(), q.Out, q.In)
 	}
 	l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
-	if err := l.hold(p); err != nil {
+	var err error
+	if cuda.Int4MMAFits(q.Out, q.In, p.groupLen) {
+		var m int4MMAPacking
+		if m, err = packInt4MMA(p, q.Out, q.In); err == nil {
+			err = l.holdMMA(m, p.perm)
+		}
+	} else {
+		err = l.hold(p)
+	}
+	if err != nil {
 		l.Release()
 		return nil, err
 	}
@@ -104,8 +124,38 @@ func (l *gpuQuantLinear) hold(p int4Packing) error {
 	return nil
 }
 
+// int4MMAPacking is a weight laid out as cuda.Int4MMA describes, on the
+// host.
+type int4MMAPacking struct {
+	codes  []uint32
+	params []float32 // float4 fold constants
+}
+
+// packInt4MMA lays out for the tensor-core kernels a weight [out×in]
+// packed by packInt4.
+func packInt4MMA(p int4Packing, out, in int) (int4MMAPacking, error) {
+	codes, params, err := cuda.PackInt4MMA(p.codes, p.params, out, in, p.groupLen)
+	return int4MMAPacking{codes: codes, params: params}, err
+}
+
+// holdMMA holds m, the tensor-core layout of l's weight, and perm (nil when
+// the columns keep their order) on the device.
+func (l *gpuQuantLinear) holdMMA(m int4MMAPacking, perm []int32) error {
+	l.mma = cuda.Int4MMA{Out: l.w.Out, In: l.w.In, Groups: l.w.Groups, GroupLen: l.w.GroupLen}
+	if err := holdSlice(l, &l.mma.Codes, m.codes); err != nil {
+		return err
+	}
+	if err := holdSlice(l, &l.mma.Params, m.params); err != nil {
+		return err
+	}
+	if perm != nil {
+		return holdSlice(l, &l.mma.Perm, perm)
+	}
+	return nil
+}
+
 // holdSlice copies src into device memory owned by l and sets *dst to it.
-func holdSlice[T int32 | float32](l *gpuQuantLinear, dst *cuda.Buffer, src []T) error {
+func holdSlice[T int32 | uint32 | float32](l *gpuQuantLinear, dst *cuda.Buffer, src []T) error {
 	m, err := hold(l.g, l, src)
 	if err != nil {
 		return err
@@ -121,16 +171,23 @@ func (l *gpuQuantLinear) MatMul(dst, x []float32, rows int) {
 
 func (l *gpuQuantLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int) error {
 	s := &l.g.int4
-	if rows <= cuda.Int4MaxRows {
-		if l.w.Perm != (cuda.Buffer{}) {
+	perm, onMMA := l.w.Perm, l.mma.Codes != (cuda.Buffer{})
+	if onMMA {
+		perm = l.mma.Perm
+	}
+	if rows <= cuda.Int4MaxRows || onMMA && rows <= mmaGEMVMaxRows {
+		if perm != (cuda.Buffer{}) {
 			gathered, err := scratch(c, &s.gathered, 4*rows*l.w.In)
 			if err != nil {
 				return err
 			}
-			if err := c.GatherColumns(gathered, x, l.w.Perm, rows, l.w.In); err != nil {
+			if err := c.GatherColumns(gathered, x, perm, rows, l.w.In); err != nil {
 				return err
 			}
 			x = gathered
+		}
+		if onMMA {
+			return c.Int4MMAGEMV(dst, x, l.mma, rows)
 		}
 		return c.Int4GEMV(dst, x, l.w, rows)
 	}
@@ -138,10 +195,15 @@ func (l *gpuQuantLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int)
 	if err != nil {
 		return err
 	}
-	if err := c.Int4Dequantize(w, l.w); err != nil {
+	if onMMA {
+		err = c.Int4MMADequantize(w, l.mma)
+	} else {
+		err = c.Int4Dequantize(w, l.w)
+	}
+	if err != nil {
 		return err
 	}
-	return c.MatMulT(dst, x, w, rows, l.w.Out, l.w.In)
+	return c.MatMulTTF32(dst, x, w, rows, l.w.Out, l.w.In)
 }
 
 func (l *gpuQuantLinear) Release() {

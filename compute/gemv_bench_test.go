@@ -112,7 +112,8 @@ func openGEMVBench(b *testing.B) (*gpu, float64) {
 type gemvFixture struct {
 	ls           []*gpuQuantLinear
 	x, y         cuda.Buffer
-	bytesPerCall int // codes, scales and zero points, x and y
+	bytesPerCall int         // codes, scales and zero points, x and y
+	packing      int4Packing // of the weight every copy holds
 }
 
 func newGEMVFixture(b *testing.B, g *gpu, out, in int) *gemvFixture {
@@ -125,6 +126,7 @@ func newGEMVFixture(b *testing.B, g *gpu, out, in int) *gemvFixture {
 	f := &gemvFixture{
 		ls:           make([]*gpuQuantLinear, max(2, (gemvWorkingSet+weightBytes-1)/weightBytes)),
 		bytesPerCall: weightBytes + 4*(in+out),
+		packing:      p,
 	}
 	for i := range f.ls {
 		f.ls[i] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}

@@ -49,6 +49,15 @@ func TestQuantGEMVVariants(t *testing.T) {
 		if err := l.hold(p); err != nil {
 			t.Fatal(err)
 		}
+		if cuda.Int4MMAFits(l.w.Out, l.w.In, l.w.GroupLen) {
+			m, err := packInt4MMA(p, l.w.Out, l.w.In)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.holdMMA(m, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
 		x := randn(rng, tc.in)
 		for j := 0; j < tc.in; j += 97 {
 			x[j] *= 100
@@ -57,9 +66,9 @@ func TestQuantGEMVVariants(t *testing.T) {
 			x[j] = 5000 // a chunk whose float16 partial sums overflow unless x is scaled down
 		}
 		want := productOf(q.Dequantize(), x, 1, tc.out, tc.in)
-		for _, name := range append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...) {
+		for _, name := range allGEMVVariants() {
 			t.Run(fmt.Sprintf("%dx%d/g%d/%s", tc.out, tc.in, tc.groupSize, name), func(t *testing.T) {
-				if name != "int4_gemv_1" && !cuda.Int4VariantFits(name, l.w) {
+				if !variantFits(name, l) {
 					t.Skip("the variant does not take this weight")
 				}
 				got := make([]float32, tc.out)
@@ -77,12 +86,7 @@ func TestQuantGEMVVariants(t *testing.T) {
 					if err := upload(g, c, xd, x); err != nil {
 						return err
 					}
-					if name == "int4_gemv_1" {
-						err = c.Int4GEMVFloat(yd, xd, l.w, 1)
-					} else {
-						err = c.Int4GEMVVariant(name, yd, xd, l.w)
-					}
-					if err != nil {
+					if err := runVariant(c, name, yd, xd, l); err != nil {
 						return err
 					}
 					return download(g, c, got, yd)
@@ -147,12 +151,21 @@ func BenchmarkQuantGEMVVariants(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { g.dev.Do(func(c *cuda.Ctx) error { c.Free(f.x); return c.Free(f.y) }) })
-		benchVariants(b, g, f, append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...), copyRate)
+		benchVariants(b, g, f, allGEMVVariants(), copyRate)
 	})
 	for _, sh := range gemvShapes {
 		b.Run(fmt.Sprintf("%dx%d", sh.out, sh.in), func(b *testing.B) {
 			f := newGEMVFixture(b, g, sh.out, sh.in)
-			benchVariants(b, g, f, append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...), copyRate)
+			m, err := packInt4MMA(f.packing, sh.out, sh.in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, l := range f.ls {
+				if err := l.holdMMA(m, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			benchVariants(b, g, f, allGEMVVariants(), copyRate)
 		})
 	}
 }
@@ -164,20 +177,13 @@ func benchVariants(b *testing.B, g *gpu, f *gemvFixture, names []string, copyRat
 	for _, name := range names {
 		gemv := func(c *cuda.Ctx, calls int) error {
 			for i := range calls {
-				w := f.ls[i%len(f.ls)].w
-				var err error
-				if name == "int4_gemv_1" {
-					err = c.Int4GEMVFloat(f.y, f.x, w, 1)
-				} else {
-					err = c.Int4GEMVVariant(name, f.y, f.x, w)
-				}
-				if err != nil {
+				if err := runVariant(c, name, f.y, f.x, f.ls[i%len(f.ls)]); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
-		if name != "int4_gemv_1" && !cuda.Int4VariantFits(name, f.ls[0].w) {
+		if !variantFits(name, f.ls[0]) {
 			continue
 		}
 		b.Run(name, func(b *testing.B) {
@@ -188,6 +194,34 @@ func benchVariants(b *testing.B, g *gpu, f *gemvFixture, names []string, copyRat
 			b.Run(name+"/pdl", func(b *testing.B) { benchReplayed(b, g, len(f.ls), f.bytesPerCall, gemv, copyRate) })
 		}
 	}
+}
+
+// allGEMVVariants lists the float32 kernel, the float16 layouts and the
+// tensor-core kernel ("mma", the one Int4MMAGEMV picks by shape).
+func allGEMVVariants() []string {
+	return append(append([]string{"int4_gemv_1"}, cuda.Int4GEMVVariants...), "mma")
+}
+
+// variantFits reports whether the named GEMV takes l's weight.
+func variantFits(name string, l *gpuQuantLinear) bool {
+	switch name {
+	case "int4_gemv_1":
+		return true
+	case "mma":
+		return l.mma.Codes != (cuda.Buffer{})
+	}
+	return cuda.Int4VariantFits(name, l.w)
+}
+
+// runVariant runs the named GEMV for one row.
+func runVariant(c *cuda.Ctx, name string, y, x cuda.Buffer, l *gpuQuantLinear) error {
+	switch name {
+	case "int4_gemv_1":
+		return c.Int4GEMVFloat(y, x, l.w, 1)
+	case "mma":
+		return c.Int4MMAGEMV(y, x, l.mma, 1)
+	}
+	return c.Int4GEMVVariant(name, y, x, l.w)
 }
 
 // setPDL turns the device's programmatic dependent launch on or off and
@@ -237,13 +271,20 @@ func TestQuantGEMVChained(t *testing.T) {
 			t.Fatal("not packed")
 		}
 		ls[i] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: n, In: n, Groups: q.Groups(), GroupLen: p.groupLen}}
+		defer ls[i].Release()
 		if err := ls[i].hold(p); err != nil {
 			t.Fatal(err)
 		}
-		defer ls[i].Release()
+		m, err := packInt4MMA(p, n, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ls[i].holdMMA(m, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Logf("programmatic dependent launch: %v", pdlOn(g))
-	for _, layout := range append([]string{""}, cuda.Int4GEMVVariants...) {
+	for _, layout := range append(append([]string{""}, cuda.Int4GEMVVariants...), "mma") {
 		for _, graph := range []bool{false, true} {
 			got := make([]float32, n)
 			err := g.dev.Do(func(c *cuda.Ctx) error {
@@ -264,7 +305,7 @@ func TestQuantGEMVChained(t *testing.T) {
 						if layout == "" {
 							err = c.Int4GEMV(bufs[i+1], bufs[i], l.w, 1)
 						} else {
-							err = c.Int4GEMVVariant(layout, bufs[i+1], bufs[i], l.w)
+							err = runVariant(c, layout, bufs[i+1], bufs[i], l)
 						}
 						if err != nil {
 							return err
@@ -294,6 +335,206 @@ func TestQuantGEMVChained(t *testing.T) {
 			if !(e < 5e-3) {
 				t.Errorf("layout %q, graph %v: relative error %g after %d products", layout, graph, e, links)
 			}
+		}
+	}
+}
+
+// BenchmarkInt4Dequantize times the dequantization of a 4-bit weight into
+// float32 (what a product of more than cuda.Int4MaxRows rows does before
+// cuBLAS) from each layout, at Llama-2-7B's projection shapes: bytes are
+// the float32 weight written and the codes and params read, against the
+// device-to-device copy bandwidth.
+func BenchmarkInt4Dequantize(b *testing.B) {
+	g, copyRate := openGEMVBench(b)
+	for _, sh := range gemvShapes {
+		q := randQuant(rand.New(rand.NewPCG(uint64(sh.out), uint64(sh.in))), sh.out, sh.in, 4, 128, false)
+		p, ok := packInt4(&q)
+		if !ok {
+			b.Fatal("the 4-bit kernels do not take the weight")
+		}
+		m, err := packInt4MMA(p, sh.out, sh.in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
+		b.Cleanup(l.Release)
+		if err := l.hold(p); err != nil {
+			b.Fatal(err)
+		}
+		if err := l.holdMMA(m, nil); err != nil {
+			b.Fatal(err)
+		}
+		bytes := 4 * (sh.out*sh.in + len(p.codes) + len(p.params))
+		for _, layout := range []string{"plain", "mma"} {
+			b.Run(fmt.Sprintf("%dx%d/%s", sh.out, sh.in, layout), func(b *testing.B) {
+				err := g.dev.Do(func(c *cuda.Ctx) error {
+					dst, err := c.Alloc(4 * sh.out * sh.in)
+					if err != nil {
+						return err
+					}
+					defer c.Free(dst)
+					b.ResetTimer()
+					for range b.N {
+						if layout == "mma" {
+							err = c.Int4MMADequantize(dst, l.mma)
+						} else {
+							err = c.Int4Dequantize(dst, l.w)
+						}
+						if err != nil {
+							return err
+						}
+					}
+					err = c.Synchronize()
+					b.StopTimer()
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				perCall := b.Elapsed().Seconds() / float64(b.N)
+				b.ReportMetric(float64(bytes)/perCall/1e9, "GB/s")
+				b.ReportMetric(float64(bytes)/perCall/copyRate, "copy-fraction")
+			})
+		}
+	}
+}
+
+// BenchmarkQuantPrefill times a product of many rows of x (prefill) at
+// Llama-2-7B's projection shapes four ways: the plain layout dequantized
+// into float32 and multiplied by cuBLAS in float32 (plain), the same from
+// the tensor-core layout (mma-dequantize) and multiplied in TF32
+// (mma-tf32, the runtime's way past mmaGEMVMaxRows rows), and the
+// tensor-core GEMV reading the codes once for every 8 rows (mma-rows). It
+// reports microseconds a product and rows of x a millisecond.
+func BenchmarkQuantPrefill(b *testing.B) {
+	g, _ := openGEMVBench(b)
+	for _, sh := range gemvShapes {
+		q := randQuant(rand.New(rand.NewPCG(uint64(sh.out), uint64(sh.in))), sh.out, sh.in, 4, 128, false)
+		p, ok := packInt4(&q)
+		if !ok {
+			b.Fatal("the 4-bit kernels do not take the weight")
+		}
+		m, err := packInt4MMA(p, sh.out, sh.in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
+		b.Cleanup(l.Release)
+		if err := l.hold(p); err != nil {
+			b.Fatal(err)
+		}
+		if err := l.holdMMA(m, nil); err != nil {
+			b.Fatal(err)
+		}
+		for _, rows := range []int{16, 32, 64, 128, 512} {
+			for _, way := range []string{"plain", "mma-dequantize", "mma-tf32", "mma-rows"} {
+				b.Run(fmt.Sprintf("%dx%d/%d/%s", sh.out, sh.in, rows, way), func(b *testing.B) {
+					err := g.dev.Do(func(c *cuda.Ctx) error {
+						var bufs [3]cuda.Buffer // x, y, the dequantized weight
+						for i, n := range []int{rows * sh.in, rows * sh.out, sh.out * sh.in} {
+							var err error
+							if bufs[i], err = c.Alloc(4 * n); err != nil {
+								return err
+							}
+							defer c.Free(bufs[i])
+						}
+						x, y, w := bufs[0], bufs[1], bufs[2]
+						if err := upload(g, c, x, randn(rand.New(rand.NewPCG(1, 2)), rows*sh.in)); err != nil {
+							return err
+						}
+						b.ResetTimer()
+						for range b.N {
+							var err error
+							switch way {
+							case "plain":
+								err = c.Int4Dequantize(w, l.w)
+							case "mma-dequantize", "mma-tf32":
+								err = c.Int4MMADequantize(w, l.mma)
+							case "mma-rows":
+								err = c.Int4MMAGEMV(y, x, l.mma, rows)
+							}
+							switch {
+							case err != nil || way == "mma-rows":
+							case way == "mma-tf32":
+								err = c.MatMulTTF32(y, x, w, rows, sh.out, sh.in)
+							default:
+								err = c.MatMulT(y, x, w, rows, sh.out, sh.in)
+							}
+							if err != nil {
+								return err
+							}
+						}
+						err := c.Synchronize()
+						b.StopTimer()
+						return err
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+					perCall := b.Elapsed().Seconds() / float64(b.N)
+					b.ReportMetric(perCall*1e6, "us/product")
+					b.ReportMetric(float64(rows)/perCall/1e3, "rows/ms")
+				})
+			}
+		}
+	}
+}
+
+// TestInt4MMARows checks the tensor-core GEMV for rows of x in blocks of
+// 8 and a last block of fewer (rows past cuda.Int4MaxRows), against the
+// float64 product.
+func TestInt4MMARows(t *testing.T) {
+	be, err := OpenCUDA(0)
+	if err != nil {
+		t.Skipf("no GPU: %v", err)
+	}
+	defer be.Close()
+	g := be.(*gpu)
+	const out, in = 48, 1024
+	rng := rand.New(rand.NewPCG(4, 8))
+	q := randQuant(rng, out, in, 4, 128, false)
+	p, ok := packInt4(&q)
+	if !ok {
+		t.Fatal("not packed")
+	}
+	m, err := packInt4MMA(p, out, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: out, In: in, Groups: q.Groups(), GroupLen: p.groupLen}}
+	defer l.Release()
+	if err := l.holdMMA(m, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := q.Dequantize()
+	for _, rows := range []int{1, 2, 8, 9, 17, 40} {
+		x := randn(rng, rows*in)
+		want := productOf(w, x, rows, out, in)
+		got := make([]float32, rows*out)
+		err := g.dev.Do(func(c *cuda.Ctx) error {
+			xd, err := c.Alloc(4 * rows * in)
+			if err != nil {
+				return err
+			}
+			defer c.Free(xd)
+			yd, err := c.Alloc(4 * rows * out)
+			if err != nil {
+				return err
+			}
+			defer c.Free(yd)
+			if err := upload(g, c, xd, x); err != nil {
+				return err
+			}
+			if err := c.Int4MMAGEMV(yd, xd, l.mma, rows); err != nil {
+				return err
+			}
+			return download(g, c, got, yd)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := relErr(got, want); !(e < variantTolerance) {
+			t.Errorf("%d rows: relative error %g, want < %g", rows, e, variantTolerance)
 		}
 	}
 }

@@ -64,17 +64,22 @@ var quantCases = []struct {
 	out, in, bits, groupSize int
 	actOrder                 bool
 	packed                   bool // whether the 4-bit kernels take it
+	onMMA                    bool // whether in the tensor-core layout
 }{
-	{64, 256, 4, 128, false, true},
-	{67, 384, 4, 128, true, true},
-	{33, 96, 4, 32, true, true},
-	{5, 160, 4, -1, false, true},
-	{130, 512, 4, 64, false, true},
-	{9, 40, 4, 8, false, false},   // width not a multiple of 32
-	{9, 64, 4, 16, true, false},   // groups shorter than a 32-column load
-	{9, 100, 4, -1, false, false}, // one group, width not a multiple of 32
-	{12, 128, 8, 64, false, false},
-	{12, 128, 3, 32, true, false},
+	{64, 256, 4, 128, false, true, true},
+	{32, 1024, 4, 128, true, true, true},
+	{16, 320, 4, -1, false, true, true}, // one group of 5 chunks of 64
+	{48, 4096, 4, 256, false, true, true},
+	{67, 384, 4, 128, true, true, false}, // rows not a multiple of 16
+	{33, 96, 4, 32, true, true, false},
+	{5, 160, 4, -1, false, true, false},
+	{130, 512, 4, 64, false, true, false},
+	{16, 256, 4, 32, false, true, false}, // groups shorter than a 64-column chunk
+	{9, 40, 4, 8, false, false, false},   // width not a multiple of 32
+	{9, 64, 4, 16, true, false, false},   // groups shorter than a 32-column load
+	{9, 100, 4, -1, false, false, false}, // one group, width not a multiple of 32
+	{12, 128, 8, 64, false, false, false},
+	{12, 128, 3, 32, true, false, false},
 }
 
 // TestPackInt4 runs, on the host, the arithmetic of the int4_gemv kernel
@@ -175,9 +180,10 @@ func emulateInt4GEMV(p int4Packing, x []float32, rows, out, in, groups int) []fl
 }
 
 // TestQuantLinear checks every backend's quantized linear against the
-// product with the dequantized weight: on the GPU the GEMV (up to 8 rows)
-// and the dequantize-then-GEMM path (more), act-order included, and the
-// float32 fallback for weights the kernels do not take.
+// product with the dequantized weight: on the GPU the GEMV (up to 8 rows,
+// 32 on the tensor cores) and the dequantize-then-GEMM path (more),
+// act-order included, and the float32 fallback for weights the kernels do
+// not take.
 func TestQuantLinear(t *testing.T) {
 	for _, be := range backends(t) {
 		for _, tc := range quantCases {
@@ -190,11 +196,16 @@ func TestQuantLinear(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer l.Release()
-				if _, isPacked := l.(*gpuQuantLinear); be != CPU && isPacked != tc.packed {
+				gl, isPacked := l.(*gpuQuantLinear)
+				if be != CPU && isPacked != tc.packed {
 					t.Errorf("held as %T; packed for the 4-bit kernels: want %v", l, tc.packed)
 				}
+				onMMA := isPacked && gl.mma.Codes != (cuda.Buffer{})
+				if isPacked && onMMA != tc.onMMA {
+					t.Errorf("in the tensor-core layout: %v, want %v", onMMA, tc.onMMA)
+				}
 				w := q.Dequantize()
-				for _, rows := range []int{1, 3, 8, 9, 40} {
+				for _, rows := range []int{1, 3, 8, 9, 32, 33, 40} {
 					x := randn(rng, rows*tc.in)
 					want := productOf(w, x, rows, tc.out, tc.in)
 					got := make([]float32, rows*tc.out)
@@ -203,8 +214,10 @@ func TestQuantLinear(t *testing.T) {
 						t.Fatal(err)
 					}
 					tol := 1e-5
-					if _, isPacked := l.(*gpuQuantLinear); isPacked && rows == 1 {
-						tol = 2e-3 // one row multiplies in float16 pairs
+					if isPacked && (rows == 1 || onMMA || rows > cuda.Int4MaxRows) {
+						// x in float16 (one row in pairs, or on the tensor
+						// cores), or the dequantized product in TF32.
+						tol = 2e-3
 					}
 					if e := relErr(got, want); !(e < tol) {
 						t.Errorf("%d rows: relative error %g, want < %g", rows, e, tol)

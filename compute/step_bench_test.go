@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -12,9 +13,10 @@ import (
 // Llama-2-7B's shape with 4-bit weights (group 128, each layer its own
 // copy, so that they come from memory) and a float16 head of 32000 rows:
 // launched from the host kernel by kernel (launch), and as a recorded
-// step (step; step-nopdl without programmatic dependent launch; step/<layout>
-// with every 4-bit product in that GEMV layout instead of the one by
-// shape). Each token starts with the host writing
+// step (step; step-nopdl without programmatic dependent launch;
+// step/plain with the weights in the plain 4-bit layout instead of the
+// tensor cores', step/plain/<layout> with every product in that GEMV
+// layout instead of the one by shape). Each token starts with the host writing
 // the embedding and ends with it reading the hidden row and the logits, as
 // a decode does. It reports the milliseconds per token and the bytes read
 // per second (weights and the KV cache up to the position) against the
@@ -35,28 +37,34 @@ func BenchmarkDecodeStep(b *testing.B) {
 		weights[i] = randQuant(rng, sh.out, sh.in, 4, 128, false)
 		bytes += layers * (sh.out*sh.in/2 + sh.out*sh.in/128*8)
 	}
-	var lys []ResidentLayer
-	for range layers {
-		var ls [4]Linear
-		for i := range ls {
-			l, err := r.NewQuantLinear(weights[i])
+	norm := make([]float32, s.Hidden)
+	for i := range norm {
+		norm[i] = 1
+	}
+	// newLayers builds the layers with their weights held by newLinear.
+	newLayers := func(newLinear func(QuantWeight) (Linear, error)) []ResidentLayer {
+		var lys []ResidentLayer
+		for range layers {
+			var ls [4]Linear
+			for i := range ls {
+				l, err := newLinear(weights[i])
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(l.Release)
+				ls[i] = l
+			}
+			ly, err := r.NewLayer(s, ResidentWeights{QKV: ls[0], O: ls[1], GateUp: ls[2], Down: ls[3], InputNorm: norm, PostNorm: norm})
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer l.Release()
-			ls[i] = l
+			b.Cleanup(ly.Release)
+			lys = append(lys, ly)
 		}
-		norm := make([]float32, s.Hidden)
-		for i := range norm {
-			norm[i] = 1
-		}
-		ly, err := r.NewLayer(s, ResidentWeights{QKV: ls[0], O: ls[1], GateUp: ls[2], Down: ls[3], InputNorm: norm, PostNorm: norm})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ly.Release()
-		lys = append(lys, ly)
+		return lys
 	}
+	lys := newLayers(r.NewQuantLinear)
+	plain := newLayers(func(q QuantWeight) (Linear, error) { return newPlainQuantLinear(g, q) })
 	head, err := r.(HalfLinears).NewHalfLinear(randn(rng, vocab*s.Hidden), vocab, s.Hidden)
 	if err != nil {
 		b.Fatal(err)
@@ -115,7 +123,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 	})
 	// step runs the recorded step, launched with programmatic dependent
 	// launch or not, its products in the named GEMV layout ("": by shape).
-	step := func(pdl bool, layout string) func(b *testing.B) {
+	step := func(pdl bool, lys []ResidentLayer, layout string) func(b *testing.B) {
 		return func(b *testing.B) {
 			defer setPDL(g, setPDL(g, pdl))
 			defer setInt4Decode(b, g, setInt4Decode(b, g, layout))
@@ -136,11 +144,27 @@ func BenchmarkDecodeStep(b *testing.B) {
 		}
 	}
 	b.Logf("programmatic dependent launch: %v", pdlOn(g))
-	b.Run("step", step(true, ""))
-	b.Run("step-nopdl", step(false, ""))
+	b.Run("step", step(true, lys, ""))
+	b.Run("step-nopdl", step(false, lys, ""))
+	b.Run("step/plain", step(true, plain, ""))
 	for _, layout := range cuda.Int4GEMVVariants {
-		b.Run("step/"+layout, step(true, layout))
+		b.Run("step/plain/"+layout, step(true, plain, layout))
 	}
+}
+
+// newPlainQuantLinear holds q in the plain 4-bit layout even where the
+// tensor-core one takes it, for benchmarks comparing the two.
+func newPlainQuantLinear(g *gpu, q QuantWeight) (Linear, error) {
+	p, ok := packInt4(&q)
+	if !ok {
+		return nil, fmt.Errorf("the 4-bit kernels do not take [%d×%d]", q.Out, q.In)
+	}
+	l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
+	if err := l.hold(p); err != nil {
+		l.Release()
+		return nil, err
+	}
+	return l, nil
 }
 
 // setInt4Decode makes the device's one-row 4-bit products run the named

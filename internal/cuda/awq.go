@@ -184,26 +184,6 @@ func (c *Ctx) GatherRows(dst, src Buffer, first, step, count, cols int) error {
 	return c.elementwise("awq_gather_rows", int64(count)*int64(cols), dst, src, int64(first), int64(step), int64(count), int32(cols))
 }
 
-// cuBLAS's cudaDataType, cublasComputeType and cublasGemmAlgo values.
-const (
-	dataFloat32     = 0  // CUDA_R_32F
-	computeFastTF32 = 77 // CUBLAS_COMPUTE_32F_FAST_TF32
-	gemmDefaultAlgo = -1 // CUBLAS_GEMM_DEFAULT
-)
-
-// MatMulTTF32 is MatMulT on the tensor cores: the products of float32
-// operands rounded to TF32 (10 bits of mantissa), summed in float32.
-func (c *Ctx) MatMulTTF32(dst, a, b Buffer, m, n, k int) error {
-	h, err := c.blasHandle()
-	if err != nil {
-		return err
-	}
-	one, zero := float32(1), float32(0)
-	return checkBLAS("cublasGemmEx", cublasGemmEx(h, opT, opN, int32(n), int32(m), int32(k), &one,
-		b.ptr, dataFloat32, int32(k), a.ptr, dataFloat32, int32(k), &zero, dst.ptr, dataFloat32, int32(n),
-		computeFastTF32, gemmDefaultAlgo))
-}
-
 // ScaleColumns multiplies column c of w [rows × cols] by s[c].
 func (c *Ctx) ScaleColumns(w, s Buffer, rows, cols int) error {
 	return c.elementwise("awq_scale_columns", int64(rows)*int64(cols), w, s, int64(rows), int32(cols))

@@ -133,6 +133,26 @@ func (c *Ctx) MatMulT(dst, a, b Buffer, m, n, k int) error {
 	return checkBLAS(fmt.Sprintf("cublasSgemm([%d×%d]·[%d×%d]ᵀ)", m, k, n, k), cublasSgemm(h, opT, opN, int32(n), int32(m), int32(k), &one, b.ptr, int32(k), a.ptr, int32(k), &zero, dst.ptr, int32(n)))
 }
 
+// cuBLAS's cudaDataType, cublasComputeType and cublasGemmAlgo values.
+const (
+	dataFloat32     = 0  // CUDA_R_32F
+	computeFastTF32 = 77 // CUBLAS_COMPUTE_32F_FAST_TF32
+	gemmDefaultAlgo = -1 // CUBLAS_GEMM_DEFAULT
+)
+
+// MatMulTTF32 is MatMulT on the tensor cores: the products of float32
+// operands rounded to TF32 (10 bits of mantissa), summed in float32.
+func (c *Ctx) MatMulTTF32(dst, a, b Buffer, m, n, k int) error {
+	h, err := c.blasHandle()
+	if err != nil {
+		return err
+	}
+	one, zero := float32(1), float32(0)
+	return checkBLAS("cublasGemmEx", cublasGemmEx(h, opT, opN, int32(n), int32(m), int32(k), &one,
+		b.ptr, dataFloat32, int32(k), a.ptr, dataFloat32, int32(k), &zero, dst.ptr, dataFloat32, int32(n),
+		computeFastTF32, gemmDefaultAlgo))
+}
+
 // MatMul sets C[m×n] = A[m×k]·B[k×n], all float32 row-major.
 func (c *Ctx) MatMul(dst, a, b Buffer, m, n, k int) error {
 	h, err := c.blasHandle()

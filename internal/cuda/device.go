@@ -37,6 +37,10 @@ type Ctx struct {
 	stream  uintptr // where kernels are launched: 0, or a stream being recorded (see Record)
 	frees   uint64  // buffers freed so far (see Frees)
 	decode  string  // the GEMV layout of one row Int4GEMV runs, "" for the one by shape (see SetInt4Decode)
+	// maxShared is the dynamic shared memory a block may opt in to;
+	// sharedOptin the amount each kernel has opted in to so far.
+	maxShared   int
+	sharedOptin map[uintptr]int
 	// pdl: LaunchGridPDL uses programmatic dependent launch, which the
 	// device has when pdlAvailable (see pdl.go).
 	// pdlDefaultRefused: the driver refused it on the default stream.
@@ -99,7 +103,7 @@ func (d *Device) own(started chan<- error) {
 }
 
 func (d *Device) start() (*Ctx, error) {
-	c := &Ctx{kernels: map[string]uintptr{}}
+	c := &Ctx{kernels: map[string]uintptr{}, sharedOptin: map[uintptr]int{}}
 	if err := check("cuDeviceGet", cuDeviceGet(&c.dev, int32(d.Ordinal))); err != nil {
 		return nil, err
 	}
@@ -116,6 +120,11 @@ func (d *Device) start() (*Ctx, error) {
 		return nil, err
 	}
 	d.Arch = int(major*10 + minor)
+	var optin int32
+	if err := check("cuDeviceGetAttribute", cuDeviceGetAttribute(&optin, attrMaxSharedOptinBlock, c.dev)); err != nil {
+		return nil, err
+	}
+	c.maxShared = max(int(optin), maxBlockShared)
 	if err := check("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain(&c.context, c.dev)); err != nil {
 		return nil, err
 	}
@@ -212,7 +221,7 @@ func (c *Ctx) MemInUse() (uint64, error) {
 }
 
 // Download copies the start of src into dst.
-func Download[T uint8 | uint16 | int32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {
+func Download[T uint8 | uint16 | int32 | uint32 | float32 | float64](c *Ctx, dst []T, src Buffer) error {
 	n := uintptr(len(dst)) * unsafe.Sizeof(dst[0])
 	if n > src.bytes {
 		return fmt.Errorf("cuMemcpyDtoH: %d bytes from a buffer of %d", n, src.bytes)
@@ -261,7 +270,7 @@ func (c *Ctx) FreePinned(p Pinned) error {
 
 // UploadVia copies src into dst through the page-locked stage, in pieces
 // of the stage's size.
-func UploadVia[T uint8 | uint16 | int32 | float32 | float64](c *Ctx, dst Buffer, src []T, stage Pinned) error {
+func UploadVia[T uint8 | uint16 | int32 | uint32 | float32 | float64](c *Ctx, dst Buffer, src []T, stage Pinned) error {
 	b := asBytes(src)
 	if uintptr(len(b)) > dst.bytes {
 		return fmt.Errorf("cuMemcpyHtoD: %d bytes into a buffer of %d", len(b), dst.bytes)
@@ -278,7 +287,7 @@ func UploadVia[T uint8 | uint16 | int32 | float32 | float64](c *Ctx, dst Buffer,
 
 // DownloadVia copies the start of src into dst through the page-locked
 // stage.
-func DownloadVia[T uint8 | uint16 | int32 | float32 | float64](c *Ctx, dst []T, src Buffer, stage Pinned) error {
+func DownloadVia[T uint8 | uint16 | int32 | uint32 | float32 | float64](c *Ctx, dst []T, src Buffer, stage Pinned) error {
 	b := asBytes(dst)
 	if uintptr(len(b)) > src.bytes {
 		return fmt.Errorf("cuMemcpyDtoH: %d bytes from a buffer of %d", len(b), src.bytes)
@@ -294,7 +303,7 @@ func DownloadVia[T uint8 | uint16 | int32 | float32 | float64](c *Ctx, dst []T, 
 	return nil
 }
 
-func asBytes[T uint8 | uint16 | int32 | float32 | float64](x []T) []byte {
+func asBytes[T uint8 | uint16 | int32 | uint32 | float32 | float64](x []T) []byte {
 	if len(x) == 0 {
 		return nil
 	}

@@ -30,12 +30,15 @@ var (
 	cuModuleLoadData          func(mod *uintptr, image unsafe.Pointer) int32
 	cuModuleGetFunction       func(fn *uintptr, mod uintptr, name *byte) int32
 	cuLaunchKernel            func(fn uintptr, gx, gy, gz, bx, by, bz, shmem uint32, stream uintptr, params *unsafe.Pointer, extra *unsafe.Pointer) int32
+	cuFuncSetAttribute        func(fn uintptr, attr int32, value int32) int32
 )
 
 // Device attributes (CUdevice_attribute).
 const (
-	attrComputeMajor = 75
-	attrComputeMinor = 76
+	attrComputeMajor         = 75
+	attrComputeMinor         = 76
+	attrMaxSharedOptinBlock  = 97 // the most shared memory a block may opt in to
+	funcAttrMaxDynamicShared = 8  // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
 )
 
 var driver struct {
@@ -75,6 +78,7 @@ func loadDriver() error {
 			{&cuModuleLoadData, "cuModuleLoadData"},
 			{&cuModuleGetFunction, "cuModuleGetFunction"},
 			{&cuLaunchKernel, "cuLaunchKernel"},
+			{&cuFuncSetAttribute, "cuFuncSetAttribute"},
 		})
 		if driver.err == nil {
 			driver.err = check("cuInit", cuInit(0))

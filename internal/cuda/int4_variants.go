@@ -26,7 +26,9 @@ var Int4GEMVVariants = []string{"h8r", "h16r"}
 // int4DecodeVariant is the layout Int4GEMV runs for one row of x through w,
 // by the weight's shape, after BenchmarkQuantGEMVVariants on an H100: 8
 // rows a block (h8r) were fastest for weights of more rows than columns
-// (11008×4096), 16 (h16r) for the others (4096×4096, 4096×11008).
+// (11008×4096), 16 (h16r) for the others (4096×4096, 4096×11008). The
+// runtime holds in this plain layout only the weights the tensor-core
+// layout (Int4MMA, faster still) does not take.
 func int4DecodeVariant(w Int4) string {
 	if w.Out > w.In {
 		return "h8r"
@@ -34,8 +36,8 @@ func int4DecodeVariant(w Int4) string {
 	return "h16r"
 }
 
-// SetInt4Decode makes Int4GEMV run the named layout for one row of x
-// wherever it fits, or with "" the layout by the weight's shape (for
+// SetInt4Decode makes Int4GEMV (the plain layout's GEMV) run the named
+// layout for one row of x wherever it fits, or with "" the layout by the weight's shape (for
 // benchmarks comparing them in whole decode steps), and returns the
 // setting before.
 func (c *Ctx) SetInt4Decode(name string) (was string, err error) {

@@ -38,8 +38,15 @@ func (c *Ctx) launchGrid(name string, grid, block Dim, shared int, pdl bool, arg
 	if !ok {
 		return fmt.Errorf("cuLaunchKernel: no kernel %s", name)
 	}
-	if grid.X <= 0 || block.X <= 0 || grid.Y < 0 || grid.Z < 0 || block.Y < 0 || block.Z < 0 || shared < 0 {
+	if grid.X <= 0 || block.X <= 0 || grid.Y < 0 || grid.Z < 0 || block.Y < 0 || block.Z < 0 || shared < 0 || shared > c.maxShared {
 		return fmt.Errorf("cuLaunchKernel(%s): grid %+v, block %+v, %d shared bytes", name, grid, block, shared)
+	}
+	if shared > maxBlockShared && c.sharedOptin[fn] < shared {
+		// More than a block gets by default: the kernel must opt in.
+		if err := check("cuFuncSetAttribute("+name+")", cuFuncSetAttribute(fn, funcAttrMaxDynamicShared, int32(shared))); err != nil {
+			return err
+		}
+		c.sharedOptin[fn] = shared
 	}
 	vals := make([]uint64, len(args))
 	params := make([]unsafe.Pointer, len(args))

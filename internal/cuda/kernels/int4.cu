@@ -135,7 +135,8 @@ extern "C" __global__ void int4_gemv_8(INT4_GEMV_ARGS) { int4_gemv<8, 1>(INT4_GE
 
 // int4_dequantize writes the float32 weight w [out×in] in the layer's
 // column order: w[r][perm[j]] = (code - zero)·scale of column j of the
-// codes. Each thread takes a word (8 columns) at a time.
+// codes. Each thread takes a word (8 columns) at a time, stored as two
+// float4 where the columns keep their order.
 extern "C" __global__ void int4_dequantize(float* w, const unsigned* codes, const float2* params, const int* perm,
                                            int out, int in, int groups, int group_len) {
     const int words = in / 8;
@@ -146,10 +147,20 @@ extern "C" __global__ void int4_dequantize(float* w, const unsigned* codes, cons
         const int j0 = (int)(i - r * words) * 8;
         const unsigned word = codes[i];
         const float2 p = params[r * groups + j0 / group_len]; // the 8 columns share a group
+        float v[8];
 #pragma unroll
         for (int k = 0; k < 8; k++) {
-            const int j = j0 + k;
-            w[r * in + (perm ? perm[j] : j)] = (__uint2float_rn((word >> (4 * k)) & 0xFu) - p.y) * p.x;
+            v[k] = (__uint2float_rn((word >> (4 * k)) & 0xFu) - p.y) * p.x;
+        }
+        if (perm) {
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                w[r * in + perm[j0 + k]] = v[k];
+            }
+        } else { // 32 aligned bytes (in is a multiple of 32)
+            float4* d = reinterpret_cast<float4*>(w + r * in + j0);
+            d[0] = make_float4(v[0], v[1], v[2], v[3]);
+            d[1] = make_float4(v[4], v[5], v[6], v[7]);
         }
     }
 }
