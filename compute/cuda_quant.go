@@ -12,8 +12,9 @@ const packRows = 64
 // kernels of internal/cuda: for the tensor cores (mma) where its shape
 // allows, else in the plain layout (w). Short products (decode, and up to
 // mmaGEMVMaxRows rows on the tensor cores) read the codes directly, longer
-// ones dequantize the weight into a scratch and multiply it in TF32 with
-// cuBLAS (prefill).
+// ones dequantize the weight into a scratch and multiply it with cuBLAS
+// (prefill): in float16 from the tensor-core layout, in TF32 from the
+// plain one.
 type gpuQuantLinear struct {
 	hostProducts
 	g   *gpu
@@ -23,23 +24,26 @@ type gpuQuantLinear struct {
 }
 
 // mmaGEMVMaxRows is the most rows of x a product reads from the
-// tensor-core layout, in blocks of 8, before it dequantizes the weight for
-// cuBLAS instead. At Llama-2-7B's shapes on an H100 (BenchmarkQuantPrefill)
-// the blocks were faster up to 32 rows (45.6 against 61.0 µs at 4096×4096,
-// 89.5 against 148.2 µs at 11008×4096, 150.9 against 148.3 µs at
-// 4096×11008) and slower from 64 (90.9 against 62.5 µs at 4096×4096).
-const mmaGEMVMaxRows = 32
+// tensor-core layout, in blocks of 8, before it dequantizes the weight into
+// float16 for cuBLAS instead. At Llama-2-7B's shapes on an H100
+// (BenchmarkQuantPrefill, µs a product at 4096×4096, 4096×11008,
+// 11008×4096) the blocks were faster at 16 rows (23.6, 69.6, 43.9 against
+// 40.0, 92.9, 90.6) and slower or even at 32 (46.5, 149.6, 89.5 against
+// 37.1, 93.4, 91.7).
+const mmaGEMVMaxRows = 16
 
 // int4Scratch is the device memory of the quantized products, grown as
 // needed and only touched on the device's goroutine.
 type int4Scratch struct {
 	gathered    cuda.Buffer // x in the order of the codes' columns
-	dequantized cuda.Buffer // a float32 weight
+	dequantized cuda.Buffer // a float32 or float16 weight
+	halfX       cuda.Buffer // x as float16
 }
 
 func (s *int4Scratch) free(c *cuda.Ctx) {
 	c.Free(s.gathered)
 	c.Free(s.dequantized)
+	c.Free(s.halfX)
 }
 
 // int4Packing is a weight laid out as cuda.Int4 describes, on the host.
@@ -191,19 +195,39 @@ func (l *gpuQuantLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int)
 		}
 		return c.Int4GEMV(dst, x, l.w, rows)
 	}
+	if onMMA {
+		return l.matMulHalf(c, dst, x, rows)
+	}
 	w, err := scratch(c, &s.dequantized, 4*l.w.Out*l.w.In)
 	if err != nil {
 		return err
 	}
-	if onMMA {
-		err = c.Int4MMADequantize(w, l.mma)
-	} else {
-		err = c.Int4Dequantize(w, l.w)
-	}
-	if err != nil {
+	if err := c.Int4Dequantize(w, l.w); err != nil {
 		return err
 	}
 	return c.MatMulTTF32(dst, x, w, rows, l.w.Out, l.w.In)
+}
+
+// matMulHalf is the product of many rows from the tensor-core layout: x
+// and the weight, dequantized, in float16 on the tensor cores, as the
+// GEMV takes x.
+func (l *gpuQuantLinear) matMulHalf(c *cuda.Ctx, dst, x cuda.Buffer, rows int) error {
+	s := &l.g.int4
+	w, err := scratch(c, &s.dequantized, 2*l.w.Out*l.w.In)
+	if err != nil {
+		return err
+	}
+	xh, err := scratch(c, &s.halfX, 2*rows*l.w.In)
+	if err != nil {
+		return err
+	}
+	if err := c.ToHalf(xh, x, rows*l.w.In); err != nil {
+		return err
+	}
+	if err := c.Int4MMADequantizeHalf(w, l.mma); err != nil {
+		return err
+	}
+	return c.MatMulTHalf(dst, xh, w, rows, l.w.Out, l.w.In)
 }
 
 func (l *gpuQuantLinear) Release() {

@@ -400,10 +400,11 @@ func BenchmarkInt4Dequantize(b *testing.B) {
 }
 
 // BenchmarkQuantPrefill times a product of many rows of x (prefill) at
-// Llama-2-7B's projection shapes four ways: the plain layout dequantized
+// Llama-2-7B's projection shapes five ways: the plain layout dequantized
 // into float32 and multiplied by cuBLAS in float32 (plain), the same from
 // the tensor-core layout (mma-dequantize) and multiplied in TF32
-// (mma-tf32, the runtime's way past mmaGEMVMaxRows rows), and the
+// (mma-tf32), the weight dequantized into float16 and multiplied by x in
+// float16 (mma-half, the runtime's way past mmaGEMVMaxRows rows), and the
 // tensor-core GEMV reading the codes once for every 8 rows (mma-rows). It
 // reports microseconds a product and rows of x a millisecond.
 func BenchmarkQuantPrefill(b *testing.B) {
@@ -427,7 +428,7 @@ func BenchmarkQuantPrefill(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, rows := range []int{16, 32, 64, 128, 512} {
-			for _, way := range []string{"plain", "mma-dequantize", "mma-tf32", "mma-rows"} {
+			for _, way := range []string{"plain", "mma-dequantize", "mma-tf32", "mma-half", "mma-rows"} {
 				b.Run(fmt.Sprintf("%dx%d/%d/%s", sh.out, sh.in, rows, way), func(b *testing.B) {
 					err := g.dev.Do(func(c *cuda.Ctx) error {
 						var bufs [3]cuda.Buffer // x, y, the dequantized weight
@@ -452,9 +453,11 @@ func BenchmarkQuantPrefill(b *testing.B) {
 								err = c.Int4MMADequantize(w, l.mma)
 							case "mma-rows":
 								err = c.Int4MMAGEMV(y, x, l.mma, rows)
+							case "mma-half":
+								err = l.matMulHalf(c, y, x, rows)
 							}
 							switch {
-							case err != nil || way == "mma-rows":
+							case err != nil || way == "mma-rows" || way == "mma-half":
 							case way == "mma-tf32":
 								err = c.MatMulTTF32(y, x, w, rows, sh.out, sh.in)
 							default:

@@ -131,12 +131,22 @@ func (c *Ctx) Int4MMAGEMV(y, x Buffer, w Int4MMA, rows int) error {
 // Int4MMADequantize writes the float32 weight dst [Out×In], in the
 // layer's column order.
 func (c *Ctx) Int4MMADequantize(dst Buffer, w Int4MMA) error {
+	return c.int4MMADequantize("int4_dequantize_mma", 4, dst, w)
+}
+
+// Int4MMADequantizeHalf writes the weight dst [Out×In] as float16 bits,
+// in the layer's column order.
+func (c *Ctx) Int4MMADequantizeHalf(dst Buffer, w Int4MMA) error {
+	return c.int4MMADequantize("int4_dequantize_mma_half", 2, dst, w)
+}
+
+func (c *Ctx) int4MMADequantize(kernel string, size int, dst Buffer, w Int4MMA) error {
 	if err := w.check(); err != nil {
 		return err
 	}
-	if dst.bytes < uintptr(4*w.Out*w.In) {
-		return fmt.Errorf("int4 mma dequantize: %d bytes for [%d×%d]", dst.bytes, w.Out, w.In)
+	if dst.bytes < uintptr(size*w.Out*w.In) || dst.ptr%16 != 0 {
+		return fmt.Errorf("int4 mma dequantize: %d bytes at %#x for [%d×%d]", dst.bytes, dst.ptr, w.Out, w.In)
 	}
-	return c.launch("int4_dequantize_mma", w.Out*w.In/8, dst, w.Codes, w.Params, w.Perm,
+	return c.launch(kernel, w.Out*w.In/8, dst, w.Codes, w.Params, w.Perm,
 		int32(w.Out), int32(w.In), int32(w.Groups), int32(w.GroupLen/64))
 }

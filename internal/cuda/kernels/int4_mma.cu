@@ -210,15 +210,32 @@ extern "C" __global__ void __launch_bounds__(256) int4_mma_w8d4_8(INT4_MMA_ARGS)
     int4_gemv_mma<8, 4, 8>(INT4_MMA_CALL);
 }
 
-// int4_dequantize_mma writes the float32 weight w [out×in] in the layer's
-// column order from the tensor-core layout: w[r][perm[j]] = (code -
-// zero)·scale of column j of the codes. A word holds 4 consecutive columns
-// of rows g and g + 8 of a tile (16j + 4t .. +3 of its chunk, lane 4g + j,
-// word t), and a row's quads of columns are its words in order: each
-// thread takes one word, so that a warp's loads are consecutive and its
-// stores 512 consecutive bytes in each of the two rows.
-extern "C" __global__ void int4_dequantize_mma(float* w, const unsigned* codes, const float4* params, const int* perm,
-                                               int out, int in, int groups, int chunks_per_group) {
+// store_weight and store_weight4 store one and four values of a
+// dequantized weight as float32 or as float16 bits.
+__device__ __forceinline__ void store_weight(float* w, float v) { *w = v; }
+__device__ __forceinline__ void store_weight(unsigned short* w, float v) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    *w = h;
+}
+__device__ __forceinline__ void store_weight4(float* w, const float v[4]) {
+    *reinterpret_cast<float4*>(w) = make_float4(v[0], v[1], v[2], v[3]);
+}
+__device__ __forceinline__ void store_weight4(unsigned short* w, const float v[4]) {
+    *reinterpret_cast<uint2*>(w) = make_uint2(half2_of(v[0], v[1]), half2_of(v[2], v[3]));
+}
+
+// dequantize_mma writes the weight w [out×in] in the layer's column order
+// from the tensor-core layout, as float32 (T float) or float16 bits (T
+// unsigned short): w[r][perm[j]] = (code - zero)·scale of column j of the
+// codes. A word holds 4 consecutive columns of rows g and g + 8 of a tile
+// (16j + 4t .. +3 of its chunk, lane 4g + j, word t), and a row's quads of
+// columns are its words in order: each thread takes one word, so that a
+// warp's loads are consecutive and its stores too within each of the two
+// rows.
+template <typename T>
+__device__ void dequantize_mma(T* w, const unsigned* codes, const float4* params, const int* perm, int out, int in,
+                               int groups, int chunks_per_group) {
     const int quads = in / 4, chunks = in / 64;
     const long long total = (long long)(out / 2) * quads;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
@@ -234,18 +251,41 @@ extern "C" __global__ void int4_dequantize_mma(float* w, const unsigned* codes, 
             v0[e] = (1024.0f + __uint2float_rn((word >> (4 * n)) & 0xFu) - p.y) * p.x;
             v1[e] = (1024.0f + 16.0f * __uint2float_rn((word >> (4 * n + 4)) & 0xFu) - p.w) * p.z;
         }
-        float* w0 = w + (long long)r * in;
-        float* w1 = w0 + 8LL * in;
+        T* w0 = w + (long long)r * in;
+        T* w1 = w0 + 8LL * in;
         const int j0 = 4 * q;
         if (perm) {
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                w0[perm[j0 + e]] = v0[e];
-                w1[perm[j0 + e]] = v1[e];
+                store_weight(w0 + perm[j0 + e], v0[e]);
+                store_weight(w1 + perm[j0 + e], v1[e]);
             }
         } else {
-            *reinterpret_cast<float4*>(w0 + j0) = make_float4(v0[0], v0[1], v0[2], v0[3]);
-            *reinterpret_cast<float4*>(w1 + j0) = make_float4(v1[0], v1[1], v1[2], v1[3]);
+            store_weight4(w0 + j0, v0);
+            store_weight4(w1 + j0, v1);
         }
+    }
+}
+
+#define DEQUANTIZE_MMA_ARGS                                                                                         \
+    const unsigned *codes, const float4 *params, const int *perm, int out, int in, int groups, int chunks_per_group
+#define DEQUANTIZE_MMA_CALL codes, params, perm, out, in, groups, chunks_per_group
+
+// int4_dequantize_mma writes the weight as float32, int4_dequantize_mma_half
+// as float16 (for the products of float16 operands of prefill).
+extern "C" __global__ void int4_dequantize_mma(float* w, DEQUANTIZE_MMA_ARGS) {
+    dequantize_mma(w, DEQUANTIZE_MMA_CALL);
+}
+extern "C" __global__ void int4_dequantize_mma_half(unsigned short* w, DEQUANTIZE_MMA_ARGS) {
+    dequantize_mma(w, DEQUANTIZE_MMA_CALL);
+}
+
+// floats_to_half writes the n float32 values of x as float16 bits to h,
+// two a thread (n even, both 8-byte aligned).
+extern "C" __global__ void floats_to_half(unsigned* h, const float2* x, long long pairs) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < pairs;
+         i += (long long)gridDim.x * blockDim.x) {
+        const float2 v = x[i];
+        h[i] = half2_of(v.x, v.y);
     }
 }
