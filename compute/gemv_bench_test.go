@@ -14,8 +14,9 @@ import (
 // L2 cache.
 const gemvWorkingSet = 512 << 20
 
-// BenchmarkQuantGEMV times the 4-bit GEMV of one row (decode) through
-// Llama-2-7B's projection shapes [out×in], group 128, run back to back
+// BenchmarkQuantGEMV times the runtime's 4-bit GEMV of one row (decode,
+// the tensor-core layout) through Llama-2-7B's projection shapes
+// [out×in], group 128, run back to back
 // through several copies of the weight: launched one by one from the host
 // (launch), and replayed from a recorded graph (graph), which leaves out
 // the host's cost of launching. It reports the bytes moved per second
@@ -108,12 +109,13 @@ func openGEMVBench(b *testing.B) (*gpu, float64) {
 }
 
 // gemvFixture is a random 4-bit weight [out×in], group 128, held in enough
-// copies to cover gemvWorkingSet, and device buffers for x (random) and y.
+// copies to cover gemvWorkingSet, each in both layouts (the plain one for
+// the variants that read it, the tensor-core one that matMulDevice reads,
+// as in the runtime), and device buffers for x (random) and y.
 type gemvFixture struct {
 	ls           []*gpuQuantLinear
 	x, y         cuda.Buffer
-	bytesPerCall int         // codes, scales and zero points, x and y
-	packing      int4Packing // of the weight every copy holds
+	bytesPerCall int // codes, scales and zero points, x and y
 }
 
 func newGEMVFixture(b *testing.B, g *gpu, out, in int) *gemvFixture {
@@ -126,16 +128,22 @@ func newGEMVFixture(b *testing.B, g *gpu, out, in int) *gemvFixture {
 	f := &gemvFixture{
 		ls:           make([]*gpuQuantLinear, max(2, (gemvWorkingSet+weightBytes-1)/weightBytes)),
 		bytesPerCall: weightBytes + 4*(in+out),
-		packing:      p,
+	}
+	m, err := packInt4MMA(p, out, in)
+	if err != nil {
+		b.Fatal(err)
 	}
 	for i := range f.ls {
 		f.ls[i] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
+		b.Cleanup(f.ls[i].Release)
 		if err := f.ls[i].hold(p); err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(f.ls[i].Release)
+		if err := f.ls[i].holdMMA(m, nil); err != nil {
+			b.Fatal(err)
+		}
 	}
-	err := g.dev.Do(func(c *cuda.Ctx) error {
+	err = g.dev.Do(func(c *cuda.Ctx) error {
 		var err error
 		if f.x, err = c.Alloc(4 * in); err != nil {
 			return err

@@ -156,15 +156,6 @@ func BenchmarkQuantGEMVVariants(b *testing.B) {
 	for _, sh := range gemvShapes {
 		b.Run(fmt.Sprintf("%dx%d", sh.out, sh.in), func(b *testing.B) {
 			f := newGEMVFixture(b, g, sh.out, sh.in)
-			m, err := packInt4MMA(f.packing, sh.out, sh.in)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, l := range f.ls {
-				if err := l.holdMMA(m, nil); err != nil {
-					b.Fatal(err)
-				}
-			}
 			benchVariants(b, g, f, allGEMVVariants(), copyRate)
 		})
 	}
