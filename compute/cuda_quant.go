@@ -208,6 +208,12 @@ func (l *gpuQuantLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int)
 	return c.MatMulTTF32(dst, x, w, rows, l.w.Out, l.w.In)
 }
 
+// halfXScale scales x into float16 for matMulHalf, a power of two (exact
+// but for values below 2^-10, float16 subnormals), so that a perplexity's
+// products take |x| up to 2^20, not float16's 65504. (The GEMV of
+// decoding stages x unscaled: scaling it there cost 8% of its speed.)
+const halfXScale = 1.0 / 16
+
 // matMulHalf is the product of many rows from the tensor-core layout: x
 // and the weight, dequantized, in float16 on the tensor cores, as the
 // GEMV takes x.
@@ -221,13 +227,13 @@ func (l *gpuQuantLinear) matMulHalf(c *cuda.Ctx, dst, x cuda.Buffer, rows int) e
 	if err != nil {
 		return err
 	}
-	if err := c.ToHalf(xh, x, rows*l.w.In); err != nil {
+	if err := c.ToHalf(xh, x, rows*l.w.In, halfXScale); err != nil {
 		return err
 	}
 	if err := c.Int4MMADequantizeHalf(w, l.mma); err != nil {
 		return err
 	}
-	return c.MatMulTHalf(dst, xh, w, rows, l.w.Out, l.w.In)
+	return c.MatMulTHalf(dst, xh, w, rows, l.w.Out, l.w.In, 1/halfXScale)
 }
 
 func (l *gpuQuantLinear) Release() {

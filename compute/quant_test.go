@@ -229,6 +229,40 @@ func TestQuantLinear(t *testing.T) {
 	}
 }
 
+// TestQuantLinearLargeInputs: inputs past float16's range (65504) stay
+// finite and accurate in products of many rows (prefill, perplexity),
+// which the GPU takes in float16 scaled down.
+func TestQuantLinearLargeInputs(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.Name(), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(9, 9))
+			q := randQuant(rng, 64, 256, 4, 128, false)
+			l, err := be.NewQuantLinear(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Release()
+			w := q.Dequantize()
+			for _, rows := range []int{mmaGEMVMaxRows + 1, 100} {
+				x := randn(rng, rows*256)
+				for i := range x {
+					x[i] *= 4e4
+				}
+				x[0] = 3e5
+				want := productOf(w, x, rows, 64, 256)
+				got := make([]float32, rows*64)
+				l.MatMul(got, x, rows)
+				if err := l.Err(); err != nil {
+					t.Fatal(err)
+				}
+				if e := relErr(got, want); !(e < 2e-3) {
+					t.Errorf("%d rows of x up to 3e5: relative error %g, want < 2e-3", rows, e)
+				}
+			}
+		})
+	}
+}
+
 func TestQuantWeightRefused(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	good := randQuant(rng, 4, 64, 4, 32, false)

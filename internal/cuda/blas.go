@@ -155,9 +155,10 @@ func (c *Ctx) MatMulTTF32(dst, a, b Buffer, m, n, k int) error {
 		computeFastTF32, gemmDefaultAlgo))
 }
 
-// MatMulTHalf is MatMulT of float16 operands (IEEE bits) on the tensor
-// cores, their products summed in float32 into the float32 C.
-func (c *Ctx) MatMulTHalf(dst, a, b Buffer, m, n, k int) error {
+// MatMulTHalf sets C[m×n] = alpha·A[m×k]·B[n×k]ᵀ for float16 operands
+// (IEEE bits) on the tensor cores, their products summed in float32 into
+// the float32 C.
+func (c *Ctx) MatMulTHalf(dst, a, b Buffer, m, n, k int, alpha float32) error {
 	if a.bytes < uintptr(2*m*k) || b.bytes < uintptr(2*n*k) || dst.bytes < uintptr(4*m*n) {
 		return fmt.Errorf("half matmul: buffers of %d, %d, %d bytes for [%d×%d]·[%d×%d]ᵀ", a.bytes, b.bytes, dst.bytes, m, k, n, k)
 	}
@@ -165,18 +166,19 @@ func (c *Ctx) MatMulTHalf(dst, a, b Buffer, m, n, k int) error {
 	if err != nil {
 		return err
 	}
-	one, zero := float32(1), float32(0)
-	return checkBLAS(fmt.Sprintf("cublasGemmEx(float16 [%d×%d]·[%d×%d]ᵀ)", m, k, n, k), cublasGemmEx(h, opT, opN, int32(n), int32(m), int32(k), &one,
+	zero := float32(0)
+	return checkBLAS(fmt.Sprintf("cublasGemmEx(float16 [%d×%d]·[%d×%d]ᵀ)", m, k, n, k), cublasGemmEx(h, opT, opN, int32(n), int32(m), int32(k), &alpha,
 		b.ptr, dataFloat16, int32(k), a.ptr, dataFloat16, int32(k), &zero, dst.ptr, dataFloat32, int32(n),
 		compute32F, gemmDefaultAlgo))
 }
 
-// ToHalf writes the n float32 values of x (n even) as float16 bits to h.
-func (c *Ctx) ToHalf(h, x Buffer, n int) error {
+// ToHalf writes the n float32 values of x (n even) times scale as float16
+// bits to h.
+func (c *Ctx) ToHalf(h, x Buffer, n int, scale float32) error {
 	if n%2 != 0 || x.bytes < uintptr(4*n) || h.bytes < uintptr(2*n) || (x.ptr|h.ptr)%8 != 0 {
 		return fmt.Errorf("to half: %d values from %d bytes into %d", n, x.bytes, h.bytes)
 	}
-	return c.elementwise("floats_to_half", int64(n/2), h, x, int64(n/2))
+	return c.elementwise("floats_to_half", int64(n/2), h, x, int64(n/2), scale)
 }
 
 // MatMul sets C[m×n] = A[m×k]·B[k×n], all float32 row-major.

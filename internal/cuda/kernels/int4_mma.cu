@@ -280,12 +280,12 @@ extern "C" __global__ void int4_dequantize_mma_half(unsigned short* w, DEQUANTIZ
     dequantize_mma(w, DEQUANTIZE_MMA_CALL);
 }
 
-// floats_to_half writes the n float32 values of x as float16 bits to h,
-// two a thread (n even, both 8-byte aligned).
-extern "C" __global__ void floats_to_half(unsigned* h, const float2* x, long long pairs) {
+// floats_to_half writes the n float32 values of x times scale as float16
+// bits to h, two a thread (n even, both 8-byte aligned).
+extern "C" __global__ void floats_to_half(unsigned* h, const float2* x, long long pairs, float scale) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < pairs;
          i += (long long)gridDim.x * blockDim.x) {
         const float2 v = x[i];
-        h[i] = half2_of(v.x, v.y);
+        h[i] = half2_of(scale * v.x, scale * v.y);
     }
 }
