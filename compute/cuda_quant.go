@@ -211,7 +211,8 @@ func (l *gpuQuantLinear) matMulDevice(c *cuda.Ctx, dst, x cuda.Buffer, rows int)
 // halfXScale scales x into float16 for matMulHalf, a power of two (exact
 // but for values below 2^-10, float16 subnormals), so that a perplexity's
 // products take |x| up to 2^20, not float16's 65504. (The GEMV of
-// decoding stages x unscaled: scaling it there cost 8% of its speed.)
+// decoding stages x unscaled: scaled there it measured slower, see
+// bench/RESULTS.md.)
 const halfXScale = 1.0 / 16
 
 // matMulHalf is the product of many rows from the tensor-core layout: x

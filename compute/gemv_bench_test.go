@@ -119,31 +119,16 @@ type gemvFixture struct {
 }
 
 func newGEMVFixture(b *testing.B, g *gpu, out, in int) *gemvFixture {
-	q := randQuant(rand.New(rand.NewPCG(uint64(out), uint64(in))), out, in, 4, 128, false)
-	p, ok := packInt4(&q)
-	if !ok {
-		b.Fatal("the 4-bit kernels do not take the weight")
-	}
+	q, p, m := bothLayouts(b, out, in)
 	weightBytes := 4 * (len(p.codes) + len(p.params))
 	f := &gemvFixture{
 		ls:           make([]*gpuQuantLinear, max(2, (gemvWorkingSet+weightBytes-1)/weightBytes)),
 		bytesPerCall: weightBytes + 4*(in+out),
 	}
-	m, err := packInt4MMA(p, out, in)
-	if err != nil {
-		b.Fatal(err)
-	}
 	for i := range f.ls {
-		f.ls[i] = &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
-		b.Cleanup(f.ls[i].Release)
-		if err := f.ls[i].hold(p); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.ls[i].holdMMA(m, nil); err != nil {
-			b.Fatal(err)
-		}
+		f.ls[i] = holdBoth(b, g, q, p, m)
 	}
-	err = g.dev.Do(func(c *cuda.Ctx) error {
+	err := g.dev.Do(func(c *cuda.Ctx) error {
 		var err error
 		if f.x, err = c.Alloc(4 * in); err != nil {
 			return err
@@ -158,6 +143,35 @@ func newGEMVFixture(b *testing.B, g *gpu, out, in int) *gemvFixture {
 	}
 	b.Cleanup(func() { g.dev.Do(func(c *cuda.Ctx) error { c.Free(f.x); return c.Free(f.y) }) })
 	return f
+}
+
+// bothLayouts packs a random 4-bit weight [out×in], group 128, for the
+// plain kernels (p) and the tensor-core ones (m).
+func bothLayouts(b *testing.B, out, in int) (QuantWeight, int4Packing, int4MMAPacking) {
+	q := randQuant(rand.New(rand.NewPCG(uint64(out), uint64(in))), out, in, 4, 128, false)
+	p, ok := packInt4(&q)
+	if !ok {
+		b.Fatal("the 4-bit kernels do not take the weight")
+	}
+	m, err := packInt4MMA(p, out, in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return q, p, m
+}
+
+// holdBoth holds q, packed as p and m, on g as one linear, released when b
+// ends.
+func holdBoth(b *testing.B, g *gpu, q QuantWeight, p int4Packing, m int4MMAPacking) *gpuQuantLinear {
+	l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
+	b.Cleanup(l.Release)
+	if err := l.hold(p); err != nil {
+		b.Fatal(err)
+	}
+	if err := l.holdMMA(m, nil); err != nil {
+		b.Fatal(err)
+	}
+	return l
 }
 
 // benchLaunched times b.N products launched from the host; gemv runs calls

@@ -338,23 +338,8 @@ func TestQuantGEMVChained(t *testing.T) {
 func BenchmarkInt4Dequantize(b *testing.B) {
 	g, copyRate := openGEMVBench(b)
 	for _, sh := range gemvShapes {
-		q := randQuant(rand.New(rand.NewPCG(uint64(sh.out), uint64(sh.in))), sh.out, sh.in, 4, 128, false)
-		p, ok := packInt4(&q)
-		if !ok {
-			b.Fatal("the 4-bit kernels do not take the weight")
-		}
-		m, err := packInt4MMA(p, sh.out, sh.in)
-		if err != nil {
-			b.Fatal(err)
-		}
-		l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
-		b.Cleanup(l.Release)
-		if err := l.hold(p); err != nil {
-			b.Fatal(err)
-		}
-		if err := l.holdMMA(m, nil); err != nil {
-			b.Fatal(err)
-		}
+		q, p, m := bothLayouts(b, sh.out, sh.in)
+		l := holdBoth(b, g, q, p, m)
 		bytes := 4 * (sh.out*sh.in + len(p.codes) + len(p.params))
 		for _, layout := range []string{"plain", "mma"} {
 			b.Run(fmt.Sprintf("%dx%d/%s", sh.out, sh.in, layout), func(b *testing.B) {
@@ -401,23 +386,8 @@ func BenchmarkInt4Dequantize(b *testing.B) {
 func BenchmarkQuantPrefill(b *testing.B) {
 	g, _ := openGEMVBench(b)
 	for _, sh := range gemvShapes {
-		q := randQuant(rand.New(rand.NewPCG(uint64(sh.out), uint64(sh.in))), sh.out, sh.in, 4, 128, false)
-		p, ok := packInt4(&q)
-		if !ok {
-			b.Fatal("the 4-bit kernels do not take the weight")
-		}
-		m, err := packInt4MMA(p, sh.out, sh.in)
-		if err != nil {
-			b.Fatal(err)
-		}
-		l := &gpuQuantLinear{g: g, w: cuda.Int4{Out: q.Out, In: q.In, Groups: q.Groups(), GroupLen: p.groupLen}}
-		b.Cleanup(l.Release)
-		if err := l.hold(p); err != nil {
-			b.Fatal(err)
-		}
-		if err := l.holdMMA(m, nil); err != nil {
-			b.Fatal(err)
-		}
+		q, p, m := bothLayouts(b, sh.out, sh.in)
+		l := holdBoth(b, g, q, p, m)
 		for _, rows := range []int{16, 32, 64, 128, 512} {
 			for _, way := range []string{"plain", "mma-dequantize", "mma-tf32", "mma-half", "mma-rows"} {
 				b.Run(fmt.Sprintf("%dx%d/%d/%s", sh.out, sh.in, rows, way), func(b *testing.B) {
