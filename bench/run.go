@@ -115,9 +115,15 @@ func Run(ctx context.Context, gen serving.Generator, reqs []serving.Request, opt
 				return
 			case <-tick.C:
 				// Sample only with every client's request holding its
-				// tokens, none queued or in prefill.
-				if n := inFlight.Load(); n == int64(min(opts.Concurrency, len(reqs))) && started.Load() == n {
-					kv.add(gen.Metrics().KVBytesUsed, held.Load())
+				// tokens, none queued or in prefill, and the engine
+				// running just those (none finished before its client
+				// has read the end).
+				n := inFlight.Load()
+				if n != int64(min(opts.Concurrency, len(reqs))) || started.Load() != n {
+					continue
+				}
+				if m := gen.Metrics(); m.Running == int(n) && m.Waiting == 0 {
+					kv.add(m.KVBytesUsed, held.Load())
 				}
 			}
 		}
