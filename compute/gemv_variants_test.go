@@ -367,9 +367,7 @@ func BenchmarkInt4Dequantize(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				perCall := b.Elapsed().Seconds() / float64(b.N)
-				b.ReportMetric(float64(bytes)/perCall/1e9, "GB/s")
-				b.ReportMetric(float64(bytes)/perCall/copyRate, "copy-fraction")
+				reportGEMV(b, b.N, bytes, copyRate)
 			})
 		}
 	}

@@ -150,7 +150,7 @@ func (c *Ctx) MatMulTTF32(dst, a, b Buffer, m, n, k int) error {
 		return err
 	}
 	one, zero := float32(1), float32(0)
-	return checkBLAS("cublasGemmEx", cublasGemmEx(h, opT, opN, int32(n), int32(m), int32(k), &one,
+	return checkBLAS(fmt.Sprintf("cublasGemmEx(TF32 [%d×%d]·[%d×%d]ᵀ)", m, k, n, k), cublasGemmEx(h, opT, opN, int32(n), int32(m), int32(k), &one,
 		b.ptr, dataFloat32, int32(k), a.ptr, dataFloat32, int32(k), &zero, dst.ptr, dataFloat32, int32(n),
 		computeFastTF32, gemmDefaultAlgo))
 }
